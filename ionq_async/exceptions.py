@@ -1,0 +1,266 @@
+"""Every error this library raises, in one tree.
+
+::
+
+    IonQError
+    ├── ConfigurationError          bad settings: missing key, insecure URL, bad option
+    ├── ClientClosedError           a Client used outside its ``async with`` / after aclose()
+    ├── CircuitError                a circuit fails validation before any request is sent
+    ├── TransportError              the request did not get an HTTP answer
+    │   ├── IonQConnectionError     connecting failed or the connection dropped
+    │   └── IonQTimeoutError        connect, read or total timeout (also a TimeoutError)
+    ├── ResponseError               an answer is not what the API promises (HTML, bad JSON,
+    │                               wrong shape, too large, a repeating page cursor)
+    ├── APIError                    the API answered with an error status
+    │   ├── BadRequestError         400, with the ``validation`` keys
+    │   ├── AuthenticationError     401
+    │   ├── PermissionDeniedError   403
+    │   ├── NotFoundError           404
+    │   │   └── ResultsNotReadyError   404 on results of a job that is not completed
+    │   ├── ConflictError           409
+    │   ├── PayloadTooLargeError    413
+    │   ├── RateLimitError          429, with ``retry_after``
+    │   └── ServerError             5xx and Cloudflare's 52x
+    ├── JobError                    a job ended without results
+    │   ├── JobFailed               carries the job and its failure code
+    │   ├── JobCanceled             carries the job
+    │   └── WaitTimeoutError        waiting locally ran out of time (the job still runs)
+    └── JournalError                a batch journal does not match the batch
+
+No message ever contains an API key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .models import Job
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "BadRequestError",
+    "CircuitError",
+    "ClientClosedError",
+    "ConfigurationError",
+    "ConflictError",
+    "IonQConnectionError",
+    "IonQError",
+    "IonQTimeoutError",
+    "JobCanceled",
+    "JobError",
+    "JobFailed",
+    "JournalError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseError",
+    "ResultsNotReadyError",
+    "ServerError",
+    "TransportError",
+    "WaitTimeoutError",
+    "error_for_status",
+]
+
+
+class IonQError(Exception):
+    """The base of every error raised by ionq_async."""
+
+
+class ConfigurationError(IonQError, ValueError):
+    """A setting is missing or not allowed (no API key, plain http to a remote host, ...)."""
+
+
+class ClientClosedError(IonQError, RuntimeError):
+    """The client was used before ``async with`` entered it or after it was closed."""
+
+
+class CircuitError(IonQError, ValueError):
+    """A circuit is invalid; ``position`` is the index of the offending gate, if any."""
+
+    def __init__(self, problem: str, *, position: int | None = None, circuit: int | None = None):
+        self.problem = problem
+        self.position = position
+        self.circuit = circuit
+        where = []
+        if circuit is not None:
+            where.append(f"circuit {circuit}")
+        if position is not None:
+            where.append(f"gate {position}")
+        prefix = (", ".join(where) + ": ") if where else ""
+        super().__init__(prefix + problem)
+
+
+class TransportError(IonQError):
+    """The request got no HTTP answer.
+
+    ``request_sent`` is False only when the request certainly never reached the server
+    (the connection could not be opened); a job creation that failed with
+    ``request_sent=True`` may or may not have created the job.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str | None = None,
+        url: str | None = None,
+        request_sent: bool = True,
+    ):
+        self.method = method
+        self.url = url
+        self.request_sent = request_sent
+        super().__init__(message)
+
+
+class IonQConnectionError(TransportError, ConnectionError):
+    """Connecting failed, or the connection dropped before a full answer arrived."""
+
+
+class IonQTimeoutError(TransportError, TimeoutError):
+    """A connect, read or total timeout ran out."""
+
+
+class ResponseError(IonQError):
+    """An answer does not have the shape the API promises; ``body`` is what was read."""
+
+    def __init__(self, message: str, *, status: int | None = None, body: Any = None):
+        self.status = status
+        self.body = body
+        super().__init__(message)
+
+
+class APIError(IonQError):
+    """The API answered with an error status code."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        body: Any = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+        method: str | None = None,
+        url: str | None = None,
+    ):
+        self.status = status
+        self.message = message
+        self.body = body
+        self.request_id = request_id
+        self.retry_after = retry_after
+        self.method = method
+        self.url = url
+        where = f" ({method} {url})" if method and url else ""
+        rid = f" [request id {request_id}]" if request_id else ""
+        super().__init__(f"{status}: {message}{where}{rid}")
+
+
+class BadRequestError(APIError):
+    """400: the request was malformed; ``validation_keys`` names the bad fields."""
+
+    @property
+    def validation_keys(self) -> tuple[str, ...]:
+        """The request fields the server named as invalid."""
+        if isinstance(self.body, Mapping):
+            validation = self.body.get("validation")
+            if isinstance(validation, Mapping):
+                keys = validation.get("keys")
+                if isinstance(keys, list):
+                    return tuple(str(k) for k in keys)
+        return ()
+
+
+class AuthenticationError(APIError):
+    """401: the API key is missing or invalid."""
+
+
+class PermissionDeniedError(APIError):
+    """403: the key may not do this."""
+
+
+class NotFoundError(APIError):
+    """404: no such job, backend or session (or it was deleted)."""
+
+
+class ResultsNotReadyError(NotFoundError):
+    """404 for results of a job that has not completed yet."""
+
+
+class ConflictError(APIError):
+    """409: a conflict; on GETs usually a transient proxy error, retried."""
+
+
+class PayloadTooLargeError(APIError):
+    """413: the request body is over the API's 10 MB limit."""
+
+
+class RateLimitError(APIError):
+    """429: too many requests; ``retry_after`` says how long to wait, if the server said."""
+
+
+class ServerError(APIError):
+    """5xx or 52x: the server or a proxy in front of it failed."""
+
+
+class JobError(IonQError):
+    """A job ended without results; ``job`` is its last known state."""
+
+    def __init__(self, message: str, *, job: Job):
+        self.job = job
+        super().__init__(message)
+
+
+class JobFailed(JobError):
+    """The job failed; ``code`` is the API's failure code, e.g. ``TooManyShots``."""
+
+    def __init__(self, job: Job):
+        failure = job.failure
+        self.code = failure.code if failure else None
+        text = failure.text if failure else ""
+        detail = ": ".join(part for part in (self.code, text) if part) or "no reason given"
+        super().__init__(f"job {job.id} failed: {detail}", job=job)
+
+
+class JobCanceled(JobError):
+    """The job was canceled before it completed."""
+
+    def __init__(self, job: Job):
+        super().__init__(f"job {job.id} was canceled", job=job)
+
+
+class WaitTimeoutError(JobError, TimeoutError):
+    """Waiting for a job ran out of time locally; the remote job was not canceled."""
+
+    def __init__(self, job: Job, timeout_s: float):
+        self.timeout_s = timeout_s
+        super().__init__(
+            f"job {job.id} still {job.status.value} after waiting {timeout_s:g} s", job=job
+        )
+
+
+class JournalError(IonQError):
+    """A batch journal file is unreadable or belongs to a different batch."""
+
+
+_STATUS_CLASSES: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    413: PayloadTooLargeError,
+    429: RateLimitError,
+}
+
+
+def error_for_status(status: int) -> type[APIError]:
+    """The APIError subclass for an HTTP status code (500-599 -> ServerError)."""
+    if status in _STATUS_CLASSES:
+        return _STATUS_CLASSES[status]
+    if status >= 500:
+        return ServerError
+    return APIError

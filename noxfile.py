@@ -1,0 +1,52 @@
+"""Developer and CI sessions: the same commands CI runs (``nox -s tests lint types``)."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "types"]
+nox.options.reuse_existing_virtualenvs = True
+
+PACKAGES = ["ionq_async", "tests", "benchmarks", "noxfile.py"]
+
+
+@nox.session(python="3.11")
+def tests(session: nox.Session) -> None:
+    """The whole test suite, as the README's test command runs it."""
+    session.install("-e", ".[tests]")
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    """ruff over the package, tests and benchmarks."""
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", *PACKAGES)
+
+
+@nox.session(python="3.11")
+def types(session: nox.Session) -> None:
+    """mypy --strict over the package."""
+    session.install("-e", ".[dev]")
+    session.run("mypy", "--strict", "ionq_async")
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """Every benchmark, figures side by side (``nox -s bench -- --full`` for the README)."""
+    session.install("-e", ".[tests]")
+    session.run("python", "benchmarks/run_all.py", *session.posargs)
+
+
+@nox.session(python="3.11")
+def compat(session: nox.Session) -> None:
+    """qiskit-ionq and cirq-ionq run a Bell job each against the emulator, unchanged."""
+    session.install("-e", ".[tests]", "qiskit-ionq", "cirq-ionq")
+    session.run("python", "-m", "pytest", "tests/compat", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python="3.11")
+def soak(session: nox.Session) -> None:
+    """A longer fault campaign against the emulator; prints what it injected and saw."""
+    session.install("-e", ".[tests]")
+    session.run("python", "benchmarks/soak.py", *session.posargs)
