@@ -1,7 +1,1460 @@
-"""The batch engine (placeholder until the batch-engine work lands)."""
+"""The batch engine: wait for jobs, run circuits, and stream the outcomes of many at once.
+
+``BatchMethods`` is mixed into :class:`~ionq_async.client.Client`; everything here talks to
+the API only through the client's own methods (and so through its one transport, with its
+limiter of requests in flight and its shared back-off gate).
+
+How a batch runs (:meth:`BatchMethods.run_many`):
+
+- **Plan.** Circuits are checked first (an invalid one becomes an error outcome at once)
+  and grouped into *units*, one job each: one circuit, or with ``pack=True`` up to 5,000
+  circuits / 150,000 gates / 10 MB per ``ionq.multi-circuit.v1`` job.
+- **Submit.** A feeder hands units to short-lived submit tasks, bounded by the jobs in
+  flight (``max_in_flight``) and by an adaptive limit on creations in flight that halves
+  on a 429 and grows back by one per window of successes (AIMD).
+- **Never twice.** Every creation carries a token in ``metadata["ionq_async_token"]``.
+  After an ambiguous failure (no answer after the request left, a read timeout, a 5xx)
+  the token is looked up with ``GET /jobs`` before anything is sent again; lookups of
+  many units share one sweep. With a journal the token is on disk before the request
+  leaves and the job id right after it is known (:mod:`ionq_async._journal`).
+- **Poll.** One poller task refreshes every waiting job with ``GET /jobs?ids=...`` in
+  chunks of at most 100 ids (URLs stay under ~6 KB). Each job has its own schedule that
+  grows with jitter from short to a cap and skips ahead to the job's predicted end;
+  jobs that come due close together share a request. Ids a server leaves out of its
+  answer are fetched one by one, and a server that ignores ``ids`` altogether is polled
+  per job from then on.
+- **Stream.** A finished job gets its probabilities fetched and becomes an
+  :class:`Outcome`; failed and canceled jobs become outcomes carrying ``JobFailed`` /
+  ``JobCanceled``. Waiting jobs hold no task, only a small entry in the poller.
+
+Lifetime (why a handle rather than an async generator): an async generator that owns a
+task group is finalized whenever the garbage collector gets to it, possibly in another
+task, after the consumer ``break``-s. :class:`BatchRun` instead starts one supervisor task
+on first use; the supervisor owns an anyio task group with every worker and writes
+outcomes into a memory object stream. ``aclose()``, ``async with`` exit, cancellation of
+the consumer while it awaits the next outcome, and (as a last resort) garbage collection
+of an abandoned handle all cancel that supervisor; the first three also wait for it, so
+no task or request outlives the loop.
+"""
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import heapq
+import json
+import logging
+import math
+import random
+import time
+import uuid
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final, Self, cast
+
+import anyio
+import anyio.abc
+import anyio.to_thread
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from attrs import frozen
+
+from ._journal import Journal, TokenRecord
+from ._retry import backoff_s
+from .circuits import MAX_CIRCUITS_PER_JOB, MAX_GATES_PER_JOB, Circuit
+from .exceptions import (
+    AuthenticationError,
+    CircuitError,
+    ClientClosedError,
+    ConfigurationError,
+    InvalidRequestError,
+    IonQError,
+    JobCanceled,
+    JobFailed,
+    JournalError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseError,
+    ServerError,
+    TransportError,
+    WaitTimeoutError,
+)
+from .models import Job, JobStatus
+from .results import Result
+
+if TYPE_CHECKING:
+    from ._transport import RateLimitEvent
+    from .client import Client
+
+__all__ = [
+    "TOKEN_METADATA_KEY",
+    "AdaptiveLimiter",
+    "BatchMethods",
+    "BatchProgress",
+    "BatchRun",
+    "Outcome",
+    "PackLimits",
+    "PollSchedule",
+    "plan_packs",
+]
+
+logger = logging.getLogger("ionq_async.batch")
+
+TOKEN_METADATA_KEY: Final = "ionq_async_token"
+"""The ``metadata`` key that carries each job creation's client token."""
+
+MAX_IDS_PER_POLL: Final = 100
+"""The most job ids one ``GET /jobs?ids=...`` asks for."""
+
+MAX_POLL_URL_BYTES: Final = 6_000
+"""The most bytes of ``ids=`` query one poll request carries (URLs stay short)."""
+
+MAX_BODY_BYTES: Final = 10_000_000
+"""The API's request body limit (10 MB)."""
+
+# Errors that concern the client as a whole: continuing with other circuits is pointless.
+_FATAL_ERRORS: Final = (
+    AuthenticationError,
+    PermissionDeniedError,
+    ClientClosedError,
+    ConfigurationError,
+    InvalidRequestError,
+    JournalError,
+)
+
+
+# ---------------------------------------------------------------------------------------
+# Values
+
+
+@frozen(kw_only=True)
+class Outcome:
+    """What became of one circuit: its index, its job, and a Result or a typed error.
+
+    ``index`` is the circuit's position in the input (for :meth:`BatchMethods.as_completed`,
+    the job's position). ``job`` is the job that ran it (for a packed circuit, the
+    multi-circuit parent) or None if no job was created. Exactly one of ``result`` and
+    ``error`` is set.
+    """
+
+    index: int
+    name: str | None
+    circuit: Any
+    job: Job | None
+    result: Result | None
+    error: IonQError | None
+
+    @property
+    def ok(self) -> bool:
+        """True if the circuit ran and has a result."""
+        return self.error is None
+
+    def unwrap(self) -> Result:
+        """The Result, or raise the outcome's error."""
+        if self.error is not None:
+            raise self.error
+        if self.result is None:  # pragma: no cover - excluded by construction
+            raise ResponseError(f"outcome {self.index} has neither result nor error")
+        return self.result
+
+
+@frozen(kw_only=True)
+class BatchProgress:
+    """Counts of a batch's circuits, enough to drive a progress bar.
+
+    ``submitted`` circuits have a job; ``waiting`` of them have no outcome yet;
+    ``completed`` and ``failed`` count outcomes with and without a result. ``started_at``
+    is wall-clock epoch seconds; ``elapsed_s`` is measured on the monotonic clock.
+    """
+
+    total: int
+    submitted: int
+    waiting: int
+    completed: int
+    failed: int
+    started_at: float
+    elapsed_s: float
+
+    @property
+    def done(self) -> int:
+        """Circuits with an outcome."""
+        return self.completed + self.failed
+
+    @property
+    def rate_per_s(self) -> float:
+        """Outcomes per second so far."""
+        return self.done / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+@frozen(kw_only=True)
+class PollSchedule:
+    """When to ask about a job again: growing intervals with jitter, capped.
+
+    Interval ``n`` (0-based) is ``initial_s * factor**n`` capped at ``max_s``, scaled by a
+    random factor in ``[1 - jitter, 1 + jitter]``. A queued job whose predicted remaining
+    time (wait + execution) is longer is next asked about at its predicted end, at most
+    ``max_predicted_s`` away.
+    """
+
+    initial_s: float
+    factor: float
+    max_s: float
+    jitter: float = 0.2
+    max_predicted_s: float = 60.0
+
+    @classmethod
+    def for_backend(cls, backend: str | None) -> PollSchedule:
+        """Short intervals for the simulator, patient ones for QPUs (and unknown backends)."""
+        if backend is None or backend == "simulator" or backend.startswith("simulator"):
+            return SIMULATOR_SCHEDULE
+        return QPU_SCHEDULE
+
+    def interval_s(self, attempt: int, rng: random.Random) -> float:
+        """The jittered interval before poll number ``attempt + 1``."""
+        base = min(self.initial_s * self.factor ** min(attempt, 64), self.max_s)
+        if self.jitter:
+            base *= 1.0 + self.jitter * (2.0 * rng.random() - 1.0)
+        return base
+
+    def delay_s(self, attempt: int, job: Job | None, rng: random.Random) -> float:
+        """The wait before asking about ``job`` again, using its predicted times if any."""
+        delay = self.interval_s(attempt, rng)
+        predicted = _predicted_remaining_s(job)
+        if predicted is not None and predicted > delay:
+            delay = min(predicted, self.max_predicted_s)
+        return delay
+
+
+SIMULATOR_SCHEDULE: Final = PollSchedule(initial_s=0.1, factor=1.5, max_s=1.0, max_predicted_s=5.0)
+"""The simulator's schedule: 100 ms growing to 1 s."""
+
+QPU_SCHEDULE: Final = PollSchedule(initial_s=1.0, factor=1.5, max_s=15.0, max_predicted_s=300.0)
+"""A QPU's schedule: 1 s growing to 15 s; predictions may push a poll 5 minutes out."""
+
+
+def _predicted_remaining_s(job: Job | None) -> float | None:
+    # Predictions only mean something before the job starts; once it runs, the growing
+    # interval takes over.
+    if job is None or job.status not in (JobStatus.SUBMITTED, JobStatus.READY):
+        return None
+    wait_ms = job.predicted_wait_time_ms
+    run_ms = job.predicted_execution_duration_ms
+    if wait_ms is None and run_ms is None:
+        return None
+    return ((wait_ms or 0.0) + (run_ms or 0.0)) / 1000.0
+
+
+@frozen(kw_only=True)
+class PackLimits:
+    """The limits of one ``ionq.multi-circuit.v1`` job (defaults: the API's)."""
+
+    max_circuits: int = MAX_CIRCUITS_PER_JOB
+    max_gates: int = MAX_GATES_PER_JOB
+    # Room left in the 10 MB body for the envelope: type, options and metadata.
+    max_bytes: int = MAX_BODY_BYTES - 100_000
+
+
+def plan_packs(sizes: Sequence[tuple[int, int]], limits: PackLimits) -> list[tuple[int, ...]]:
+    """Group items ``(gates, bytes)`` into consecutive packs within ``limits``; in order.
+
+    An item alone over a limit gets a pack of its own (the server will then say why).
+    """
+    packs: list[tuple[int, ...]] = []
+    current: list[int] = []
+    gates = size = 0
+    for index, (item_gates, item_bytes) in enumerate(sizes):
+        if current and (
+            len(current) + 1 > limits.max_circuits
+            or gates + item_gates > limits.max_gates
+            or size + item_bytes > limits.max_bytes
+        ):
+            packs.append(tuple(current))
+            current, gates, size = [], 0, 0
+        current.append(index)
+        gates += item_gates
+        size += item_bytes
+    if current:
+        packs.append(tuple(current))
+    return packs
+
+
+# ---------------------------------------------------------------------------------------
+# Adaptive concurrency
+
+
+class AdaptiveLimiter:
+    """A concurrency limit that halves on rate limiting and grows back slowly (AIMD).
+
+    ``acquire`` waits while ``in_use`` has reached ``limit``. :meth:`on_rate_limited`
+    multiplies the limit by ``decrease`` (at most once per ``cooldown_s``, so one storm
+    counts once); :meth:`on_success` adds ``1 / limit``, i.e. one slot per window of
+    successes, never beyond ``maximum``.
+    """
+
+    def __init__(
+        self,
+        maximum: int,
+        *,
+        minimum: int = 1,
+        decrease: float = 0.5,
+        cooldown_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if maximum < 1 or minimum < 1 or minimum > maximum:
+            raise ValueError("need 1 <= minimum <= maximum")
+        self.maximum = maximum
+        self.minimum = minimum
+        self.limit = float(maximum)
+        self.in_use = 0
+        self.decreases = 0
+        self._decrease = decrease
+        self._cooldown_s = cooldown_s
+        self._clock = clock
+        self._last_decrease = -math.inf
+        self._changed = anyio.Event()
+
+    @property
+    def slots(self) -> int:
+        """The current whole number of slots."""
+        return max(self.minimum, int(self.limit))
+
+    async def acquire(self) -> None:
+        """Wait for a free slot and take it."""
+        while self.in_use >= self.slots:
+            changed = self._changed
+            await changed.wait()
+        self.in_use += 1
+
+    def release(self) -> None:
+        """Give a slot back."""
+        self.in_use -= 1
+        self._notify()
+
+    def on_rate_limited(self) -> None:
+        """A 429 was seen: shrink the limit (once per cooldown)."""
+        now = self._clock()
+        if now - self._last_decrease < self._cooldown_s:
+            return
+        self._last_decrease = now
+        self.limit = max(float(self.minimum), self.limit * self._decrease)
+        self.decreases += 1
+
+    def on_success(self) -> None:
+        """A request went through: grow the limit by one slot per window of successes."""
+        if self.limit < self.maximum:
+            self.limit = min(float(self.maximum), self.limit + 1.0 / self.limit)
+            self._notify()
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = anyio.Event()
+
+
+# ---------------------------------------------------------------------------------------
+# Internals: units, the token resolver, the poller
+
+
+class _Unit:
+    """One job of a batch: the circuits it carries and what is known about it."""
+
+    __slots__ = ("indices", "job", "job_id", "number", "resumed_token", "token", "token_at")
+
+    def __init__(self, number: int, indices: tuple[int, ...]) -> None:
+        self.number = number
+        self.indices = indices
+        self.token: str | None = None
+        self.token_at = 0.0
+        self.resumed_token = False
+        self.job_id: str | None = None
+        self.job: Job | None = None
+
+
+def _is_ambiguous(error: BaseException) -> bool:
+    """True if a failed job creation may have created the job anyway."""
+    if isinstance(error, TransportError):
+        return error.request_sent
+    return isinstance(error, ServerError)
+
+
+class _TokenResolver:
+    """Finds jobs by client token with ``GET /jobs``; concurrent lookups share one sweep.
+
+    A sweep walks the job list newest first and stops after ``stop_after_older`` jobs in
+    a row that are older than the earliest attempt it looks for (minus ``skew_s`` for
+    clock differences) or after ``max_scan`` jobs.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        backend: str | None,
+        skew_s: float = 120.0,
+        stop_after_older: int = 200,
+        max_scan: int = 20_000,
+        page_size: int = 100,
+    ) -> None:
+        self._client = client
+        self._backend = backend
+        self._skew_s = skew_s
+        self._stop_after_older = stop_after_older
+        self._max_scan = max_scan
+        self._page_size = page_size
+        self._lock = anyio.Lock()
+        self._pending: dict[str, float] = {}
+        self._answers: dict[str, Job | None] = {}
+        self.sweeps = 0
+
+    async def find(self, token: str, since: float) -> Job | None:
+        """The job created with ``token`` at or after ``since`` (epoch s), or None."""
+        self._pending[token] = min(since, self._pending.get(token, since))
+        async with self._lock:
+            if token not in self._answers:
+                await self._sweep()
+            return self._answers.pop(token, None)
+
+    async def _sweep(self) -> None:
+        wanted = dict(self._pending)
+        self._pending.clear()
+        self.sweeps += 1
+        found: dict[str, Job] = {}
+        oldest = min(wanted.values()) - self._skew_s
+        older_in_a_row = scanned = 0
+        try:
+            jobs = self._client.jobs(backend=self._backend, page_size=self._page_size)
+            async for job in jobs:
+                scanned += 1
+                token = (job.metadata or {}).get(TOKEN_METADATA_KEY)
+                if token in wanted and token not in found:
+                    found[token] = job
+                    if len(found) == len(wanted):
+                        break
+                submitted = job.submitted_at.timestamp() if job.submitted_at else None
+                if submitted is not None and submitted < oldest:
+                    older_in_a_row += 1
+                    if older_in_a_row >= self._stop_after_older:
+                        break
+                else:
+                    older_in_a_row = 0
+                if scanned >= self._max_scan:
+                    break
+            await _aclose_iterator(jobs)
+        except BaseException:
+            # Put the tokens back so a later lookup tries again.
+            for token, since in wanted.items():
+                self._pending.setdefault(token, since)
+            raise
+        for token in wanted:
+            self._answers[token] = found.get(token)
+
+
+async def _aclose_iterator(iterator: Any) -> None:
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+class _Entry:
+    """A job the poller is waiting for."""
+
+    __slots__ = ("attempt", "due", "interval", "job", "job_id", "key", "schedule")
+
+    def __init__(self, key: int, job_id: str, job: Job | None, schedule: PollSchedule) -> None:
+        self.key = key
+        self.job_id = job_id
+        self.job = job
+        self.schedule = schedule
+        self.attempt = 0
+        self.due = 0.0
+        self.interval = schedule.initial_s
+
+
+class _Poller:
+    """One task that refreshes every waiting job, many per request (see module docstring)."""
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        on_terminal: Callable[[int, Job], None],
+        on_error: Callable[[int, IonQError], None],
+        schedule: PollSchedule | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._client = client
+        self._on_terminal = on_terminal
+        self._on_error = on_error
+        self._fixed_schedule = schedule
+        self._rng = rng or random.Random()
+        self._entries: dict[str, _Entry] = {}
+        self._heap: list[tuple[float, int, str]] = []
+        self._sequence = 0
+        self._wakeup = anyio.Event()
+        self._sleeping_until = math.inf
+        self.ids_supported = True
+        self.list_requests = 0
+        self.single_requests = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def waiting_ids(self) -> list[str]:
+        """Ids of the jobs still waited for."""
+        return list(self._entries)
+
+    def add(self, key: int, job_id: str, job: Job | None, *, immediate: bool = False) -> None:
+        """Start waiting for a job; ``immediate`` asks about it at the next cycle."""
+        backend = job.backend if job is not None else None
+        schedule = self._fixed_schedule or PollSchedule.for_backend(backend)
+        entry = _Entry(key, job_id, job, schedule)
+        self._entries[job_id] = entry
+        now = anyio.current_time()
+        delay = 0.0 if immediate else schedule.delay_s(0, job, self._rng)
+        entry.interval = max(delay, schedule.initial_s)
+        self._schedule(entry, now + delay)
+
+    def _schedule(self, entry: _Entry, due: float) -> None:
+        entry.due = due
+        self._sequence += 1
+        heapq.heappush(self._heap, (due, self._sequence, entry.job_id))
+        if due < self._sleeping_until:
+            self._wakeup.set()
+
+    def _take_due(self, now: float) -> list[_Entry]:
+        taken: list[_Entry] = []
+        heap = self._heap
+        while heap:
+            due, _, job_id = heap[0]
+            entry = self._entries.get(job_id)
+            if entry is None or entry.due != due:
+                heapq.heappop(heap)  # stale: finished or rescheduled
+                continue
+            # Jobs due soon ride along with the ones due now: one request serves them all.
+            if due > now and (due - now > 0.5 * entry.interval or not taken):
+                break
+            heapq.heappop(heap)
+            taken.append(entry)
+        return taken
+
+    def _next_due(self) -> float:
+        heap = self._heap
+        while heap:
+            due, _, job_id = heap[0]
+            entry = self._entries.get(job_id)
+            if entry is None or entry.due != due:
+                heapq.heappop(heap)
+                continue
+            return due
+        return math.inf
+
+    async def run(self) -> None:
+        """Poll until cancelled."""
+        while True:
+            now = anyio.current_time()
+            due = self._next_due()
+            if due > now:
+                self._wakeup = anyio.Event()
+                self._sleeping_until = due
+                with anyio.move_on_after(due - now if math.isfinite(due) else None):
+                    await self._wakeup.wait()
+                self._sleeping_until = math.inf
+                continue
+            entries = self._take_due(now)
+            if entries:
+                await self._poll(entries)
+
+    async def _poll(self, entries: list[_Entry]) -> None:
+        async with anyio.create_task_group() as group:
+            if self.ids_supported:
+                for chunk in _chunks(entries):
+                    group.start_soon(self._poll_chunk, chunk)
+            else:
+                for entry in entries:
+                    group.start_soon(self._poll_single, entry)
+
+    async def _poll_chunk(self, chunk: list[_Entry]) -> None:
+        ids = [entry.job_id for entry in chunk]
+        self.list_requests += 1
+        try:
+            page = await self._client.job_page(ids=ids, limit=len(ids))
+        except _FATAL_ERRORS:
+            raise
+        except IonQError as error:
+            logger.debug("polling %d jobs failed, will retry: %r", len(ids), error)
+            for entry in chunk:
+                self._reschedule(entry, entry.job)
+            return
+        requested = {entry.job_id: entry for entry in chunk}
+        unrequested = 0
+        for job in page.jobs:
+            if job.id not in requested:
+                unrequested += 1
+                continue
+            self._update(requested.pop(job.id), job)
+        if unrequested and self.ids_supported:
+            # The server listed jobs we did not ask for: it ignores ``ids``.
+            logger.info("the server ignores GET /jobs?ids=; polling job by job instead")
+            self.ids_supported = False
+        if requested:
+            async with anyio.create_task_group() as group:
+                for entry in requested.values():
+                    group.start_soon(self._poll_single, entry)
+
+    async def _poll_single(self, entry: _Entry) -> None:
+        self.single_requests += 1
+        try:
+            job = await self._client.get_job(entry.job_id)
+        except _FATAL_ERRORS:
+            raise
+        except NotFoundError as error:
+            self._entries.pop(entry.job_id, None)
+            self._on_error(entry.key, error)
+            return
+        except IonQError as error:
+            logger.debug("polling job %s failed, will retry: %r", entry.job_id, error)
+            self._reschedule(entry, entry.job)
+            return
+        self._update(entry, job)
+
+    def _update(self, entry: _Entry, job: Job) -> None:
+        if self._entries.get(entry.job_id) is not entry:
+            return
+        entry.job = job
+        if job.is_terminal:
+            del self._entries[entry.job_id]
+            self._on_terminal(entry.key, job)
+        else:
+            self._reschedule(entry, job)
+
+    def _reschedule(self, entry: _Entry, job: Job | None) -> None:
+        if self._entries.get(entry.job_id) is not entry:
+            return
+        entry.attempt += 1
+        delay = entry.schedule.delay_s(entry.attempt, job, self._rng)
+        entry.interval = delay
+        self._schedule(entry, anyio.current_time() + delay)
+
+
+def _chunks(entries: list[_Entry]) -> Iterable[list[_Entry]]:
+    chunk: list[_Entry] = []
+    size = 0
+    for entry in entries:
+        cost = len(entry.job_id) + 5  # "ids=" and "&"
+        if chunk and (len(chunk) >= MAX_IDS_PER_POLL or size + cost > MAX_POLL_URL_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(entry)
+        size += cost
+    if chunk:
+        yield chunk
+
+
+# ---------------------------------------------------------------------------------------
+# The engine behind one BatchRun
+
+
+def _circuit_name(circuit: Any) -> str | None:
+    if isinstance(circuit, Circuit):
+        return circuit.name
+    if isinstance(circuit, Mapping):
+        name = circuit.get("name")
+        return name if isinstance(name, str) else None
+    return None
+
+
+def _circuit_input(circuit: Any) -> Any:
+    if isinstance(circuit, Circuit):
+        return circuit.to_json()
+    return circuit
+
+
+def _as_circuit(circuit: Any) -> Circuit:
+    if isinstance(circuit, Circuit):
+        return circuit
+    if isinstance(circuit, Mapping):
+        return Circuit.from_json(circuit)
+    raise CircuitError(f"expected a Circuit or an input mapping, got {type(circuit).__name__}")
+
+
+def _fingerprint(inputs: Sequence[Any], options: Mapping[str, Any], units: Sequence[_Unit]) -> str:
+    """A hash naming the batch: its circuits, options and grouping into jobs."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(options, sort_keys=True, default=repr).encode())
+    digest.update(json.dumps([list(u.indices) for u in units]).encode())
+    for item in inputs:
+        digest.update(b"\x00")
+        digest.update(json.dumps(item, sort_keys=True, default=repr).encode())
+    return digest.hexdigest()
+
+
+class _Engine:
+    """The state and workers of one batch; owned by the supervisor task of a BatchRun."""
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        circuits: Sequence[Any] | None,
+        jobs: Sequence[Job | str] | None,
+        options: Mapping[str, Any],
+        concurrency: int,
+        max_in_flight: int,
+        journal_path: str | None,
+        cancel_remote: bool,
+        pack: bool | PackLimits,
+        progress: Callable[[BatchProgress], None] | None,
+        send: MemoryObjectSendStream[Outcome],
+    ) -> None:
+        if concurrency < 1 or max_in_flight < 1:
+            raise ConfigurationError("concurrency and max_in_flight must be at least 1")
+        self.client = client
+        self.circuits: Sequence[Any] = circuits if circuits is not None else ()
+        self.given_jobs: Sequence[Job | str] = jobs if jobs is not None else ()
+        self.options = dict(options)
+        self.backend: str = str(self.options.get("backend", "simulator"))
+        self.limiter = AdaptiveLimiter(concurrency)
+        self.in_flight = anyio.Semaphore(max_in_flight)
+        self.journal_path = journal_path
+        self.journal: Journal | None = None
+        self.cancel_remote = cancel_remote
+        self.pack_limits: PackLimits | None = (
+            pack if isinstance(pack, PackLimits) else (PackLimits() if pack else None)
+        )
+        self.progress_callback = progress
+        self.send = send
+        self.total = len(self.circuits) if circuits is not None else len(self.given_jobs)
+        self.units: list[_Unit] = []
+        self.finished_units: set[int] = set()
+        self.remaining = self.total
+        self.all_done = anyio.Event()
+        self.submitted = self.waiting = self.completed = self.failed = 0
+        self.started_at = time.time()
+        self.started_monotonic = time.monotonic()
+        self.resolver = _TokenResolver(client, backend=self.backend)
+        self.poller = _Poller(client, on_terminal=self._on_terminal, on_error=self._on_poll_error)
+        self.group: anyio.abc.TaskGroup | None = None
+        self.rate_limit_events = 0
+        self._emitted: set[int] = set()
+        self._submitted_indices: set[int] = set()
+
+    def _mark_submitted(self, unit: _Unit) -> None:
+        self.submitted += len(unit.indices)
+        self.waiting += len(unit.indices)
+        self._submitted_indices.update(unit.indices)
+
+    # -- progress ---------------------------------------------------------------------------
+
+    def snapshot(self) -> BatchProgress:
+        """The progress so far."""
+        return BatchProgress(
+            total=self.total,
+            submitted=self.submitted,
+            waiting=self.waiting,
+            completed=self.completed,
+            failed=self.failed,
+            started_at=self.started_at,
+            elapsed_s=time.monotonic() - self.started_monotonic,
+        )
+
+    def _changed(self) -> None:
+        if self.progress_callback is not None:
+            self.progress_callback(self.snapshot())
+
+    # -- the whole run ------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Submit, poll and stream until every circuit has an outcome."""
+        hook = self._on_rate_limited
+        _subscribe_rate_limit(self.client, hook)
+        try:
+            async with anyio.create_task_group() as group:
+                self.group = group
+                group.start_soon(self.poller.run)
+                if self.total:
+                    if self.given_jobs:
+                        await self._feed_jobs()
+                    else:
+                        await self._feed_circuits()
+                    await self.all_done.wait()
+                group.cancel_scope.cancel()
+        finally:
+            _unsubscribe_rate_limit(self.client, hook)
+            self.send.close()
+            try:
+                if self.cancel_remote and self.remaining:
+                    await self._cancel_unfinished()
+            finally:
+                if self.journal is not None:
+                    self.journal.close()
+
+    async def _cancel_unfinished(self) -> None:
+        ids = self.poller.waiting_ids
+        if not ids:
+            return
+        with anyio.CancelScope(shield=True), anyio.move_on_after(10.0):
+            try:
+                await self.client.cancel_many(ids)
+            except IonQError as error:
+                logger.warning("cancelling %d unfinished jobs failed: %r", len(ids), error)
+
+    # -- as_completed: jobs made elsewhere --------------------------------------------------------
+
+    async def _feed_jobs(self) -> None:
+        for index, item in enumerate(self.given_jobs):
+            unit = _Unit(index, (index,))
+            self.units.append(unit)
+            await self.in_flight.acquire()
+            self._mark_submitted(unit)
+            if isinstance(item, Job):
+                unit.job_id, unit.job = item.id, item
+                if item.is_terminal:
+                    self._on_terminal(index, item)
+                    continue
+                self.poller.add(index, item.id, item, immediate=True)
+            else:
+                unit.job_id = str(item)
+                self.poller.add(index, unit.job_id, None, immediate=True)
+        self._changed()
+
+    # -- run_many: circuits ---------------------------------------------------------------------
+
+    def _plan(self) -> tuple[list[_Unit], list[tuple[int, CircuitError]]]:
+        if self.pack_limits is None:
+            # One job per circuit; submit() checks each circuit as it goes.
+            units = [_Unit(index, (index,)) for index in range(len(self.circuits))]
+            return units, []
+        # Packed: check every circuit first, so one bad circuit cannot sink its pack.
+        invalid: list[tuple[int, CircuitError]] = []
+        valid: list[int] = []
+        sizes: list[tuple[int, int]] = []
+        for index, circuit in enumerate(self.circuits):
+            try:
+                parsed = _as_circuit(circuit)
+                parsed.validate()
+            except CircuitError as error:
+                invalid.append((index, error))
+                continue
+            valid.append(index)
+            encoded = json.dumps(parsed.to_json(), separators=(",", ":"))
+            # Per-circuit overhead in the multi-circuit input: name and braces.
+            sizes.append((len(parsed), len(encoded) + len(parsed.name or "") + 32))
+        groups = [tuple(valid[i] for i in pack) for pack in plan_packs(sizes, self.pack_limits)]
+        return [_Unit(number, indices) for number, indices in enumerate(groups)], invalid
+
+    async def _feed_circuits(self) -> None:
+        units, invalid = self._plan()
+        self.units = units
+        for index, error in invalid:
+            await self._emit(index, None, None, error)
+        if not units:
+            return
+        to_submit: list[_Unit] = list(units)
+        if self.journal_path is not None:
+            to_submit = await self._open_journal(units, {i for i, _ in invalid})
+        self._changed()
+        assert self.group is not None
+        for unit in to_submit:
+            await self.in_flight.acquire()
+            await self.limiter.acquire()
+            self.group.start_soon(self._submit, unit)
+
+    async def _open_journal(self, units: list[_Unit], invalid: set[int]) -> list[_Unit]:
+        inputs = []
+        for index, circuit in enumerate(self.circuits):
+            inputs.append(None if index in invalid else _circuit_input(circuit))
+        batch = _fingerprint(inputs, {**self.options, "pack": bool(self.pack_limits)}, units)
+        assert self.journal_path is not None
+        journal = await anyio.to_thread.run_sync(
+            lambda: Journal.open(self.journal_path or "", batch=batch, units=len(units))
+        )
+        self.journal = journal
+        state = journal.state
+        to_submit: list[_Unit] = []
+        # Units with a job id: wait for them. Units with only a token: the crash came
+        # between sending and recording, so look the token up before sending it again.
+        lookups: list[_Unit] = []
+        for unit in units:
+            record = state.tokens.get(unit.number)
+            if record is not None:
+                unit.token, unit.token_at = record.token, record.at
+                unit.resumed_token = True
+            job_id = state.job_ids.get(unit.number)
+            if job_id is not None:
+                unit.job_id = job_id
+                await self.in_flight.acquire()
+                self._mark_submitted(unit)
+                self.poller.add(unit.number, job_id, None, immediate=True)
+            elif record is not None:
+                lookups.append(unit)
+            else:
+                to_submit.append(unit)
+        # Every pending token joins one sweep: look them up together, then submit the rest.
+        resumed: list[_Unit] = []
+        for unit in lookups:
+            assert unit.token is not None
+            self.resolver._pending[unit.token] = unit.token_at
+        for unit in lookups:
+            assert unit.token is not None
+            job = await self.resolver.find(unit.token, unit.token_at)
+            if job is None:
+                resumed.append(unit)
+                continue
+            await self.in_flight.acquire()
+            await self._adopt(unit, job)
+        return resumed + to_submit
+
+    async def _adopt(self, unit: _Unit, job: Job) -> None:
+        unit.job_id, unit.job = job.id, job
+        if self.journal is not None and unit.token is not None:
+            await self.journal.record_job(unit.number, unit.token, job.id)
+        self._mark_submitted(unit)
+        self._changed()
+        self.poller.add(unit.number, job.id, job)
+
+    def _payload_circuit(self, unit: _Unit) -> Any:
+        if len(unit.indices) == 1:
+            return self.circuits[unit.indices[0]]
+        return [_as_circuit(self.circuits[i]) for i in unit.indices]
+
+    async def _submit(self, unit: _Unit) -> None:
+        holding_limiter = True
+        try:
+            job = await self._create(unit)
+            self.limiter.release()
+            holding_limiter = False
+            self.limiter.on_success()
+            await self._adopt(unit, job)
+        except _FATAL_ERRORS:
+            raise
+        except IonQError as error:
+            for index in unit.indices:
+                await self._emit(index, None, None, error)
+            self._unit_finished(unit)
+        finally:
+            if holding_limiter:
+                self.limiter.release()
+
+    async def _create(self, unit: _Unit) -> Job:
+        """Create the unit's job exactly once, looking its token up after ambiguous failures."""
+        if unit.token is None:
+            unit.token = uuid.uuid4().hex
+        token = unit.token
+        metadata = dict(self.options.get("metadata") or {})
+        metadata[TOKEN_METADATA_KEY] = token
+        options = {k: v for k, v in self.options.items() if k != "metadata"}
+        circuit = self._payload_circuit(unit)
+        attempt = 0
+        max_attempts = 5
+        while True:
+            attempt += 1
+            unit.token_at = time.time()
+            if self.journal is not None:
+                await self.journal.record_token(
+                    TokenRecord(
+                        unit=unit.number, indices=unit.indices, token=token, at=unit.token_at
+                    )
+                )
+            try:
+                return await self.client.submit(circuit, metadata=metadata, **options)
+            except RateLimitError as error:
+                # Refused outright: nothing was created. The transport's gate already
+                # waited; pause as advised and try again.
+                self._on_rate_limited()
+                if attempt >= max_attempts:
+                    raise
+                await anyio.sleep(min(error.retry_after or 0.0, 60.0))
+            except (TransportError, ServerError) as error:
+                if _is_ambiguous(error):
+                    found = await self.resolver.find(token, unit.token_at)
+                    if found is not None:
+                        logger.debug("unit %d: job %s found by token", unit.number, found.id)
+                        return found
+                if attempt >= max_attempts:
+                    raise
+                await anyio.sleep(_create_backoff_s(self.client, attempt))
+
+    # -- finishing --------------------------------------------------------------------------------
+
+    def _on_rate_limited(self, *_: Any) -> None:
+        self.rate_limit_events += 1
+        self.limiter.on_rate_limited()
+
+    def _on_terminal(self, key: int, job: Job) -> None:
+        assert self.group is not None
+        self.group.start_soon(self._finish, key, job)
+
+    def _on_poll_error(self, key: int, error: IonQError) -> None:
+        assert self.group is not None
+        self.group.start_soon(self._finish_with_error, key, error)
+
+    async def _finish_with_error(self, key: int, error: IonQError) -> None:
+        unit = self.units[key]
+        for index in unit.indices:
+            await self._emit(index, unit.job, None, error)
+        self._unit_finished(unit)
+
+    async def _finish(self, key: int, job: Job) -> None:
+        unit = self.units[key]
+        unit.job = job
+        packed = len(unit.indices) > 1
+        try:
+            if packed and job.status is not JobStatus.COMPLETED:
+                # One bad circuit fails the whole parent: ask each child what became of it.
+                await self._finish_children(unit, job)
+            elif job.status is JobStatus.FAILED:
+                await self._emit_all(unit, job, JobFailed(job))
+            elif job.status is JobStatus.CANCELED:
+                await self._emit_all(unit, job, JobCanceled(job))
+            elif packed:
+                await self._finish_packed(unit, job)
+            else:
+                probabilities = await self.client.probabilities(job)
+                result = Result(job=job, probabilities=probabilities, shots=self._shots(job))
+                await self._emit(unit.indices[0], job, result, None)
+        except _FATAL_ERRORS:
+            raise
+        except IonQError as error:
+            await self._emit_all(unit, job, error)
+        self._unit_finished(unit)
+
+    async def _children_of(self, unit: _Unit, job: Job) -> list[str]:
+        children = list(job.child_job_ids or ())
+        if len(children) != len(unit.indices):
+            # List items leave child_job_ids out; the job itself has them.
+            children = list((await self.client.get_job(job.id)).child_job_ids or ())
+        if len(children) != len(unit.indices):
+            raise ResponseError(
+                f"job {job.id} has {len(children)} children for {len(unit.indices)} circuits"
+            )
+        return children
+
+    async def _finish_children(self, unit: _Unit, parent: Job) -> None:
+        """Outcomes of a failed or canceled parent, one per child as if run alone."""
+        error_of_parent: IonQError = (
+            JobFailed(parent) if parent.status is JobStatus.FAILED else JobCanceled(parent)
+        )
+        children = await self._children_of(unit, parent)
+        states: dict[str, Job] = {}
+        async for listed in self.client.jobs(parent_job_id=parent.id, page_size=1000):
+            states[listed.id] = listed
+        for index, child_id in zip(unit.indices, children, strict=True):
+            child = states.get(child_id)
+            if child is None:
+                await self._emit(index, parent, None, error_of_parent)
+            elif child.status is JobStatus.CANCELED:
+                await self._emit(index, parent, None, JobCanceled(child))
+            elif child.status is JobStatus.FAILED:
+                await self._emit(index, parent, None, JobFailed(child))
+            elif child.status is JobStatus.COMPLETED:
+                try:
+                    probabilities = await self.client.probabilities(child)
+                except _FATAL_ERRORS:
+                    raise
+                except IonQError as error:
+                    await self._emit(index, parent, None, error)
+                else:
+                    shots = self._shots(parent)
+                    result = Result(job=child, probabilities=probabilities, shots=shots)
+                    await self._emit(index, parent, result, None)
+            else:
+                await self._emit(index, parent, None, error_of_parent)
+
+    def _shots(self, job: Job) -> int | None:
+        if job.shots is not None:
+            return job.shots
+        shots = self.options.get("shots")
+        return shots if isinstance(shots, int) else None
+
+    async def _emit_all(self, unit: _Unit, job: Job | None, error: IonQError) -> None:
+        for index in unit.indices:
+            await self._emit(index, job, None, error)
+
+    async def _finish_packed(self, unit: _Unit, job: Job) -> None:
+        aggregated = await self.client.aggregated_probabilities(job)
+        children = list(job.child_job_ids or ())
+        if len(children) != len(unit.indices):
+            # The aggregated answer lists children in circuit order (as qiskit and cirq
+            # rely on); ask the parent only if the count does not match.
+            if len(aggregated) == len(unit.indices):
+                children = list(aggregated)
+            else:
+                children = await self._children_of(unit, job)
+        for index, child_id in zip(unit.indices, children, strict=True):
+            probabilities = aggregated.get(child_id)
+            if probabilities is not None:
+                result = Result(job=job, probabilities=probabilities, shots=self._shots(job))
+                await self._emit(index, job, result, None)
+                continue
+            error: IonQError
+            try:
+                child = await self.client.get_job(child_id)
+            except IonQError as lookup_error:
+                error = lookup_error
+            else:
+                if child.status is JobStatus.FAILED:
+                    error = JobFailed(child)
+                elif child.status is JobStatus.CANCELED:
+                    error = JobCanceled(child)
+                else:
+                    error = ResponseError(f"no probabilities for child job {child_id}")
+            await self._emit(index, job, None, error)
+
+    async def _emit(
+        self, index: int, job: Job | None, result: Result | None, error: IonQError | None
+    ) -> None:
+        if index in self._emitted:
+            return
+        self._emitted.add(index)
+        if index in self._submitted_indices:
+            self.waiting -= 1
+        circuit = self.circuits[index] if self.circuits else None
+        name = _circuit_name(circuit) if circuit is not None else (job.name if job else None)
+        outcome = Outcome(
+            index=index, name=name, circuit=circuit, job=job, result=result, error=error
+        )
+        if error is None:
+            self.completed += 1
+        else:
+            self.failed += 1
+        self.remaining -= 1
+        self._changed()
+        try:
+            await self.send.send(outcome)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            # The consumer is gone: nobody wants the rest.
+            if self.group is not None:
+                self.group.cancel_scope.cancel()
+            return
+        if self.remaining <= 0:
+            self.all_done.set()
+
+    def _unit_finished(self, unit: _Unit) -> None:
+        if unit.number not in self.finished_units:
+            self.finished_units.add(unit.number)
+            self.in_flight.release()
+
+
+def _create_backoff_s(client: Client, attempt: int) -> float:
+    # The client's own retry policy (tests set it to zero) paces re-sent creations.
+    policy = client.transport.retry_policy
+    return backoff_s(attempt, policy, random.Random())
+
+
+def _subscribe_rate_limit(client: Client, callback: Callable[[RateLimitEvent], None]) -> None:
+    """Hear of every 429 the client's transport sees (from any request)."""
+    client.transport.rate_limit_listeners.append(callback)
+
+
+def _unsubscribe_rate_limit(client: Client, callback: Callable[[RateLimitEvent], None]) -> None:
+    with contextlib.suppress(ValueError):
+        client.transport.rate_limit_listeners.remove(callback)
+
+
+# ---------------------------------------------------------------------------------------
+# The handle
+
+
+class _Shared:
+    """What the supervisor task and the handle share (never the handle itself)."""
+
+    __slots__ = ("engine", "error", "receive", "task")
+
+    def __init__(self, engine: _Engine, receive: MemoryObjectReceiveStream[Outcome]) -> None:
+        self.engine = engine
+        self.receive = receive
+        self.task: asyncio.Task[None] | None = None
+        self.error: BaseException | None = None
+
+
+async def _supervise(shared: _Shared) -> None:
+    try:
+        await shared.engine.run()
+    except anyio.get_cancelled_exc_class():
+        raise
+    except BaseException as error:  # stored and raised to the consumer by the handle
+        shared.error = _unwrap_group(error)
+
+
+def _unwrap_group(error: BaseException) -> BaseException:
+    while isinstance(error, BaseExceptionGroup):
+        inner = [e for e in error.exceptions if not isinstance(e, anyio.get_cancelled_exc_class())]
+        if len(inner) != 1:
+            return error
+        error = inner[0]
+    return error
+
+
+def _abandon(shared: _Shared) -> None:
+    # The consumer dropped the handle without closing it: stop the work. The supervisor
+    # cleans up on its own from here (and Client.aclose waits for it).
+    task = shared.task
+    if task is None:
+        shared.engine.send.close()
+    elif not task.done():
+        with contextlib.suppress(RuntimeError):  # the event loop is already closed
+            task.cancel()
+    shared.receive.close()
+
+
+async def _await_to_the_end(task: asyncio.Task[None]) -> None:
+    """Wait for ``task`` to finish even if we are being cancelled; re-raise that after."""
+    cancelled: BaseException | None = None
+    with anyio.CancelScope(shield=True):
+        while not task.done():
+            try:
+                await asyncio.wait([task])
+            except asyncio.CancelledError as error:
+                cancelled = error
+    if cancelled is not None:
+        raise cancelled
+
+
+class BatchRun:
+    """The outcomes of a batch: an async iterator and an async context manager.
+
+    ``async for outcome in client.run_many(...)`` yields one :class:`Outcome` per circuit
+    in completion order. Breaking out of the loop, cancelling the consuming task, or
+    ``await run.aclose()`` stops every request of the batch; ``async with
+    client.run_many(...) as run:`` closes on exit. :attr:`progress` gives the counts at
+    any time.
+    """
+
+    def __init__(self, engine: _Engine, receive: MemoryObjectReceiveStream[Outcome]) -> None:
+        self._shared = _Shared(engine, receive)
+        self._closed = False
+        self._finalizer = weakref.finalize(self, _abandon, self._shared)
+
+    @property
+    def progress(self) -> BatchProgress:
+        """Counts of submitted, waiting, completed and failed circuits so far."""
+        return self._shared.engine.snapshot()
+
+    @property
+    def journal(self) -> Journal | None:
+        """The batch's journal, once opened."""
+        return self._shared.engine.journal
+
+    def _start(self) -> None:
+        shared = self._shared
+        if shared.task is None:
+            # One task the handle owns and always awaits (aclose/__aexit__/cancellation).
+            # An anyio task group cannot span the consumer's separate __anext__ calls.
+            shared.task = asyncio.get_running_loop().create_task(_supervise(shared))
+            _register(shared.engine.client, shared.task)
+
+    async def __aenter__(self) -> Self:
+        self._start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> Outcome:
+        if self._closed:
+            raise StopAsyncIteration
+        self._start()
+        try:
+            return await self._shared.receive.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            await self.aclose()
+            if self._shared.error is not None:
+                raise self._shared.error from None
+            raise StopAsyncIteration from None
+        except BaseException:
+            await self.aclose()
+            raise
+
+    async def aclose(self) -> None:
+        """Stop the batch (if still running) and wait until all its work has ended."""
+        if self._closed:
+            return
+        self._closed = True
+        self._finalizer.detach()
+        task = self._shared.task
+        if task is None:
+            self._shared.engine.send.close()
+        else:
+            if not task.done():
+                task.cancel()
+            await _await_to_the_end(task)
+        self._shared.receive.close()
+
+
+_live_tasks: weakref.WeakKeyDictionary[Any, set[asyncio.Task[None]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _register(client: Any, task: asyncio.Task[None]) -> None:
+    try:
+        tasks = _live_tasks.setdefault(client, set())
+    except TypeError:  # a client that cannot be weakly referenced
+        return
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+
+# ---------------------------------------------------------------------------------------
+# The mixin
 
 
 class BatchMethods:
     """Batch methods mixed into Client: wait, run, run_many, as_completed, gather."""
+
+    def _client(self) -> Client:
+        # BatchMethods exists only as a base of Client; this gives its methods the type.
+        return cast("Client", self)
+
+    async def wait(
+        self,
+        job: Job | str,
+        *,
+        timeout_s: float | None = None,
+        cancel_on_timeout: bool = False,
+        schedule: PollSchedule | None = None,
+    ) -> Job:
+        """Wait until the job is completed; raise JobFailed, JobCanceled or WaitTimeoutError.
+
+        Polls ``GET /jobs/{id}`` on ``schedule`` (default: short for the simulator,
+        patient for QPUs; predicted times are used when the job has them). A local
+        timeout raises WaitTimeoutError with the last state seen and leaves the remote
+        job running unless ``cancel_on_timeout``.
+        """
+        client = self._client()
+        rng = random.Random()
+        current: Job | None = job if isinstance(job, Job) else None
+        job_id = job.id if isinstance(job, Job) else str(job)
+        with anyio.move_on_after(timeout_s) as scope:
+            if current is None:
+                current = await client.get_job(job_id)
+            attempt = 0
+            while not current.is_terminal:
+                plan = schedule or PollSchedule.for_backend(current.backend)
+                await anyio.sleep(plan.delay_s(attempt, current, rng))
+                current = await client.get_job(job_id)
+                attempt += 1
+        if scope.cancelled_caught or current is None or not current.is_terminal:
+            last = current or Job(id=job_id, status=JobStatus.SUBMITTED)
+            if cancel_on_timeout:
+                with anyio.CancelScope(shield=True):
+                    await client.cancel(job_id)
+            raise WaitTimeoutError(last, timeout_s or 0.0)
+        if current.status is JobStatus.FAILED:
+            raise JobFailed(current)
+        if current.status is JobStatus.CANCELED:
+            raise JobCanceled(current)
+        return current
+
+    async def run(self, circuit: Any, **options: Any) -> Result:
+        """Submit one circuit, wait for it, and return its Result (submit, wait, fetch).
+
+        Takes :meth:`submit`'s options. Like :meth:`run_many` the creation carries a
+        token, so an ambiguous failure never leads to a second job.
+        """
+        async with self.run_many([circuit], concurrency=1, max_in_flight=1, **options) as run:
+            # One circuit gives exactly one outcome.
+            outcome = await run.__anext__()
+        return outcome.unwrap()
+
+    def run_many(
+        self,
+        circuits: Iterable[Any],
+        *,
+        concurrency: int = 64,
+        max_in_flight: int = 10_000,
+        journal: str | None = None,
+        cancel_remote: bool = False,
+        pack: bool | PackLimits = False,
+        progress: Callable[[BatchProgress], None] | None = None,
+        **options: Any,
+    ) -> BatchRun:
+        """Run many circuits; iterate the returned :class:`BatchRun` for outcomes as they end.
+
+        ``options`` are :meth:`submit`'s (backend, shots, noise_model, metadata, ...).
+        ``concurrency`` bounds job creations in flight (it shrinks on 429 and grows back);
+        ``max_in_flight`` bounds jobs created but not yet finished. ``journal`` is a file
+        path that makes the batch resumable after a crash without resubmitting.
+        ``cancel_remote`` cancels unfinished jobs if the batch is stopped early. ``pack``
+        sends circuits in ``ionq.multi-circuit.v1`` jobs (``True`` or :class:`PackLimits`);
+        outcomes still come one per circuit. ``progress`` is called with a
+        :class:`BatchProgress` whenever a count changes.
+        """
+        send, receive = anyio.create_memory_object_stream[Outcome](max_buffer_size=1024)
+        try:
+            engine = _Engine(
+                self._client(),
+                circuits=list(circuits),
+                jobs=None,
+                options=options,
+                concurrency=concurrency,
+                max_in_flight=max_in_flight,
+                journal_path=None if journal is None else str(journal),
+                cancel_remote=cancel_remote,
+                pack=pack,
+                progress=progress,
+                send=send,
+            )
+        except BaseException:
+            send.close()
+            receive.close()
+            raise
+        return BatchRun(engine, receive)
+
+    def as_completed(
+        self,
+        jobs: Iterable[Job | str],
+        *,
+        max_in_flight: int = 100_000,
+        cancel_remote: bool = False,
+        progress: Callable[[BatchProgress], None] | None = None,
+    ) -> BatchRun:
+        """Outcomes of jobs submitted elsewhere (Jobs or ids) in completion order.
+
+        ``index`` of each outcome is the job's position in ``jobs``; the shared poller
+        asks about many jobs per request.
+        """
+        send, receive = anyio.create_memory_object_stream[Outcome](max_buffer_size=1024)
+        engine = _Engine(
+            self._client(),
+            circuits=None,
+            jobs=list(jobs),
+            options={},
+            concurrency=1,
+            max_in_flight=max_in_flight,
+            journal_path=None,
+            cancel_remote=cancel_remote,
+            pack=False,
+            progress=progress,
+            send=send,
+        )
+        return BatchRun(engine, receive)
+
+    async def gather(self, circuits: Iterable[Any], **options: Any) -> list[Outcome]:
+        """Run many circuits and return every outcome in input order (see :meth:`run_many`)."""
+        items = list(circuits)
+        outcomes: list[Outcome | None] = [None] * len(items)
+        async with self.run_many(items, **options) as run:
+            async for outcome in run:
+                outcomes[outcome.index] = outcome
+        return [o for o in outcomes if o is not None]
+
+    async def _aclose_batches(self) -> None:
+        """Cancel and await every batch of this client still running (for Client.aclose)."""
+        tasks = list(_live_tasks.get(self, ()))
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await _await_to_the_end(task)
+

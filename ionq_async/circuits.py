@@ -1,12 +1,79 @@
 """Circuits in IonQ's JSON form: a builder, parsing, and validation before any request.
 
-(The lead engineer fixed the Gate shape below; the builder, parsing and validation are
-filled in around it.)
+Two gatesets exist and a circuit uses exactly one of them:
+
+- ``qis``: ``x y z h s si t ti v vi`` (``not`` = ``x``), ``rx ry rz`` with ``rotation`` in
+  radians, ``cnot`` (= ``x`` with controls), ``swap``, ``xx yy zz`` with ``rotation`` in
+  radians, and ``pauliexp``. Any of them except ``swap`` takes up to seven controls.
+  ``z`` with a ``rotation`` is the phase gate diag(1, e^{iθ}) (qiskit's encoding of ``p``).
+- ``native``: ``gpi``/``gpi2`` with ``phase``, ``ms`` with ``phases`` (and ``angle``,
+  default 0.25), ``zz`` with ``angle``; all phases and angles in turns (1 turn = 2π).
+
+Qubit 0 is the least significant bit of a result key (the rightmost character of a
+bitstring); see :mod:`ionq_async.results`.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final, Literal, cast
+
+import attrs
 from attrs import frozen
+
+from .exceptions import CircuitError
+
+__all__ = [
+    "MAX_CIRCUITS_PER_JOB",
+    "MAX_CONTROLS",
+    "MAX_GATES_PER_JOB",
+    "NATIVE_GATES",
+    "QIS_GATES",
+    "Circuit",
+    "Gate",
+    "GateSet",
+    "circuits_from_multi_json",
+    "multi_circuit_json",
+]
+
+GateSet = Literal["qis", "native"]
+
+MAX_CONTROLS: Final = 7
+"""The most controls one gate may have (IonQ's documented limit)."""
+
+MAX_CIRCUITS_PER_JOB: Final = 5_000
+"""The most circuits one ``ionq.multi-circuit.v1`` job may carry."""
+
+MAX_GATES_PER_JOB: Final = 150_000
+"""The most gates, summed over its circuits, one multi-circuit job may carry."""
+
+_QIS_SINGLE: Final = frozenset({"x", "y", "z", "h", "s", "si", "t", "ti", "v", "vi"})
+_QIS_ROTATIONS: Final = frozenset({"rx", "ry", "rz"})
+_QIS_PAIR_ROTATIONS: Final = frozenset({"xx", "yy", "zz"})
+QIS_GATES: Final = _QIS_SINGLE | _QIS_ROTATIONS | _QIS_PAIR_ROTATIONS | {"swap", "pauliexp"}
+"""Canonical gate names of the qis gateset (aliases such as ``not``/``cnot`` resolved)."""
+NATIVE_GATES: Final = frozenset({"gpi", "gpi2", "ms", "zz"})
+"""Gate names of the native gateset."""
+
+# Names accepted on input for the qis gateset, and the canonical name each stands for.
+# qiskit's own names (sdg, sx, rxx, ...) are cheap to accept and appear in hand-written JSON.
+_QIS_ALIASES: Final = {
+    "not": "x",
+    "cnot": "x",
+    "sdg": "si",
+    "tdg": "ti",
+    "sx": "v",
+    "sxdg": "vi",
+    "rxx": "xx",
+    "ryy": "yy",
+    "rzz": "zz",
+}
+_PARAMETERS: Final = ("rotation", "phase", "phases", "angle", "terms", "coefficients", "time")
+_MULTI_TARGET: Final = frozenset({"swap", "xx", "yy", "zz", "ms", "pauliexp"})
+_PAULI_LETTERS: Final = frozenset("IXYZ")
+_MS_DEFAULT_ANGLE: Final = 0.25
 
 
 @frozen(kw_only=True)
@@ -29,3 +96,864 @@ class Gate:
     terms: tuple[str, ...] | None = None
     coefficients: tuple[float, ...] | None = None
     time: float | None = None
+
+    @property
+    def qubits(self) -> tuple[int, ...]:
+        """Every qubit the gate touches: controls first, then targets."""
+        return self.controls + self.targets
+
+    def to_json(self) -> dict[str, Any]:
+        """The gate as the API's JSON object, in this library's canonical form.
+
+        ``x`` with controls is written ``cnot``; gates on one qubit use ``target``, the
+        two-qubit gates and ``pauliexp`` use ``targets``; controls are always a
+        ``controls`` list; parameters appear only when set.
+        """
+        name = "cnot" if self.gate == "x" and self.controls else self.gate
+        out: dict[str, Any] = {"gate": name}
+        if self.gate in _MULTI_TARGET:
+            out["targets"] = list(self.targets)
+        else:
+            out["target"] = self.targets[0]
+        if self.controls:
+            out["controls"] = list(self.controls)
+        for key in _PARAMETERS:
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = list(value) if isinstance(value, tuple) else value
+        return out
+
+
+# ---------------------------------------------------------------------------------------
+# Checks shared by the builder, Circuit.validate and the JSON readers.
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _number_problem(name: str, field: str, value: object, unit: str) -> str | None:
+    if value is None:
+        return f"{name} needs a {field} ({unit})"
+    if not _is_real(value):
+        return f"{name}: {field} must be a number, got {value!r}"
+    number = cast(float, value)
+    if math.isnan(number):
+        return f"{name}: {field} is NaN"
+    if math.isinf(number):
+        return f"{name}: {field} is infinite"
+    return None
+
+
+def _indices_problem(name: str, field: str, values: object, qubits: int | None) -> str | None:
+    if not isinstance(values, tuple):
+        return f"{name}: {field} must be a sequence of qubit indices, got {values!r}"
+    for index in values:
+        if not _is_int(index):
+            return f"{name}: qubit index in {field} must be an integer, got {index!r}"
+        if index < 0:
+            return f"{name}: qubit index {index} in {field} is negative"
+        if qubits is not None and index >= qubits:
+            return (
+                f"{name}: qubit index {index} in {field} is out of range "
+                f"for a {qubits}-qubit circuit"
+            )
+    return None
+
+
+# The parameters each gate takes, by gateset; anything else set on a Gate is an error.
+_ROTATION_ONLY: Final = frozenset({"rotation"})
+_ALLOWED_PARAMETERS: Final[dict[str, dict[str, frozenset[str]]]] = {
+    "qis": {
+        **{name: frozenset() for name in QIS_GATES},
+        **{name: _ROTATION_ONLY for name in (*_QIS_ROTATIONS, *_QIS_PAIR_ROTATIONS, "z")},
+        "pauliexp": frozenset({"terms", "coefficients", "time"}),
+    },
+    "native": {
+        "gpi": frozenset({"phase"}),
+        "gpi2": frozenset({"phase"}),
+        "ms": frozenset({"phases", "angle"}),
+        "zz": frozenset({"angle"}),
+    },
+}
+
+
+def _allowed_parameters(gateset: str, name: str) -> frozenset[str]:
+    return _ALLOWED_PARAMETERS[gateset][name]
+
+
+def _gate_problem(gate: Gate, gateset: str, qubits: int | None) -> str | None:
+    """What is wrong with ``gate`` in a circuit of this gateset and size, or None."""
+    name = gate.gate
+    known = QIS_GATES if gateset == "qis" else NATIVE_GATES
+    if not isinstance(name, str):
+        return f"gate name must be a string, got {name!r}"
+    if name not in known:
+        other = "native" if gateset == "qis" else "qis"
+        if name in (NATIVE_GATES if gateset == "qis" else QIS_GATES) or (
+            gateset == "native" and name in _QIS_ALIASES
+        ):
+            return f"{name} belongs to the {other} gateset, but this circuit uses {gateset}"
+        return f"unknown gate {name!r} in the {gateset} gateset"
+
+    problem = _indices_problem(name, "targets", gate.targets, qubits) or _indices_problem(
+        name, "controls", gate.controls, qubits
+    )
+    if problem:
+        return problem
+    targets, controls = gate.targets, gate.controls
+
+    wanted = 2 if name in _MULTI_TARGET and name != "pauliexp" else 1
+    if name == "pauliexp":
+        if not targets:
+            return "pauliexp needs at least one target"
+    elif len(targets) != wanted:
+        noun = "target" if wanted == 1 else "targets"
+        return f"{name} takes {wanted} {noun}, got {len(targets)}"
+
+    if controls:
+        if gateset == "native":
+            return f"{name}: native gates cannot be controlled"
+        if name == "swap":
+            return "swap cannot be controlled"
+        if len(controls) > MAX_CONTROLS:
+            return f"{name} has {len(controls)} controls; at most {MAX_CONTROLS} are allowed"
+
+    seen: set[int] = set()
+    for index in controls + targets:
+        if index in seen:
+            return f"{name}: qubit {index} appears more than once"
+        seen.add(index)
+
+    allowed = _allowed_parameters(gateset, name)
+    for key in _PARAMETERS:
+        if key not in allowed and getattr(gate, key) is not None:
+            return f"{name} takes no {key}"
+    return _parameter_problem(gate, gateset)
+
+
+def _parameter_problem(gate: Gate, gateset: str) -> str | None:
+    name = gate.gate
+    if gateset == "native":
+        if name in ("gpi", "gpi2"):
+            return _number_problem(name, "phase", gate.phase, "turns")
+        if name == "zz":
+            return _number_problem(name, "angle", gate.angle, "turns")
+        # ms
+        phases = gate.phases
+        if phases is None:
+            return "ms needs phases (two numbers, in turns)"
+        if not isinstance(phases, tuple) or len(phases) != 2:
+            return f"ms: phases must be two numbers, got {phases!r}"
+        for phase in phases:
+            problem = _number_problem(name, "phases", phase, "turns")
+            if problem:
+                return problem
+        if gate.angle is not None:
+            problem = _number_problem(name, "angle", gate.angle, "turns")
+            if problem:
+                return problem
+            if not 0 <= gate.angle <= _MS_DEFAULT_ANGLE:
+                return f"ms: angle must be between 0 and 0.25 turns, got {gate.angle!r}"
+        return None
+    if name == "pauliexp":
+        return _pauliexp_problem(gate)
+    if name in _QIS_ROTATIONS or name in _QIS_PAIR_ROTATIONS:
+        return _number_problem(name, "rotation", gate.rotation, "radians")
+    if name == "z" and gate.rotation is not None:
+        return _number_problem(name, "rotation", gate.rotation, "radians")
+    return None
+
+
+def _pauliexp_problem(gate: Gate) -> str | None:
+    terms, coefficients = gate.terms, gate.coefficients
+    if terms is None:
+        return "pauliexp needs terms"
+    if coefficients is None:
+        return "pauliexp needs coefficients"
+    if not isinstance(terms, tuple) or not terms:
+        return f"pauliexp: terms must be a non-empty sequence of strings, got {terms!r}"
+    width = len(gate.targets)
+    for term in terms:
+        if not isinstance(term, str) or len(term) != width or not set(term) <= _PAULI_LETTERS:
+            return (
+                f"pauliexp: term {term!r} must be a string of {width} letters "
+                "from I, X, Y, Z (one per target)"
+            )
+    if not isinstance(coefficients, tuple):
+        return f"pauliexp: coefficients must be a sequence of numbers, got {coefficients!r}"
+    if len(coefficients) != len(terms):
+        return (
+            f"pauliexp: {len(coefficients)} coefficients for {len(terms)} terms; "
+            "give one real coefficient per term"
+        )
+    for coefficient in coefficients:
+        problem = _number_problem("pauliexp", "coefficients", coefficient, "real")
+        if problem:
+            return problem
+    return _number_problem("pauliexp", "time", gate.time, "a real number")
+
+
+# ---------------------------------------------------------------------------------------
+# Normalizing values given by Python callers (NumPy scalars, lists) into the Gate form.
+
+
+def _as_index(value: object) -> Any:
+    if type(value) is int:
+        return value
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def _as_real(value: object) -> Any:
+    if value is None or type(value) is float:
+        return value
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _as_tuple(value: object, item: Any) -> Any:
+    if isinstance(value, list | tuple | range):
+        return tuple(item(v) for v in value)
+    return value
+
+
+def _keep(value: object) -> object:
+    return value
+
+
+def _is_canonical(gate: Gate) -> bool:
+    """True when a gate already holds only tuples, ints and floats (the common case)."""
+    return (
+        type(gate.targets) is tuple
+        and type(gate.controls) is tuple
+        and all(type(i) is int for i in gate.targets)
+        and all(type(i) is int for i in gate.controls)
+        and all(
+            value is None or type(value) is float
+            for value in (gate.rotation, gate.phase, gate.angle, gate.time)
+        )
+        and all(
+            values is None or (type(values) is tuple and all(type(v) is float for v in values))
+            for values in (gate.phases, gate.coefficients)
+        )
+        and (gate.terms is None or type(gate.terms) is tuple)
+    )
+
+
+def _normalize(gate: Gate, gateset: GateSet) -> Gate:
+    name = gate.gate
+    if gateset == "qis" and isinstance(name, str):
+        name = _QIS_ALIASES.get(name, name)
+    if _is_canonical(gate):
+        return gate if name == gate.gate else attrs.evolve(gate, gate=name)
+    return attrs.evolve(
+        gate,
+        gate=name,
+        targets=_as_tuple(gate.targets, _as_index),
+        controls=_as_tuple(gate.controls, _as_index),
+        rotation=_as_real(gate.rotation),
+        phase=_as_real(gate.phase),
+        phases=_as_tuple(gate.phases, _as_real),
+        angle=_as_real(gate.angle),
+        terms=_as_tuple(gate.terms, _keep),
+        coefficients=_as_tuple(gate.coefficients, _as_real),
+        time=_as_real(gate.time),
+    )
+
+
+def _controls_tuple(controls: int | Sequence[int]) -> tuple[int, ...]:
+    if isinstance(controls, numbers.Integral) and not isinstance(controls, bool):
+        return (int(controls),)
+    if isinstance(controls, list | tuple | range):
+        return tuple(controls)
+    # Anything else is kept as given so that validation names it.
+    return cast(tuple[int, ...], controls)
+
+
+def _check_gateset(gateset: object) -> GateSet:
+    if gateset not in ("qis", "native"):
+        raise CircuitError(f"gateset must be 'qis' or 'native', got {gateset!r}")
+    return gateset
+
+
+def _check_qubits(qubits: object) -> int | None:
+    if qubits is None:
+        return None
+    if isinstance(qubits, float) and qubits.is_integer():
+        qubits = int(qubits)
+    if not _is_int(qubits) or cast(int, qubits) < 1:
+        raise CircuitError(f"qubits must be a positive integer, got {qubits!r}")
+    return cast(int, qubits)
+
+
+def _check_name(name: object) -> str | None:
+    if name is not None and not isinstance(name, str):
+        raise CircuitError(f"name must be a string, got {name!r}")
+    return name
+
+
+class Circuit:
+    """A circuit of one gateset, built gate by gate; every method returns the circuit.
+
+    ``Circuit(qubits=2).h(0).cnot(0, 1)`` is a Bell pair. Each gate is checked as it is
+    added, so a bad argument raises :class:`~ionq_async.exceptions.CircuitError` naming the
+    position the gate would have had. Results of a circuit are keyed with qubit 0 as the
+    least significant bit (the rightmost character of a bitstring).
+    """
+
+    __slots__ = ("_gates", "_gateset", "_max_index", "_name", "_qubits")
+    __hash__ = None  # type: ignore[assignment]  # mutable, so not hashable
+
+    def __init__(
+        self,
+        qubits: int | None = None,
+        gateset: GateSet = "qis",
+        name: str | None = None,
+        *,
+        gates: Iterable[Gate] = (),
+    ) -> None:
+        self._qubits = _check_qubits(qubits)
+        self._gateset: GateSet = _check_gateset(gateset)
+        self._name = _check_name(name)
+        self._gates: list[Gate] = []
+        self._max_index = -1
+        self.extend(gates)
+
+    # -- properties ---------------------------------------------------------------------
+
+    @property
+    def gates(self) -> tuple[Gate, ...]:
+        """The gates in order."""
+        return tuple(self._gates)
+
+    @property
+    def qubits(self) -> int | None:
+        """The declared number of qubits, or None when it is inferred."""
+        return self._qubits
+
+    @property
+    def num_qubits(self) -> int:
+        """The declared qubits, else the highest index used + 1 (1 for an empty circuit)."""
+        if self._qubits is not None:
+            return self._qubits
+        return max(self._max_index + 1, 1)
+
+    @property
+    def gateset(self) -> GateSet:
+        """``"qis"`` or ``"native"``."""
+        return self._gateset
+
+    @property
+    def name(self) -> str | None:
+        """The circuit's name (sent per circuit in multi-circuit jobs), if any."""
+        return self._name
+
+    def __len__(self) -> int:
+        return len(self._gates)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Circuit):
+            return NotImplemented
+        return (
+            self._gateset == other._gateset
+            and self.num_qubits == other.num_qubits
+            and self._name == other._name
+            and self._gates == other._gates
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Circuit(qubits={self._qubits!r}, gateset={self._gateset!r}, "
+            f"name={self._name!r}, gates=<{len(self._gates)} gates>)"
+        )
+
+    # -- generic ------------------------------------------------------------------------
+
+    def add(self, gate: Gate) -> Circuit:
+        """Append a gate (aliases such as ``cnot`` are resolved); raise CircuitError if bad."""
+        if not isinstance(gate, Gate):
+            raise CircuitError(f"expected a Gate, got {gate!r}", position=len(self._gates))
+        gate = _normalize(gate, self._gateset)
+        problem = _gate_problem(gate, self._gateset, self._qubits)
+        if problem:
+            raise CircuitError(problem, position=len(self._gates))
+        self._gates.append(gate)
+        self._max_index = max(self._max_index, *gate.targets, *gate.controls)
+        return self
+
+    def extend(self, gates: Iterable[Gate]) -> Circuit:
+        """Append several gates in order."""
+        for gate in gates:
+            self.add(gate)
+        return self
+
+    def _single(
+        self, name: str, target: int, controls: int | Sequence[int], rotation: float | None = None
+    ) -> Circuit:
+        return self.add(
+            Gate(
+                gate=name,
+                targets=(target,),
+                controls=_controls_tuple(controls),
+                rotation=rotation,
+            )
+        )
+
+    # -- qis: one-qubit gates -----------------------------------------------------------
+
+    def x(self, target: int, *, controls: int | Sequence[int] = ()) -> Circuit:
+        """Pauli X (NOT) on ``target``, optionally controlled."""
+        return self._single("x", target, controls)
+
+    def y(self, target: int, *, controls: int | Sequence[int] = ()) -> Circuit:
+        """Pauli Y on ``target``, optionally controlled."""
+        return self._single("y", target, controls)
+
+    def z(self, target: int, *, controls: int | Sequence[int] = ()) -> Circuit:
+        """Pauli Z on ``target``, optionally controlled."""
+        return self._single("z", target, controls)
+
+    def h(self, target: int, *, controls: int | Sequence[int] = ()) -> Circuit:
+        """Hadamard on ``target``, optionally controlled."""
+        return self._single("h", target, controls)
+
+    def s(self, target: int, *, controls: int | Sequence[int] = ()) -> Circuit:
+        """S = diag(1, i) on ``target``, optionally controlled."""
+        return self._single("s", target, controls)
+
+    def si(self, target: int, *, controls: int | Sequence[int] = ()) -> Circuit:
+        """S† = diag(1, -i) on ``target``, optionally controlled."""
+        return self._single("si", target, controls)
+
+    def t(self, target: int, *, controls: int | Sequence[int] = ()) -> Circuit:
+        """T = diag(1, e^{iπ/4}) on ``target``, optionally controlled."""
+        return self._single("t", target, controls)
+
+    def ti(self, target: int, *, controls: int | Sequence[int] = ()) -> Circuit:
+        """T† on ``target``, optionally controlled."""
+        return self._single("ti", target, controls)
+
+    def v(self, target: int, *, controls: int | Sequence[int] = ()) -> Circuit:
+        """V = √X on ``target``, optionally controlled."""
+        return self._single("v", target, controls)
+
+    def vi(self, target: int, *, controls: int | Sequence[int] = ()) -> Circuit:
+        """V† = (√X)† on ``target``, optionally controlled."""
+        return self._single("vi", target, controls)
+
+    def rx(self, theta: float, target: int, *, controls: int | Sequence[int] = ()) -> Circuit:
+        """exp(-iθX/2) on ``target``; ``theta`` in radians."""
+        return self._single("rx", target, controls, theta)
+
+    def ry(self, theta: float, target: int, *, controls: int | Sequence[int] = ()) -> Circuit:
+        """exp(-iθY/2) on ``target``; ``theta`` in radians."""
+        return self._single("ry", target, controls, theta)
+
+    def rz(self, theta: float, target: int, *, controls: int | Sequence[int] = ()) -> Circuit:
+        """exp(-iθZ/2) on ``target``; ``theta`` in radians."""
+        return self._single("rz", target, controls, theta)
+
+    def phase(self, theta: float, target: int, *, controls: int | Sequence[int] = ()) -> Circuit:
+        """The phase gate diag(1, e^{iθ}) on ``target`` (sent as ``z`` with ``rotation``)."""
+        return self._single("z", target, controls, theta)
+
+    # -- qis: multi-qubit gates ---------------------------------------------------------
+
+    def cnot(self, control: int | Sequence[int], target: int) -> Circuit:
+        """X on ``target`` controlled by ``control`` (one index or up to seven)."""
+        return self._single("x", target, control)
+
+    def swap(self, a: int, b: int) -> Circuit:
+        """Swap qubits ``a`` and ``b``."""
+        return self.add(Gate(gate="swap", targets=(a, b)))
+
+    def xx(self, theta: float, a: int, b: int) -> Circuit:
+        """exp(-iθ X⊗X/2) on ``a`` and ``b``; ``theta`` in radians."""
+        return self.add(Gate(gate="xx", targets=(a, b), rotation=theta))
+
+    def yy(self, theta: float, a: int, b: int) -> Circuit:
+        """exp(-iθ Y⊗Y/2) on ``a`` and ``b``; ``theta`` in radians."""
+        return self.add(Gate(gate="yy", targets=(a, b), rotation=theta))
+
+    def zz(self, theta: float, a: int, b: int) -> Circuit:
+        """The qis exp(-iθ Z⊗Z/2) on ``a`` and ``b``; ``theta`` in radians.
+
+        On a native circuit use :meth:`native_zz`, whose angle is in turns.
+        """
+        if self._gateset == "native":
+            raise CircuitError(
+                "zz(theta, ...) is the qis gate with a rotation in radians; "
+                "on a native circuit use native_zz(angle, ...) with the angle in turns",
+                position=len(self._gates),
+            )
+        return self.add(Gate(gate="zz", targets=(a, b), rotation=theta))
+
+    def pauliexp(
+        self,
+        targets: Sequence[int],
+        terms: Sequence[str],
+        coefficients: Sequence[float],
+        time: float,
+        *,
+        controls: int | Sequence[int] = (),
+    ) -> Circuit:
+        """exp(-i·time·Σ c_k P_k); the last letter of each term acts on ``targets[0]``."""
+        return self.add(
+            Gate(
+                gate="pauliexp",
+                targets=cast(tuple[int, ...], targets),
+                controls=_controls_tuple(controls),
+                terms=cast(tuple[str, ...], terms),
+                coefficients=cast(tuple[float, ...], coefficients),
+                time=time,
+            )
+        )
+
+    # -- native -------------------------------------------------------------------------
+
+    def gpi(self, phase: float, target: int) -> Circuit:
+        """Native GPI(φ) on ``target``; ``phase`` in turns."""
+        return self.add(Gate(gate="gpi", targets=(target,), phase=phase))
+
+    def gpi2(self, phase: float, target: int) -> Circuit:
+        """Native GPI2(φ) on ``target``; ``phase`` in turns."""
+        return self.add(Gate(gate="gpi2", targets=(target,), phase=phase))
+
+    def ms(
+        self, phases: Sequence[float], a: int, b: int, angle: float = _MS_DEFAULT_ANGLE
+    ) -> Circuit:
+        """Native Mølmer-Sørensen on ``a``, ``b``; phases and angle (0..0.25) in turns."""
+        return self.add(
+            Gate(
+                gate="ms",
+                targets=(a, b),
+                phases=cast(tuple[float, ...], phases),
+                angle=angle,
+            )
+        )
+
+    def native_zz(self, angle: float, a: int, b: int) -> Circuit:
+        """Native ZZ(θ) = exp(-iπθ Z⊗Z) on ``a``, ``b``; ``angle`` in turns."""
+        if self._gateset == "qis":
+            raise CircuitError(
+                "native_zz belongs to the native gateset, but this circuit uses qis "
+                "(use zz(theta, ...) with the rotation in radians)",
+                position=len(self._gates),
+            )
+        return self.add(Gate(gate="zz", targets=(a, b), angle=angle))
+
+    # -- whole-circuit operations -------------------------------------------------------
+
+    def validate(self, max_qubits: int | None = None) -> None:
+        """Check every gate again, and the width against ``max_qubits``; raise CircuitError."""
+        for position, gate in enumerate(self._gates):
+            problem = _gate_problem(gate, self._gateset, self._qubits)
+            if problem:
+                raise CircuitError(problem, position=position)
+        if max_qubits is None or self.num_qubits <= max_qubits:
+            return
+        if self._qubits is not None:
+            raise CircuitError(
+                f"the circuit declares {self._qubits} qubits; at most {max_qubits} are allowed"
+            )
+        for position, gate in enumerate(self._gates):
+            widest = max(gate.qubits)
+            if widest >= max_qubits:
+                raise CircuitError(
+                    f"{gate.gate}: qubit index {widest} needs {widest + 1} qubits; "
+                    f"at most {max_qubits} are allowed",
+                    position=position,
+                )
+
+    def gate_counts(self) -> tuple[int, int]:
+        """(one-qubit gates, gates on two or more qubits); a controlled gate counts as 2q+."""
+        one = sum(1 for gate in self._gates if len(gate.targets) + len(gate.controls) == 1)
+        return one, len(self._gates) - one
+
+    def to_json(self) -> dict[str, Any]:
+        """The API's ``input`` form ``{"gateset", "qubits", "circuit"}`` (name is left out).
+
+        ``qubits`` is always written (the declared or inferred width). The name is not
+        part of a single-circuit input; it goes on the job, or per circuit in
+        :func:`multi_circuit_json`.
+        """
+        return {
+            "gateset": self._gateset,
+            "qubits": self.num_qubits,
+            "circuit": [gate.to_json() for gate in self._gates],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], *, gateset_default: GateSet = "qis") -> Circuit:
+        """Read and validate the API's ``input`` form, as IonQ, qiskit and cirq write it.
+
+        Accepts ``target``/``targets``, ``control``/``controls``, the ``not``/``cnot``
+        aliases, qiskit's names (``sdg``, ``sx``, ``rxx``, ...), ``z`` with ``rotation``
+        (the phase gate), and cirq's native ``zz`` with ``phase`` for ``angle``. Keys a
+        gate does not use are ignored. Raises CircuitError naming the gate position.
+        """
+        if not isinstance(data, Mapping):
+            raise CircuitError(f"circuit input must be a JSON object, got {_kind(data)}")
+        if "circuits" in data:
+            if "circuit" in data:
+                raise CircuitError("input has both 'circuit' and 'circuits'; send one")
+            raise CircuitError(
+                "input has 'circuits': a multi-circuit input, read it with circuits_from_multi_json"
+            )
+        return _circuit_from_entry(
+            data,
+            gateset=_check_gateset(data.get("gateset") or gateset_default),
+            qubits=data.get("qubits"),
+        )
+
+
+def _kind(value: object) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _circuit_from_entry(entry: Mapping[str, Any], *, gateset: GateSet, qubits: object) -> Circuit:
+    if "circuit" not in entry:
+        raise CircuitError("input has no 'circuit' list of gates")
+    raw_gates = entry["circuit"]
+    if not isinstance(raw_gates, list | tuple):
+        raise CircuitError(f"'circuit' must be a list of gates, got {_kind(raw_gates)}")
+    circuit = Circuit(
+        qubits=_check_qubits(qubits), gateset=gateset, name=_check_name(entry.get("name"))
+    )
+    for position, raw in enumerate(raw_gates):
+        gate = _parse_gate(raw, gateset, position)
+        problem = _gate_problem(gate, gateset, circuit.qubits)
+        if problem:
+            raise CircuitError(problem, position=position)
+        # Already canonical and checked: append without repeating the work of add().
+        circuit._gates.append(gate)
+        circuit._max_index = max(circuit._max_index, *gate.targets, *gate.controls)
+    return circuit
+
+
+# ---------------------------------------------------------------------------------------
+# Reading one gate object of the API's JSON.
+
+
+def _read_index(value: object, field: str, name: str, position: int) -> int:
+    if isinstance(value, float) and value.is_integer():
+        # The API's schema types indices as numbers; 1.0 means qubit 1.
+        return int(value)
+    if not _is_int(value):
+        raise CircuitError(
+            f"{name}: qubit index in {field!r} must be an integer, got {value!r}",
+            position=position,
+        )
+    return cast(int, value)
+
+
+def _read_indices(
+    raw: Mapping[str, Any], single: str, plural: str, name: str, position: int
+) -> tuple[int, ...] | None:
+    has_single, has_plural = single in raw, plural in raw
+    if has_single and has_plural:
+        raise CircuitError(f"{name}: give {single!r} or {plural!r}, not both", position=position)
+    if has_single:
+        return (_read_index(raw[single], single, name, position),)
+    if has_plural:
+        values = raw[plural]
+        if not isinstance(values, list | tuple):
+            raise CircuitError(
+                f"{name}: {plural!r} must be a list of qubit indices, got {_kind(values)}",
+                position=position,
+            )
+        return tuple(_read_index(v, plural, name, position) for v in values)
+    return None
+
+
+def _read_real(raw: Mapping[str, Any], field: str, name: str, position: int) -> float | None:
+    value = raw.get(field)
+    if value is None:
+        return None
+    if not _is_real(value):
+        raise CircuitError(f"{name}: {field} must be a number, got {value!r}", position=position)
+    return float(value)
+
+
+def _read_reals(
+    raw: Mapping[str, Any], field: str, name: str, position: int
+) -> tuple[float, ...] | None:
+    values = raw.get(field)
+    if values is None:
+        return None
+    if not isinstance(values, list | tuple):
+        raise CircuitError(
+            f"{name}: {field} must be a list of numbers, got {_kind(values)}", position=position
+        )
+    out = []
+    for value in values:
+        if not _is_real(value):
+            raise CircuitError(
+                f"{name}: {field} must hold numbers, got {value!r}", position=position
+            )
+        out.append(float(value))
+    return tuple(out)
+
+
+def _parse_gate(raw: object, gateset: GateSet, position: int) -> Gate:
+    if not isinstance(raw, Mapping):
+        raise CircuitError(f"a gate must be a JSON object, got {_kind(raw)}", position=position)
+    name = raw.get("gate")
+    if name is None:
+        raise CircuitError("gate object has no 'gate' name", position=position)
+    if not isinstance(name, str):
+        raise CircuitError(f"gate name must be a string, got {name!r}", position=position)
+    spelled = name
+    if gateset == "qis":
+        name = _QIS_ALIASES.get(name, name)
+    if name not in (QIS_GATES if gateset == "qis" else NATIVE_GATES):
+        # _gate_problem explains unknown and other-gateset names.
+        return Gate(gate=name, targets=())
+
+    targets = _read_indices(raw, "target", "targets", name, position)
+    if targets is None:
+        raise CircuitError(f"{name} needs 'target' or 'targets'", position=position)
+    controls = _read_indices(raw, "control", "controls", name, position) or ()
+    if spelled == "cnot" and not controls:
+        raise CircuitError("cnot needs 'control' or 'controls'", position=position)
+
+    uses = _allowed_parameters(gateset, name)
+    rotation = _read_real(raw, "rotation", name, position) if "rotation" in uses else None
+    phase = _read_real(raw, "phase", name, position) if "phase" in uses else None
+    phases = _read_reals(raw, "phases", name, position) if "phases" in uses else None
+    angle = None
+    if "angle" in uses:
+        angle = _read_real(raw, "angle", name, position)
+        if angle is None and name == "zz":
+            # cirq-ionq writes the native ZZ's angle as "phase".
+            angle = _read_real(raw, "phase", name, position)
+        if angle is None and name == "ms":
+            angle = _MS_DEFAULT_ANGLE
+    terms: tuple[str, ...] | None = None
+    coefficients = time = None
+    if name == "pauliexp":
+        raw_terms = raw.get("terms")
+        if raw_terms is not None:
+            if not isinstance(raw_terms, list | tuple):
+                raise CircuitError(
+                    f"pauliexp: terms must be a list of strings, got {_kind(raw_terms)}",
+                    position=position,
+                )
+            terms = tuple(raw_terms)
+        coefficients = _read_reals(raw, "coefficients", name, position)
+        time = _read_real(raw, "time", name, position)
+    return Gate(
+        gate=name,
+        targets=targets,
+        controls=controls,
+        rotation=rotation,
+        phase=phase,
+        phases=phases,
+        angle=angle,
+        terms=terms,
+        coefficients=coefficients,
+        time=time,
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Multi-circuit inputs (ionq.multi-circuit.v1).
+
+
+def multi_circuit_json(circuits: Sequence[Circuit]) -> dict[str, Any]:
+    """The ``input`` of an ``ionq.multi-circuit.v1`` job for these circuits, in order.
+
+    The parent ``gateset`` is the first circuit's; a circuit of the other gateset carries
+    its own. Each circuit carries its ``qubits`` and, when set, its ``name``. Raises
+    CircuitError (with ``circuit`` set) for an invalid circuit or when the job would
+    exceed 5,000 circuits or 150,000 gates.
+    """
+    circuits = list(circuits)
+    if not circuits:
+        raise CircuitError("a multi-circuit input needs at least one circuit")
+    for index, circuit in enumerate(circuits):
+        if not isinstance(circuit, Circuit):
+            raise CircuitError(f"expected a Circuit, got {_kind(circuit)}", circuit=index)
+    _check_job_limits(len(circuits), sum(len(c) for c in circuits))
+    parent: GateSet = circuits[0].gateset
+    entries = []
+    for index, circuit in enumerate(circuits):
+        try:
+            circuit.validate()
+        except CircuitError as error:
+            raise CircuitError(error.problem, position=error.position, circuit=index) from None
+        entry: dict[str, Any] = {}
+        if circuit.name is not None:
+            entry["name"] = circuit.name
+        if circuit.gateset != parent:
+            entry["gateset"] = circuit.gateset
+        entry["qubits"] = circuit.num_qubits
+        entry["circuit"] = [gate.to_json() for gate in circuit.gates]
+        entries.append(entry)
+    return {
+        "gateset": parent,
+        "qubits": max(circuit.num_qubits for circuit in circuits),
+        "circuits": entries,
+    }
+
+
+def circuits_from_multi_json(
+    data: Mapping[str, Any], *, gateset_default: GateSet = "qis"
+) -> list[Circuit]:
+    """Read and validate an ``ionq.multi-circuit.v1`` input into circuits, in order.
+
+    Each circuit's ``gateset`` and ``qubits`` override the parent's. Raises CircuitError
+    with ``circuit`` (and ``position`` for a bad gate) set.
+    """
+    if not isinstance(data, Mapping):
+        raise CircuitError(f"multi-circuit input must be a JSON object, got {_kind(data)}")
+    if "circuit" in data and "circuits" in data:
+        raise CircuitError("input has both 'circuit' and 'circuits'; send one")
+    if "circuits" not in data:
+        raise CircuitError("multi-circuit input has no 'circuits' list")
+    entries = data["circuits"]
+    if not isinstance(entries, list | tuple):
+        raise CircuitError(f"'circuits' must be a list, got {_kind(entries)}")
+    if not entries:
+        raise CircuitError("'circuits' is empty; send at least one circuit")
+    parent_gateset = _check_gateset(data.get("gateset") or gateset_default)
+    parent_qubits = _check_qubits(data.get("qubits"))
+    total_gates = sum(
+        len(e["circuit"])
+        for e in entries
+        if isinstance(e, Mapping) and isinstance(e.get("circuit"), list | tuple)
+    )
+    _check_job_limits(len(entries), total_gates)
+    circuits = []
+    for index, entry in enumerate(entries):
+        try:
+            if not isinstance(entry, Mapping):
+                raise CircuitError(f"a circuit must be a JSON object, got {_kind(entry)}")
+            gateset = _check_gateset(entry.get("gateset") or parent_gateset)
+            qubits = entry.get("qubits")
+            circuits.append(
+                _circuit_from_entry(
+                    entry, gateset=gateset, qubits=parent_qubits if qubits is None else qubits
+                )
+            )
+        except CircuitError as error:
+            raise CircuitError(error.problem, position=error.position, circuit=index) from None
+    return circuits
+
+
+def _check_job_limits(circuit_count: int, gate_count: int) -> None:
+    if circuit_count > MAX_CIRCUITS_PER_JOB:
+        raise CircuitError(
+            f"{circuit_count} circuits in one job; at most {MAX_CIRCUITS_PER_JOB} are allowed"
+        )
+    if gate_count > MAX_GATES_PER_JOB:
+        raise CircuitError(
+            f"{gate_count} gates in one job; at most {MAX_GATES_PER_JOB} are allowed"
+        )

@@ -6,6 +6,7 @@
     ├── ConfigurationError          bad settings: missing key, insecure URL, bad option
     ├── ClientClosedError           a Client used outside its ``async with`` / after aclose()
     ├── CircuitError                a circuit fails validation before any request is sent
+    ├── InvalidRequestError         another argument the API would reject (shots, metadata)
     ├── TransportError              the request did not get an HTTP answer
     │   ├── IonQConnectionError     connecting failed or the connection dropped
     │   └── IonQTimeoutError        connect, read or total timeout (also a TimeoutError)
@@ -46,6 +47,7 @@ __all__ = [
     "ClientClosedError",
     "ConfigurationError",
     "ConflictError",
+    "InvalidRequestError",
     "IonQConnectionError",
     "IonQError",
     "IonQTimeoutError",
@@ -92,6 +94,10 @@ class CircuitError(IonQError, ValueError):
             where.append(f"gate {position}")
         prefix = (", ".join(where) + ": ") if where else ""
         super().__init__(prefix + problem)
+
+
+class InvalidRequestError(IonQError, ValueError):
+    """An argument would make a request the API rejects (shots out of range, bad metadata)."""
 
 
 class TransportError(IonQError):

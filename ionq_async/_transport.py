@@ -1,0 +1,730 @@
+"""The HTTP edge of the client: the only client module that imports aiohttp.
+
+One :class:`Transport` per client owns the ``aiohttp.ClientSession`` (unless the caller
+passed one in), the headers (``Authorization: apiKey <key>``, a User-Agent naming this
+library, aiohttp and Python), timeouts, a cap on answer size, JSON decoding, the mapping
+of answers and aiohttp failures to the IonQError tree, the retry loop (decisions in
+:mod:`ionq_async._retry`), redirects, DEBUG logging, and the client's shared back-off gate.
+
+Shared back-off gate: a 429 (for its ``Retry-After``, or the back-off when absent) or a
+burst of 5xx answers from any request closes the gate; every request of the client waits
+for it to reopen before it is sent, so a rate-limited client slows down as a whole
+instead of each task hammering on its own schedule. An ``anyio.CapacityLimiter`` bounds
+the requests in flight.
+
+Redirects are followed by hand (at most :data:`MAX_REDIRECTS`): the ``Authorization``
+header goes only to the base URL's origin (scheme, host and port); after a redirect to
+another origin the request is followed without it, and it is never sent again in that
+chain. A redirect to plain ``http://`` on a non-loopback host is refused unless insecure
+HTTP was allowed.
+
+The API key is kept in a :class:`Secret` and appears in no repr, log record or exception
+text; every message built from an answer is scrubbed of it.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import json
+import logging
+import platform
+import random
+import re
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from importlib import metadata
+from typing import Any, Final
+from urllib.parse import quote, urlencode
+
+import aiohttp
+import anyio
+from attrs import define, frozen
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from . import _retry
+from ._retry import RetryPolicy
+from .exceptions import (
+    APIError,
+    ClientClosedError,
+    ConfigurationError,
+    InvalidRequestError,
+    IonQConnectionError,
+    IonQTimeoutError,
+    NotFoundError,
+    ResponseError,
+    ResultsNotReadyError,
+    TransportError,
+    error_for_status,
+)
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "MAX_REDIRECTS",
+    "RateLimitEvent",
+    "Secret",
+    "Transport",
+    "TransportStats",
+    "is_loopback_host",
+    "user_agent",
+]
+
+logger = logging.getLogger("ionq_async")
+
+DEFAULT_BASE_URL: Final = "https://api.ionq.co/v0.4"
+MAX_REDIRECTS: Final = 5
+DEFAULT_MAX_RESPONSE_BYTES: Final = 64 * 1024 * 1024
+_ERROR_BODY_BYTES: Final = 1024 * 1024
+_EXCERPT_CHARS: Final = 200
+_BODY_TEXT_CHARS: Final = 4096
+_REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
+_READ_CHUNK_BYTES: Final = 64 * 1024
+
+
+class Secret:
+    """A string that never shows itself in repr, str or formatting."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The secret value; only for building the Authorization header."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __format__(self, format_spec: str) -> str:
+        return repr(self)
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Secret cannot be pickled")
+
+
+def _package_version() -> str:
+    try:
+        return metadata.version("ionq-async")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0+unknown"
+
+
+def user_agent() -> str:
+    """``ionq-async/<version> aiohttp/<version> python/<version>``."""
+    return (
+        f"ionq-async/{_package_version()} aiohttp/{aiohttp.__version__} "
+        f"python/{platform.python_version()}"
+    )
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for ``localhost`` (and ``*.localhost``), 127.0.0.0/8 and ``::1``."""
+    if not host:
+        return False
+    name = host.strip("[]").lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
+
+
+def _origin(url: URL) -> tuple[str, str, int | None]:
+    return (url.scheme.lower(), (url.host or "").lower(), url.port)
+
+
+def check_base_url(base_url: str, *, allow_insecure_http: bool) -> URL:
+    """Parse and check a base URL; raise ConfigurationError if it is unusable or insecure."""
+    try:
+        url = URL(base_url)
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(f"base URL {base_url!r} cannot be parsed") from exc
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ConfigurationError(f"base URL must be http(s)://host[/path], got {base_url!r}")
+    if url.user is not None or url.password is not None:
+        # A key or password in the URL would leak into every log line and error message.
+        raise ConfigurationError("base URL must not contain a user name or password")
+    if url.query_string or url.fragment:
+        raise ConfigurationError(f"base URL must not have a query or fragment: {base_url!r}")
+    _check_scheme(url, allow_insecure_http=allow_insecure_http)
+    return url.with_path(url.path.rstrip("/"))
+
+
+def _check_scheme(url: URL, *, allow_insecure_http: bool) -> None:
+    if url.scheme == "http" and not allow_insecure_http and not is_loopback_host(url.host):
+        raise ConfigurationError(
+            f"refusing plain http:// to {url.host}: the API key would travel unencrypted; "
+            "use https://, or pass allow_insecure_http=True if you really mean it"
+        )
+
+
+@define
+class TransportStats:
+    """Counters of one client's HTTP traffic (observable by the batch engine and tests)."""
+
+    requests_sent: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    server_errors: int = 0
+    connection_errors: int = 0
+    gate_closures: int = 0
+
+
+@frozen(kw_only=True)
+class RateLimitEvent:
+    """A 429 seen by the client: how long the server asked to wait and what was waited."""
+
+    method: str
+    path: str
+    retry_after_s: float | None
+    wait_s: float
+
+
+RateLimitListener = Callable[[RateLimitEvent], None]
+
+
+class _State(enum.Enum):
+    UNOPENED = "unopened"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+@frozen
+class _Answer:
+    status: int
+    reason: str
+    headers: CIMultiDictProxy[str]
+    raw: bytes
+    url: URL
+
+
+def _excerpt(text: str, limit: int = _EXCERPT_CHARS) -> str:
+    # Strip tags so that a proxy's HTML error page reads as its text.
+    text = re.sub(r"<(script|style)\b.*?</\1>", " ", text, flags=re.S | re.I)
+    text = re.sub(r"<[^>]*>", " ", text)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _is_json_type(content_type: str) -> bool:
+    mime = content_type.split(";", 1)[0].strip().lower()
+    return mime == "application/json" or mime.endswith("+json")
+
+
+def _encode_segment(segment: str) -> str:
+    """Percent-encode one path segment; refuse ids that would change the path."""
+    if not isinstance(segment, str):
+        raise TypeError(f"expected a string id, got {type(segment).__name__}")
+    if not segment or segment in (".", ".."):
+        raise InvalidRequestError(f"{segment!r} is not a valid id")
+    return quote(segment, safe="")
+
+
+def path_of(*segments: str) -> str:
+    """A request path from segments: ``path_of("jobs", id, "cost")`` -> ``/jobs/<id>/cost``."""
+    return "/" + "/".join(_encode_segment(s) for s in segments)
+
+
+class Transport:
+    """One client's HTTP machinery: session, headers, retries, gate, limits, mapping."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str | None,
+        timeout_s: float = 30.0,
+        connect_timeout_s: float = 10.0,
+        max_connections: int = 64,
+        max_concurrent_requests: int = 32,
+        retry: RetryPolicy | None = None,
+        allow_insecure_http: bool = False,
+        session: aiohttp.ClientSession | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
+        for name, value in (("timeout_s", timeout_s), ("connect_timeout_s", connect_timeout_s)):
+            if not value > 0:
+                raise ConfigurationError(f"{name} must be > 0, got {value!r}")
+        if max_connections < 1 or max_concurrent_requests < 1:
+            raise ConfigurationError("max_connections and max_concurrent_requests must be >= 1")
+        if max_response_bytes < 1:
+            raise ConfigurationError("max_response_bytes must be >= 1")
+        self._allow_insecure_http = allow_insecure_http
+        self._base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
+        self._api_key = Secret(api_key) if api_key is not None else None
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=connect_timeout_s)
+        self._max_connections = max_connections
+        self._max_response_bytes = max_response_bytes
+        self._own_session = session is None
+        self._session = session
+        self._state = _State.UNOPENED
+        self._user_agent = user_agent()
+        self.retry_policy: RetryPolicy = retry if retry is not None else RetryPolicy()
+        self.limiter = anyio.CapacityLimiter(max_concurrent_requests)
+        """Bounds the HTTP requests in flight; its ``total_tokens`` may be changed."""
+        self.stats = TransportStats()
+        self.rate_limit_listeners: list[RateLimitListener] = []
+        """Callables told of every 429 (the batch engine shrinks its concurrency)."""
+        # Injectable for tests: monotonic clock, wall clock (HTTP dates), sleep, jitter.
+        self.clock: Callable[[], float] = time.monotonic
+        self.wall_clock: Callable[[], float] = time.time
+        self.sleep: Callable[[float], Awaitable[None]] = anyio.sleep
+        self.rng: _retry.RandomSource = random.Random()
+        self._gate_open_at = float("-inf")
+        self._server_errors_at: deque[float] = deque()
+
+    def __repr__(self) -> str:
+        key = "set" if self._api_key is not None else "unset"
+        return f"<Transport {self.base_url} key={key} {self._state.value}>"
+
+    # -- configuration and lifecycle -----------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """The API base URL, without a trailing slash."""
+        return str(self._base_url)
+
+    @property
+    def has_api_key(self) -> bool:
+        """True if a key is configured."""
+        return self._api_key is not None
+
+    @property
+    def is_open(self) -> bool:
+        """True between open() and aclose()."""
+        return self._state is _State.OPEN
+
+    @property
+    def is_closed(self) -> bool:
+        """True once aclose() ran."""
+        return self._state is _State.CLOSED
+
+    async def open(self) -> None:
+        """Create the aiohttp session (unless one was passed in); only once."""
+        if self._state is _State.CLOSED:
+            raise ClientClosedError("this client was closed; create a new Client")
+        if self._state is _State.OPEN:
+            raise ClientClosedError("this client is already open; enter it only once")
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=self._max_connections)
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=self._timeout, trust_env=False
+            )
+        self._state = _State.OPEN
+
+    async def aclose(self) -> None:
+        """Close the session if we created it; a session passed in stays open. Idempotent."""
+        if self._state is _State.CLOSED:
+            return
+        self._state = _State.CLOSED
+        session, self._session = self._session, None
+        if session is not None and self._own_session:
+            await session.close()
+
+    def _check_open(self) -> aiohttp.ClientSession:
+        if self._state is _State.UNOPENED:
+            raise ClientClosedError(
+                "the client is not open; use `async with Client(...) as client:`"
+            )
+        if self._state is _State.CLOSED or self._session is None:
+            raise ClientClosedError("the client was closed; create a new Client")
+        return self._session
+
+    # -- the shared back-off gate ----------------------------------------------------
+
+    def gate_remaining_s(self) -> float:
+        """Seconds until the shared back-off gate reopens (0 when open)."""
+        return max(0.0, self._gate_open_at - self.clock())
+
+    def close_gate(self, wait_s: float) -> None:
+        """Hold every request of this client for ``wait_s`` seconds from now."""
+        if wait_s <= 0:
+            return
+        now = self.clock()
+        until = now + wait_s
+        if until > self._gate_open_at:
+            if self._gate_open_at <= now:
+                self.stats.gate_closures += 1
+            self._gate_open_at = until
+
+    async def _wait_for_gate(self) -> None:
+        while (remaining := self._gate_open_at - self.clock()) > 0:
+            await self.sleep(remaining)
+
+    def _note_server_error(self) -> None:
+        policy = self.retry_policy
+        now = self.clock()
+        recent = self._server_errors_at
+        recent.append(now)
+        while recent and now - recent[0] > policy.server_error_window_s:
+            recent.popleft()
+        if len(recent) >= policy.server_error_burst:
+            # A burst: the server is struggling, so everyone backs off, not just this task.
+            self.close_gate(_retry.backoff_s(len(recent), policy, self.rng))
+            recent.clear()
+
+    def _note_rate_limited(
+        self, method: str, path: str, retry_after_s: float | None, attempt: int
+    ) -> float:
+        self.stats.rate_limited += 1
+        wait_s = _retry.retry_wait_s(attempt, self.retry_policy, self.rng, retry_after_s)
+        self.close_gate(wait_s)
+        event = RateLimitEvent(method=method, path=path, retry_after_s=retry_after_s, wait_s=wait_s)
+        for listener in list(self.rate_limit_listeners):
+            try:
+                listener(event)
+            except Exception:
+                logger.exception("a rate-limit listener failed")
+        return wait_s
+
+    # -- scrubbing ----------------------------------------------------------------------
+
+    def redact(self, text: str) -> str:
+        """``text`` with the API key replaced by ``***``."""
+        if self._api_key is not None and self._api_key.reveal():
+            return text.replace(self._api_key.reveal(), "***")
+        return text
+
+    def _redact_value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, Mapping):
+            return {self.redact(str(k)): self._redact_value(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._redact_value(v) for v in value]
+        return value
+
+    # -- requests -----------------------------------------------------------------------
+
+    def url_for(self, path: str, query: Sequence[tuple[str, str]] = ()) -> URL:
+        """The absolute URL of an API path (already encoded) with a query in the given order."""
+        text = str(self._base_url) + path
+        if query:
+            text += "?" + urlencode(list(query), quote_via=quote)
+        return URL(text, encoded=True)
+
+    def _headers(self, *, send_key: bool, has_body: bool) -> dict[str, str]:
+        headers = {"User-Agent": self._user_agent, "Accept": "application/json"}
+        if send_key and self._api_key is not None:
+            headers["Authorization"] = "apiKey " + self._api_key.reveal()
+        if has_body:
+            headers["Content-Type"] = "application/json"
+        return headers
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Sequence[tuple[str, str]] = (),
+        json_body: Any = None,
+        require_key: bool = True,
+        is_job_creation: bool = False,
+        results: bool = False,
+    ) -> Any:
+        """Send a request with retries and return the decoded JSON answer.
+
+        ``path`` is relative to the base URL and already encoded (see :func:`path_of`).
+        ``json_body`` None means no body. ``require_key`` False sends the key only if one
+        is set. ``is_job_creation`` applies the creation retry rules. ``results`` maps a 404
+        to ResultsNotReadyError.
+        """
+        self._check_open()
+        method = method.upper()
+        if require_key and self._api_key is None:
+            raise ConfigurationError("no API key: pass api_key= or set IONQ_API_KEY")
+        body: bytes | None = None
+        if json_body is not None:
+            try:
+                body = json.dumps(json_body, separators=(",", ":"), allow_nan=False).encode()
+            except (TypeError, ValueError) as exc:
+                raise InvalidRequestError(f"request body cannot be sent as JSON: {exc}") from None
+        url = self.url_for(path, query)
+        policy = self.retry_policy
+        started = self.clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            retry_after_s: float | None = None
+            error: _Failure
+            try:
+                async with self.limiter:
+                    await self._wait_for_gate()
+                    answer = await self._exchange(method, url, body)
+            except TransportError as exc:
+                self.stats.connection_errors += 1
+                retryable = _retry.is_retryable_transport_failure(
+                    method,
+                    request_sent=exc.request_sent,
+                    is_job_creation=is_job_creation,
+                    # A retry cannot fix a bad certificate.
+                    permanent=isinstance(exc.__cause__, aiohttp.ClientSSLError),
+                )
+                error = exc
+            else:
+                if 200 <= answer.status < 300:
+                    return self._decode_success(method, answer)
+                if answer.status < 400:
+                    raise ResponseError(
+                        f"{method} {url.path}: unexpected status {answer.status}",
+                        status=answer.status,
+                    )
+                api_error = self._api_error(method, answer, results=results)
+                retry_after_s = api_error.retry_after
+                if answer.status == 429:
+                    self._note_rate_limited(method, url.path, retry_after_s, attempt)
+                elif answer.status >= 500:
+                    self.stats.server_errors += 1
+                    self._note_server_error()
+                retryable = _retry.is_retryable_status(
+                    answer.status, method, is_job_creation=is_job_creation
+                )
+                error = api_error
+            if not retryable:
+                raise error
+            wait_s = _retry.retry_wait_s(attempt, policy, self.rng, retry_after_s)
+            if isinstance(error, APIError) and error.status == 429:
+                # The gate already holds every request (this one too) for the wait.
+                wait_s = max(wait_s, self.gate_remaining_s())
+            elapsed_s = self.clock() - started
+            if not _retry.should_retry(attempt, elapsed_s, wait_s, policy):
+                error.add_note(f"gave up after {attempt} attempt(s) in {elapsed_s:.2f} s")
+                raise error
+            self.stats.retries += 1
+            logger.debug(
+                "retrying %s %s in %.2f s after %s (attempt %d of %d)",
+                method,
+                url.path,
+                wait_s,
+                _describe(error),
+                attempt + 1,
+                policy.max_attempts,
+            )
+            if not (isinstance(error, APIError) and error.status == 429):
+                await self.sleep(wait_s)
+
+    async def _exchange(self, method: str, url: URL, body: bytes | None) -> _Answer:
+        """One attempt: send, follow redirects by hand, read the (capped) body."""
+        session = self._check_open()
+        send_key = True
+        original_origin = _origin(url)
+        for _ in range(MAX_REDIRECTS + 1):
+            if _origin(url) != original_origin:
+                # Never hand the key to another host (or to this host over another scheme).
+                send_key = False
+            headers = self._headers(send_key=send_key, has_body=body is not None)
+            started = time.perf_counter()
+            self.stats.requests_sent += 1
+            try:
+                async with session.request(
+                    method,
+                    url,
+                    headers=headers,
+                    data=body,
+                    allow_redirects=False,
+                    timeout=self._timeout,
+                ) as response:
+                    status = response.status
+                    request_id = response.headers.get("x-request-id")
+                    location = response.headers.get("Location")
+                    if status in _REDIRECT_STATUSES and location:
+                        self._log_exchange(method, url, status, started, request_id)
+                        next_url = self._redirect_target(url, location)
+                        if status == 303 or (status in (301, 302) and method != "GET"):
+                            # As browsers do: the follow-up of a 303 (or of a POST's
+                            # 301/302) is a bodiless GET.
+                            method, body = "GET", None
+                        url = next_url
+                        continue
+                    limit = self._max_response_bytes if status < 400 else _ERROR_BODY_BYTES
+                    raw = await self._read(response, limit, truncate=status >= 400)
+                    self._log_exchange(method, url, status, started, request_id)
+                    return _Answer(
+                        status=status,
+                        reason=response.reason or "",
+                        headers=response.headers,
+                        raw=raw,
+                        url=url,
+                    )
+            except (ResponseError, ConfigurationError):
+                raise
+            except Exception as exc:
+                mapped = self._map_failure(exc, method, url)
+                if mapped is None:
+                    raise
+                logger.debug("%s %s failed: %s", method, url.path, mapped)
+                raise mapped from _safe_cause(exc)
+        raise ResponseError(f"{method} {url.path}: more than {MAX_REDIRECTS} redirects")
+
+    def _redirect_target(self, url: URL, location: str) -> URL:
+        try:
+            target = url.join(URL(location))
+        except (TypeError, ValueError):
+            raise ResponseError(f"redirect to an unreadable location {location!r}") from None
+        if target.scheme not in ("http", "https") or not target.host:
+            raise ResponseError(f"redirect to a non-http location {self.redact(location)!r}")
+        try:
+            _check_scheme(target, allow_insecure_http=self._allow_insecure_http)
+        except ConfigurationError as exc:
+            raise ResponseError(f"refused redirect: {exc}") from None
+        return target
+
+    async def _read(self, response: aiohttp.ClientResponse, limit: int, *, truncate: bool) -> bytes:
+        length = response.content_length
+        if length is not None and length > limit and not truncate:
+            raise ResponseError(
+                f"answer of {length} bytes is over the {limit}-byte limit", status=response.status
+            )
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            chunk = await response.content.read(_READ_CHUNK_BYTES)
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > limit:
+                if truncate:
+                    chunks.append(chunk[: len(chunk) - (total - limit)])
+                    break
+                raise ResponseError(
+                    f"answer is over the {limit}-byte limit", status=response.status
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _map_failure(self, exc: BaseException, method: str, url: URL) -> TransportError | None:
+        where = f"{method} {url.path}"
+        text = self.redact(str(exc)) or type(exc).__name__
+        if isinstance(exc, aiohttp.ClientSSLError):
+            return IonQConnectionError(
+                f"{where}: TLS failed: {text}", method=method, url=str(url), request_sent=False
+            )
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            return IonQTimeoutError(
+                f"{where}: timed out connecting", method=method, url=str(url), request_sent=False
+            )
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            return IonQConnectionError(
+                f"{where}: cannot connect: {text}", method=method, url=str(url), request_sent=False
+            )
+        if isinstance(exc, TimeoutError):
+            return IonQTimeoutError(
+                f"{where}: timed out waiting for the answer", method=method, url=str(url)
+            )
+        if isinstance(exc, aiohttp.InvalidURL):
+            return IonQConnectionError(
+                f"{where}: invalid URL", method=method, url=str(url), request_sent=False
+            )
+        if isinstance(exc, aiohttp.ClientResponseError):
+            # Its repr carries the request headers (and so the key): keep only the class name.
+            return IonQConnectionError(
+                f"{where}: {type(exc).__name__} (status {exc.status})", method=method, url=str(url)
+            )
+        if isinstance(exc, aiohttp.ClientError | OSError):
+            return IonQConnectionError(
+                f"{where}: connection lost: {text}", method=method, url=str(url)
+            )
+        return None
+
+    def _log_exchange(
+        self, method: str, url: URL, status: int, started: float, request_id: str | None
+    ) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            rid = f" request-id={request_id}" if request_id else ""
+            logger.debug("%s %s -> %d in %.1f ms%s", method, url.path, status, elapsed_ms, rid)
+
+    # -- decoding -----------------------------------------------------------------------
+
+    def _decode_success(self, method: str, answer: _Answer) -> Any:
+        where = f"{method} {answer.url.path}"
+        content_type = answer.headers.get("Content-Type")
+        text_excerpt = self.redact(_excerpt(answer.raw.decode("utf-8", "replace")))
+        if content_type is not None and not _is_json_type(content_type):
+            raise ResponseError(
+                f"{where}: expected JSON, got {content_type.split(';')[0]}: {text_excerpt!r}",
+                status=answer.status,
+                body=self.redact(answer.raw[:_BODY_TEXT_CHARS].decode("utf-8", "replace")),
+            )
+        if not answer.raw.strip():
+            raise ResponseError(
+                f"{where}: empty answer where JSON was expected", status=answer.status
+            )
+        try:
+            return json.loads(answer.raw, parse_constant=_reject_constant)
+        except (ValueError, RecursionError) as exc:
+            raise ResponseError(
+                f"{where}: malformed JSON ({type(exc).__name__}): {text_excerpt!r}",
+                status=answer.status,
+                body=self.redact(answer.raw[:_BODY_TEXT_CHARS].decode("utf-8", "replace")),
+            ) from None
+
+    def _api_error(self, method: str, answer: _Answer, *, results: bool) -> APIError:
+        text = answer.raw.decode("utf-8", "replace")
+        body: Any
+        try:
+            body = json.loads(answer.raw, parse_constant=_reject_constant) if answer.raw else None
+        except (ValueError, RecursionError):
+            body = self.redact(text[:_BODY_TEXT_CHARS])
+        else:
+            body = self._redact_value(body)
+        message = self.redact(_error_message(body, text, answer.status, answer.reason))
+        cls = error_for_status(answer.status)
+        if cls is NotFoundError and results:
+            cls = ResultsNotReadyError
+        retry_after_s = _retry.parse_retry_after(
+            answer.headers.get("Retry-After"), self.wall_clock()
+        )
+        return cls(
+            message,
+            status=answer.status,
+            body=body,
+            request_id=answer.headers.get("x-request-id"),
+            retry_after=retry_after_s,
+            method=method,
+            url=str(answer.url),
+        )
+
+
+_Failure = TransportError | APIError
+
+
+def _error_message(body: Any, text: str, status: int, reason: str) -> str:
+    if isinstance(body, Mapping):
+        message = body.get("message")
+        error = body.get("error")
+        if isinstance(error, Mapping):
+            message = message or error.get("message")
+            error = error.get("type")
+        for candidate in (message, error):
+            if isinstance(candidate, str) and candidate.strip():
+                return candidate.strip()
+    excerpt = _excerpt(text)
+    label = reason or f"HTTP {status}"
+    return f"{label}: {excerpt}" if excerpt else label
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, APIError):
+        return f"status {error.status}"
+    return type(error).__name__
+
+
+def _safe_cause(exc: BaseException) -> BaseException | None:
+    # aiohttp's ClientResponseError carries the request headers; do not chain it.
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return None
+    return exc

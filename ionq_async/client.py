@@ -1,0 +1,772 @@
+"""The asynchronous client: its lifecycle and one method per endpoint of the API v0.4.
+
+::
+
+    async with ionq_async.Client() as client:          # key: argument or IONQ_API_KEY
+        job = await client.submit(ionq_async.Circuit(qubits=2).h(0).cnot(0, 1), shots=1000)
+
+Every method that names a job accepts a :class:`~ionq_async.models.Job` or its id. Every
+answer is read with the shared converter; an answer that does not have the promised shape
+raises :class:`~ionq_async.exceptions.ResponseError`. Requests, retries, the back-off
+gate and the error mapping live in :mod:`ionq_async._transport`.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import math
+import os
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Final, Self, TypeVar
+
+import aiohttp
+import cattrs
+
+from ._converter import converter
+from ._retry import RetryPolicy
+from ._transport import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    Transport,
+    TransportStats,
+    path_of,
+)
+from .batch import BatchMethods
+from .circuits import Circuit, circuits_from_multi_json, multi_circuit_json
+from .exceptions import (
+    ConfigurationError,
+    InvalidRequestError,
+    JobCanceled,
+    JobFailed,
+    ResponseError,
+    ResultsNotReadyError,
+)
+from .models import (
+    Backend,
+    BulkJobsAnswer,
+    Characterization,
+    CharacterizationPage,
+    Cost,
+    Estimate,
+    Job,
+    JobAnswer,
+    JobCreated,
+    JobPage,
+    JobStatus,
+    Money,
+    Noise,
+    Session,
+    SessionList,
+    WhoAmI,
+)
+from .results import Result, parse_probabilities
+
+__all__ = [
+    "CIRCUIT_TYPE",
+    "MAX_METADATA_KEYS",
+    "MAX_SHOTS",
+    "MIN_DEBIASING_SHOTS",
+    "MULTI_CIRCUIT_TYPE",
+    "Client",
+    "job_payload",
+]
+
+T = TypeVar("T")
+
+CIRCUIT_TYPE: Final = "ionq.circuit.v1"
+MULTI_CIRCUIT_TYPE: Final = "ionq.multi-circuit.v1"
+MAX_SHOTS: Final = 1_000_000
+MIN_DEBIASING_SHOTS: Final = 500
+MAX_METADATA_KEYS: Final = 10
+MAX_METADATA_KEY_CHARS: Final = 40
+MAX_METADATA_VALUE_CHARS: Final = 40_000
+_INT32_MAX: Final = 2**31 - 1
+
+CircuitInput = Circuit | Sequence[Circuit] | Mapping[str, Any]
+"""What submit() takes: a circuit, several (a multi-circuit job), or the API's ``input``."""
+
+
+# ---------------------------------------------------------------------------------------
+# Argument checks and the job payload (pure).
+
+
+def _job_id(job: Job | str) -> str:
+    if isinstance(job, Job):
+        return job.id
+    if isinstance(job, str):
+        if not job.strip():
+            raise InvalidRequestError("a job id must not be empty")
+        return job
+    raise TypeError(f"expected a Job or a job id string, got {type(job).__name__}")
+
+
+def _session_id(session: Session | str) -> str:
+    if isinstance(session, Session):
+        return session.id
+    if isinstance(session, str):
+        if not session.strip():
+            raise InvalidRequestError("a session id must not be empty")
+        return session
+    raise TypeError(f"expected a Session or a session id string, got {type(session).__name__}")
+
+
+def _job_ids(jobs: Iterable[Job | str] | Job | str) -> list[str]:
+    if isinstance(jobs, Job | str):
+        return [_job_id(jobs)]
+    # Keep the caller's order; the API gains nothing from duplicates.
+    return list(dict.fromkeys(_job_id(job) for job in jobs))
+
+
+def _check_int(name: str, value: object, *, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRequestError(f"{name} must be an integer, got {value!r}")
+    if value < low or (high is not None and value > high):
+        bound = f"between {low:,} and {high:,}" if high is not None else f">= {low:,}"
+        raise InvalidRequestError(f"{name} must be {bound}, got {value:,}")
+    return value
+
+
+def _check_backend(backend: object) -> str:
+    if not isinstance(backend, str) or not backend.strip():
+        raise InvalidRequestError(f"backend must be a non-empty string, got {backend!r}")
+    return backend
+
+
+def _check_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
+    if not isinstance(metadata, Mapping):
+        raise InvalidRequestError(f"metadata must be a mapping of strings, got {metadata!r}")
+    if len(metadata) > MAX_METADATA_KEYS:
+        raise InvalidRequestError(
+            f"metadata has {len(metadata)} keys; the API allows at most {MAX_METADATA_KEYS}"
+        )
+    out: dict[str, str] = {}
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not key:
+            raise InvalidRequestError(f"metadata keys must be non-empty strings, got {key!r}")
+        if len(key) > MAX_METADATA_KEY_CHARS:
+            raise InvalidRequestError(
+                f"metadata key {key[:20]!r}... has {len(key)} characters; "
+                f"at most {MAX_METADATA_KEY_CHARS} are allowed"
+            )
+        if not isinstance(value, str):
+            raise InvalidRequestError(
+                f"metadata value of {key!r} must be a string, got {type(value).__name__}"
+            )
+        if len(value) > MAX_METADATA_VALUE_CHARS:
+            raise InvalidRequestError(
+                f"metadata value of {key!r} has {len(value):,} characters; "
+                f"at most {MAX_METADATA_VALUE_CHARS:,} are allowed"
+            )
+        out[key] = value
+    return out
+
+
+def _circuit_input(circuit: CircuitInput) -> tuple[str, dict[str, Any], str | None]:
+    """(job type, ``input``, a name taken from the circuit) after validating the circuit(s)."""
+    if isinstance(circuit, Circuit):
+        circuit.validate()
+        return CIRCUIT_TYPE, circuit.to_json(), circuit.name
+    if isinstance(circuit, Mapping):
+        if "circuits" in circuit:
+            circuits_from_multi_json(circuit)
+            kind = MULTI_CIRCUIT_TYPE
+        else:
+            Circuit.from_json(circuit)
+            kind = CIRCUIT_TYPE
+        # Validated above; sent as the caller wrote it (names, registers and all).
+        return kind, copy.deepcopy(dict(circuit)), None
+    if isinstance(circuit, str | bytes) or not isinstance(circuit, Sequence):
+        raise TypeError(
+            "circuit must be a Circuit, a sequence of Circuits or an input mapping, "
+            f"got {type(circuit).__name__}"
+        )
+    return MULTI_CIRCUIT_TYPE, multi_circuit_json(list(circuit)), None
+
+
+def job_payload(
+    circuit: CircuitInput,
+    *,
+    backend: str = "simulator",
+    shots: int | None = None,
+    name: str | None = None,
+    noise_model: str | None = None,
+    noise_seed: int | None = None,
+    debiasing: bool | None = None,
+    dry_run: bool = False,
+    session_id: str | None = None,
+    metadata: Mapping[str, str] | None = None,
+    settings: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ``POST /jobs`` body for a circuit, checked as the API would check it.
+
+    Raises CircuitError for a bad circuit and InvalidRequestError for any other argument
+    the API would refuse (shots outside 1..1,000,000, debiasing under 500 shots, more than
+    10 metadata keys, a noise model on a QPU, ...).
+    """
+    backend = _check_backend(backend)
+    kind, circuit_input, circuit_name = _circuit_input(circuit)
+    payload: dict[str, Any] = {"type": kind, "backend": backend}
+    if name is None:
+        name = circuit_name
+    if name is not None:
+        if not isinstance(name, str):
+            raise InvalidRequestError(f"name must be a string, got {name!r}")
+        payload["name"] = name
+    if shots is not None:
+        payload["shots"] = _check_int("shots", shots, low=1, high=MAX_SHOTS)
+    if noise_model is not None or noise_seed is not None:
+        if backend != "simulator":
+            raise InvalidRequestError(
+                f"noise models apply to the simulator only, not to backend {backend!r}"
+            )
+        if not isinstance(noise_model, str) or not noise_model:
+            raise InvalidRequestError("noise_seed needs a noise_model (such as 'aria-1')")
+        noise: dict[str, Any] = {"model": noise_model}
+        if noise_seed is not None:
+            noise["seed"] = _check_int("noise_seed", noise_seed, low=0, high=_INT32_MAX)
+        payload["noise"] = noise
+    settings_out: dict[str, Any] = {}
+    if settings is not None:
+        if not isinstance(settings, Mapping):
+            raise InvalidRequestError(f"settings must be a mapping, got {settings!r}")
+        settings_out = copy.deepcopy(dict(settings))
+    if debiasing is not None:
+        if not isinstance(debiasing, bool):
+            raise InvalidRequestError(f"debiasing must be True or False, got {debiasing!r}")
+        mitigation = settings_out.get("error_mitigation") or {}
+        if not isinstance(mitigation, Mapping):
+            raise InvalidRequestError("settings['error_mitigation'] must be a mapping")
+        settings_out["error_mitigation"] = {**mitigation, "debiasing": debiasing}
+    mitigation = settings_out.get("error_mitigation")
+    debiased = isinstance(mitigation, Mapping) and bool(mitigation.get("debiasing"))
+    if debiased and (shots is None or shots < MIN_DEBIASING_SHOTS):
+        raise InvalidRequestError(
+            f"debiasing needs at least {MIN_DEBIASING_SHOTS} shots, got "
+            f"{'the default (100)' if shots is None else shots}"
+        )
+    if settings_out:
+        payload["settings"] = settings_out
+    if not isinstance(dry_run, bool):
+        raise InvalidRequestError(f"dry_run must be True or False, got {dry_run!r}")
+    if dry_run:
+        payload["dry_run"] = True
+    if session_id is not None:
+        payload["session_id"] = _session_id(session_id)
+    if metadata is not None:
+        payload["metadata"] = _check_metadata(metadata)
+    payload["input"] = circuit_input
+    return payload
+
+
+def _job_from_created(created: JobCreated, payload: Mapping[str, Any]) -> Job:
+    noise = payload.get("noise")
+    return Job(
+        id=created.id,
+        status=created.status,
+        session_id=created.session_id or payload.get("session_id"),
+        type=payload.get("type"),
+        backend=payload.get("backend"),
+        name=payload.get("name"),
+        shots=payload.get("shots"),
+        metadata=payload.get("metadata"),
+        dry_run=bool(payload.get("dry_run", False)),
+        noise=Noise(model=noise["model"], seed=noise.get("seed")) if noise else None,
+        settings=payload.get("settings"),
+    )
+
+
+def _structure(data: Any, cls: type[T], what: str) -> T:
+    try:
+        return converter.structure(data, cls)
+    except Exception as exc:  # cattrs wraps what it finds in several exception types
+        problems = "; ".join(cattrs.transform_error(exc))
+        raise ResponseError(
+            f"{what}: the answer is not a valid {cls.__name__}: {problems}", body=data
+        ) from exc
+
+
+def _structure_list(data: Any, cls: type[T], what: str) -> list[T]:
+    if not isinstance(data, list):
+        raise ResponseError(f"{what}: expected a JSON list, got {type(data).__name__}", body=data)
+    return [_structure(item, cls, f"{what} [{index}]") for index, item in enumerate(data)]
+
+
+def _bool_text(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _date_text(name: str, value: dt.date | str) -> str:
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, str) and value:
+        return value
+    raise InvalidRequestError(f"{name} must be a date or an ISO date string, got {value!r}")
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def _check_api_key(api_key: object) -> str | None:
+    if api_key is None:
+        return None
+    if not isinstance(api_key, str):
+        raise ConfigurationError(f"api_key must be a string, got {type(api_key).__name__}")
+    key = api_key.strip()
+    if not key:
+        raise ConfigurationError("api_key is empty")
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in key):
+        # Checked here because such a key would break (or inject into) the header.
+        raise ConfigurationError("api_key contains whitespace or control characters")
+    return key
+
+
+# ---------------------------------------------------------------------------------------
+# The client.
+
+
+class Client(BatchMethods):
+    """An asynchronous client of the IonQ API v0.4; use it as ``async with Client() as c``.
+
+    The key comes from ``api_key`` or ``IONQ_API_KEY`` (the backend endpoints work
+    without one; other calls raise ConfigurationError); the base URL from ``base_url``,
+    ``IONQ_API_URL`` or ``https://api.ionq.co/v0.4``. Plain ``http://`` is refused for
+    non-loopback hosts unless ``allow_insecure_http``. A ``session`` passed in is used as
+    is and never closed by the client.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        timeout_s: float = 30.0,
+        connect_timeout_s: float = 10.0,
+        max_connections: int = 64,
+        max_concurrent_requests: int = 32,
+        retry: RetryPolicy | None = None,
+        allow_insecure_http: bool = False,
+        session: aiohttp.ClientSession | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
+        key = _check_api_key(api_key if api_key is not None else _env("IONQ_API_KEY"))
+        url = base_url if base_url is not None else (_env("IONQ_API_URL") or DEFAULT_BASE_URL)
+        self._transport = Transport(
+            base_url=url,
+            api_key=key,
+            timeout_s=timeout_s,
+            connect_timeout_s=connect_timeout_s,
+            max_connections=max_connections,
+            max_concurrent_requests=max_concurrent_requests,
+            retry=retry,
+            allow_insecure_http=allow_insecure_http,
+            session=session,
+            max_response_bytes=max_response_bytes,
+        )
+
+    def __repr__(self) -> str:
+        key = "set" if self._transport.has_api_key else "unset"
+        if self._transport.is_open:
+            state = "open"
+        elif self._transport.is_closed:
+            state = "closed"
+        else:
+            state = "unopened"
+        return f"<ionq_async.Client base_url={self.base_url!r} api_key={key} {state}>"
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        await self._transport.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the client (and its session, unless it was passed in); idempotent."""
+        await self._transport.aclose()
+
+    @property
+    def base_url(self) -> str:
+        """The API base URL in use."""
+        return self._transport.base_url
+
+    @property
+    def transport(self) -> Transport:
+        """The HTTP layer: stats, rate-limit listeners, the request limiter, the gate."""
+        return self._transport
+
+    @property
+    def stats(self) -> TransportStats:
+        """Counters of requests sent, retries, 429s seen and gate closures."""
+        return self._transport.stats
+
+    async def _get(self, path: str, query: Sequence[tuple[str, str]] = (), **kw: Any) -> Any:
+        return await self._transport.request("GET", path, query=query, **kw)
+
+    # -- backends and the key -----------------------------------------------------------
+
+    async def backends(self) -> list[Backend]:
+        """Every backend (QPUs and the simulator) with its status; needs no key."""
+        data = await self._get("/backends", require_key=False)
+        if isinstance(data, Mapping) and "backends" in data:
+            data = data["backends"]
+        return _structure_list(data, Backend, "GET /backends")
+
+    async def backend(self, name: str) -> Backend:
+        """One backend by name, such as ``qpu.forte-1``; needs no key."""
+        path = path_of("backends", _check_backend(name))
+        return _structure(await self._get(path, require_key=False), Backend, "GET " + path)
+
+    async def characterizations(
+        self,
+        backend: str,
+        *,
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        limit: int | None = None,
+        page: int | None = None,
+    ) -> CharacterizationPage:
+        """One page of a backend's characterizations, optionally between two dates."""
+        path = path_of("backends", _check_backend(backend), "characterizations")
+        query: list[tuple[str, str]] = []
+        if start is not None:
+            query.append(("start", _date_text("start", start)))
+        if end is not None:
+            query.append(("end", _date_text("end", end)))
+        if limit is not None:
+            query.append(("limit", str(_check_int("limit", limit, low=1))))
+        if page is not None:
+            query.append(("page", str(_check_int("page", page, low=1))))
+        data = await self._get(path, query, require_key=False)
+        if isinstance(data, Mapping) and data.get("characterizations") is None:
+            # Seen from the live API for backends without data: null means none.
+            data = {**data, "characterizations": []}
+        return _structure(data, CharacterizationPage, "GET " + path)
+
+    async def characterization(self, backend: str, characterization_id: str) -> Characterization:
+        """One characterization of a backend by id."""
+        path = path_of(
+            "backends", _check_backend(backend), "characterizations", characterization_id
+        )
+        return _structure(await self._get(path), Characterization, "GET " + path)
+
+    async def whoami(self) -> WhoAmI:
+        """The key in use: its id, name and project."""
+        return _structure(await self._get("/whoami"), WhoAmI, "GET /whoami")
+
+    # -- jobs: create -------------------------------------------------------------------
+
+    async def submit(
+        self,
+        circuit: CircuitInput,
+        *,
+        backend: str = "simulator",
+        shots: int | None = None,
+        name: str | None = None,
+        noise_model: str | None = None,
+        noise_seed: int | None = None,
+        debiasing: bool | None = None,
+        dry_run: bool = False,
+        session_id: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        settings: Mapping[str, Any] | None = None,
+    ) -> Job:
+        """Submit a circuit (or several, as one multi-circuit job) and return the new job.
+
+        Everything is checked before anything is sent (see :func:`job_payload`). The job
+        returned holds the id, status and session from the answer plus what was sent
+        (backend, type, name, shots, noise, settings, metadata, dry_run); fetch it with
+        :meth:`get_job` for the server's view. A 429 is retried; after an ambiguous failure
+        (connection lost after sending, timeout, 5xx) the error is raised, never re-sent.
+        """
+        payload = job_payload(
+            circuit,
+            backend=backend,
+            shots=shots,
+            name=name,
+            noise_model=noise_model,
+            noise_seed=noise_seed,
+            debiasing=debiasing,
+            dry_run=dry_run,
+            session_id=session_id,
+            metadata=metadata,
+            settings=settings,
+        )
+        created = await self.create_job(payload)
+        return _job_from_created(created, payload)
+
+    async def create_job(self, payload: Mapping[str, Any]) -> JobCreated:
+        """``POST /jobs`` with a whole payload as given (same retry rules as submit)."""
+        if not isinstance(payload, Mapping):
+            raise TypeError(f"payload must be a mapping, got {type(payload).__name__}")
+        data = await self._transport.request(
+            "POST", "/jobs", json_body=dict(payload), is_job_creation=True
+        )
+        return _structure(data, JobCreated, "POST /jobs")
+
+    # -- jobs: read ---------------------------------------------------------------------
+
+    async def get_job(self, job: Job | str) -> Job:
+        """The job's current state."""
+        path = path_of("jobs", _job_id(job))
+        return _structure(await self._get(path), Job, "GET " + path)
+
+    async def job_page(
+        self,
+        *,
+        status: JobStatus | str | None = None,
+        backend: str | Sequence[str] | None = None,
+        ids: Iterable[Job | str] | str | None = None,
+        session_id: str | None = None,
+        parent_job_id: Job | str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> JobPage:
+        """One page of ``GET /jobs``; ``page.next`` is the cursor of the next page or None.
+
+        ``ids`` go out repeated (``ids=a&ids=b``), ``backend`` as ``target`` (several
+        joined by commas), ``limit`` is the page size.
+        """
+        query: list[tuple[str, str]] = []
+        if ids is not None:
+            query.extend(("ids", job_id) for job_id in _job_ids(ids))
+        if status is not None:
+            try:
+                query.append(("status", JobStatus(status).value))
+            except ValueError:
+                raise InvalidRequestError(f"unknown job status {status!r}") from None
+        if backend is not None:
+            names = [backend] if isinstance(backend, str) else list(backend)
+            query.append(("target", ",".join(_check_backend(name) for name in names)))
+        if session_id is not None:
+            query.append(("session_id", _session_id(session_id)))
+        if parent_job_id is not None:
+            query.append(("parent_job_id", _job_id(parent_job_id)))
+        if limit is not None:
+            query.append(("limit", str(_check_int("limit", limit, low=1))))
+        if cursor is not None:
+            query.append(("next", cursor))
+        data = await self._get("/jobs", query)
+        return _structure(data, JobPage, "GET /jobs")
+
+    async def jobs(
+        self,
+        *,
+        status: JobStatus | str | None = None,
+        backend: str | Sequence[str] | None = None,
+        ids: Iterable[Job | str] | str | None = None,
+        session_id: str | None = None,
+        parent_job_id: Job | str | None = None,
+        limit: int | None = None,
+        page_size: int | None = None,
+    ) -> AsyncIterator[Job]:
+        """Every job matching the filters, page after page (``limit`` caps the total).
+
+        A server that repeats a page cursor raises ResponseError instead of looping.
+        """
+        if limit is not None and _check_int("limit", limit, low=0) == 0:
+            return
+        ids_list = None if ids is None else _job_ids(ids)
+        seen: set[str] = set()
+        cursor: str | None = None
+        yielded = 0
+        while True:
+            page = await self.job_page(
+                status=status,
+                backend=backend,
+                ids=ids_list,
+                session_id=session_id,
+                parent_job_id=parent_job_id,
+                limit=page_size if page_size is not None else limit,
+                cursor=cursor,
+            )
+            for job in page.jobs:
+                yield job
+                yielded += 1
+                if limit is not None and yielded >= limit:
+                    return
+            if not page.next:
+                return
+            if page.next in seen:
+                raise ResponseError(f"GET /jobs repeated the page cursor {page.next!r}")
+            seen.add(page.next)
+            cursor = page.next
+
+    # -- results ------------------------------------------------------------------------
+
+    async def probabilities(
+        self, job: Job | str, *, sharpen: bool | None = None
+    ) -> dict[int, float]:
+        """A completed job's probabilities ``{state: p}`` (qubit 0 the least significant bit).
+
+        Raises ResultsNotReadyError (a 404) while the job has not completed.
+        """
+        path = path_of("jobs", _job_id(job), "results", "probabilities")
+        query = [] if sharpen is None else [("sharpen", _bool_text(sharpen))]
+        data = await self._get(path, query, results=True)
+        return parse_probabilities(data)
+
+    async def aggregated_probabilities(self, job: Job | str) -> dict[str, dict[int, float]]:
+        """A multi-circuit parent's probabilities by child job id, in circuit order."""
+        path = path_of("jobs", _job_id(job), "results", "probabilities", "aggregated")
+        data = await self._get(path, results=True)
+        if not isinstance(data, Mapping):
+            raise ResponseError(
+                f"GET {path}: expected a JSON object, got {type(data).__name__}", body=data
+            )
+        return {str(child): parse_probabilities(probs) for child, probs in data.items()}
+
+    async def result(self, job: Job | str) -> Result:
+        """The result of a completed job (fetched first unless a terminal Job is given).
+
+        Raises JobFailed or JobCanceled for jobs that ended without results, and
+        ResultsNotReadyError for jobs that are still queued or running.
+        """
+        if isinstance(job, str) or not job.is_terminal:
+            job = await self.get_job(job)
+        if job.status is JobStatus.FAILED:
+            raise JobFailed(job)
+        if job.status is JobStatus.CANCELED:
+            raise JobCanceled(job)
+        if job.status is not JobStatus.COMPLETED:
+            raise ResultsNotReadyError(
+                f"job {job.id} is {job.status.value}; results exist once it has completed",
+                status=404,
+            )
+        if job.is_parent:
+            raise InvalidRequestError(
+                f"job {job.id} is a multi-circuit parent: use aggregated_probabilities() "
+                "or the result of each child job"
+            )
+        probabilities = await self.probabilities(job)
+        return Result(job=job, probabilities=probabilities, shots=job.shots)
+
+    # -- cost ---------------------------------------------------------------------------
+
+    async def cost(self, job: Job | str) -> Cost:
+        """A job's estimated cost and, once billed, its actual cost."""
+        path = path_of("jobs", _job_id(job), "cost")
+        return _structure(await self._get(path), Cost, "GET " + path)
+
+    async def estimate(
+        self,
+        *,
+        backend: str,
+        qubits: int | None = None,
+        shots: int | None = None,
+        one_qubit_gates: int | None = None,
+        two_qubit_gates: int | None = None,
+        error_mitigation: bool | None = None,
+        type: str | None = None,
+    ) -> Estimate:
+        """A cost estimate before submitting (``GET /jobs/estimate``)."""
+        query: list[tuple[str, str]] = [("backend", _check_backend(backend))]
+        if type is not None:
+            query.append(("type", type))
+        if qubits is not None:
+            query.append(("qubits", str(_check_int("qubits", qubits, low=1))))
+        if shots is not None:
+            query.append(("shots", str(_check_int("shots", shots, low=1, high=MAX_SHOTS))))
+        if one_qubit_gates is not None:
+            query.append(("1q_gates", str(_check_int("one_qubit_gates", one_qubit_gates, low=0))))
+        if two_qubit_gates is not None:
+            query.append(("2q_gates", str(_check_int("two_qubit_gates", two_qubit_gates, low=0))))
+        if error_mitigation is not None:
+            query.append(("error_mitigation", _bool_text(bool(error_mitigation))))
+        return _structure(await self._get("/jobs/estimate", query), Estimate, "GET /jobs/estimate")
+
+    # -- cancel and delete --------------------------------------------------------------
+
+    async def cancel(self, job: Job | str) -> JobAnswer:
+        """Cancel a job (``PUT /jobs/{id}/status/cancel``)."""
+        path = path_of("jobs", _job_id(job), "status", "cancel")
+        data = await self._transport.request("PUT", path)
+        return _structure(data, JobAnswer, "PUT " + path)
+
+    async def delete(self, job: Job | str) -> JobAnswer:
+        """Delete a job; later reads of it answer 404."""
+        path = path_of("jobs", _job_id(job))
+        data = await self._transport.request("DELETE", path)
+        return _structure(data, JobAnswer, "DELETE " + path)
+
+    async def cancel_many(self, jobs: Iterable[Job | str]) -> BulkJobsAnswer:
+        """Cancel several jobs in one request; no request for an empty list."""
+        ids = _job_ids(jobs)
+        if not ids:
+            return BulkJobsAnswer(ids=(), status="canceled")
+        data = await self._transport.request("PUT", "/jobs/status/cancel", json_body={"ids": ids})
+        return _structure(data, BulkJobsAnswer, "PUT /jobs/status/cancel")
+
+    async def delete_many(self, jobs: Iterable[Job | str]) -> BulkJobsAnswer:
+        """Delete several jobs in one request; no request for an empty list."""
+        ids = _job_ids(jobs)
+        if not ids:
+            return BulkJobsAnswer(ids=(), status="deleted")
+        data = await self._transport.request("DELETE", "/jobs", json_body={"ids": ids})
+        return _structure(data, BulkJobsAnswer, "DELETE /jobs")
+
+    # -- sessions -----------------------------------------------------------------------
+
+    async def create_session(
+        self,
+        backend: str,
+        *,
+        job_count_limit: int | None = None,
+        duration_limit_min: float | None = None,
+        cost_limit: Money | None = None,
+    ) -> Session:
+        """Open a session on a backend, with optional limits (never re-sent if ambiguous)."""
+        body: dict[str, Any] = {"backend": _check_backend(backend)}
+        settings: dict[str, Any] = {}
+        if job_count_limit is not None:
+            settings["job_count_limit"] = _check_int("job_count_limit", job_count_limit, low=1)
+        if duration_limit_min is not None:
+            if (
+                isinstance(duration_limit_min, bool)
+                or not isinstance(duration_limit_min, int | float)
+                or not math.isfinite(duration_limit_min)
+                or duration_limit_min <= 0
+            ):
+                raise InvalidRequestError(
+                    f"duration_limit_min must be a positive number, got {duration_limit_min!r}"
+                )
+            settings["duration_limit_min"] = duration_limit_min
+        if cost_limit is not None:
+            if not isinstance(cost_limit, Money):
+                raise InvalidRequestError(f"cost_limit must be a Money, got {cost_limit!r}")
+            settings["cost_limit"] = {"unit": cost_limit.unit, "value": cost_limit.value}
+        if settings:
+            body["settings"] = settings
+        data = await self._transport.request(
+            "POST", "/sessions", json_body=body, is_job_creation=True
+        )
+        return _structure(data, Session, "POST /sessions")
+
+    async def get_session(self, session: Session | str) -> Session:
+        """One session by id."""
+        path = path_of("sessions", _session_id(session))
+        return _structure(await self._get(path), Session, "GET " + path)
+
+    async def sessions(self, *, active: bool | None = None) -> list[Session]:
+        """The organization's sessions, optionally only the active (or ended) ones."""
+        query = [] if active is None else [("active", _bool_text(active))]
+        data = await self._get("/sessions", query)
+        return list(_structure(data, SessionList, "GET /sessions").sessions)
+
+    async def end_session(self, session: Session | str) -> Session:
+        """End a session; jobs already in it still run."""
+        path = path_of("sessions", _session_id(session), "end")
+        data = await self._transport.request("POST", path)
+        return _structure(data, Session, "POST " + path)

@@ -1,0 +1,330 @@
+"""Pure helpers for results: probabilities to counts, sampling, bitstrings, marginals.
+
+IonQ keys a result by the basis-state integer, with **qubit 0 the least significant bit**.
+In every bitstring this module writes, qubit 0 is therefore the **rightmost** character
+(as in Qiskit): key 2 on two qubits is ``"10"`` (qubit 1 = 1, qubit 0 = 0).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+from attrs import frozen
+
+from .exceptions import ResponseError
+from .models import Job
+
+__all__ = [
+    "PROBABILITY_SUM_TOLERANCE",
+    "Result",
+    "bitstring",
+    "counts_from_probabilities",
+    "marginal",
+    "parse_probabilities",
+    "sample_counts",
+    "to_bitstrings",
+]
+
+T = TypeVar("T")
+Number = TypeVar("Number", int, float)
+
+PROBABILITY_SUM_TOLERANCE = 1e-6
+"""How far from 1 the probabilities may sum before they are rejected."""
+
+_TIE_DECIMALS = 9
+
+
+def parse_probabilities(raw: Mapping[str, Any]) -> dict[int, float]:
+    """Read the wire form ``{"<decimal state>": p}`` into ``{state: p}``; ResponseError if bad.
+
+    Keys are basis-state integers with qubit 0 the least significant bit (the rightmost
+    character of the bitstring). Integer values such as ``1`` are accepted.
+    """
+    if not isinstance(raw, Mapping):
+        raise ResponseError(
+            f"probabilities must be a JSON object, got {type(raw).__name__}", body=raw
+        )
+    fast = _parse_probabilities_fast(raw)
+    if fast is not None:
+        return fast
+    # The careful path: slower, and names the first bad entry.
+    out: dict[int, float] = {}
+    for key, value in raw.items():
+        state = _parse_state(key)
+        if state is None:
+            raise ResponseError(
+                f"probability key {key!r} is not a non-negative decimal integer", body=raw
+            )
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise ResponseError(
+                f"probability of state {key!r} is not a number: {value!r}", body=raw
+            )
+        number = float(value)
+        if math.isnan(number) or math.isinf(number) or number < 0:
+            raise ResponseError(
+                f"probability of state {key!r} must be finite and non-negative, got {value!r}",
+                body=raw,
+            )
+        if state in out:
+            raise ResponseError(f"state {state} appears twice (key {key!r})", body=raw)
+        out[state] = number
+    return out
+
+
+def _parse_probabilities_fast(raw: Mapping[str, Any]) -> dict[int, float] | None:
+    """The common case in bulk (2^20 states in a fraction of the loop's time), else None."""
+    keys = list(raw.keys())
+    values = list(raw.values())
+    if not keys or set(map(type, keys)) != {str} or not set(map(type, values)) <= {float, int}:
+        return None
+    joined = "".join(keys)
+    # One check over all keys at once: ASCII digits only, and no key empty.
+    if not (joined.isascii() and joined.isdigit() and all(keys)):
+        return None
+    array = np.array(values, dtype=np.float64)
+    if not (np.isfinite(array).all() and (array >= 0).all()):
+        return None
+    out = dict(zip(map(int, keys), array.tolist(), strict=True))
+    return out if len(out) == len(keys) else None
+
+
+def _parse_state(key: object) -> int | None:
+    if isinstance(key, int) and not isinstance(key, bool):
+        return key if key >= 0 else None
+    if isinstance(key, str) and key.isascii() and key.isdigit():
+        return int(key)
+    return None
+
+
+def _arrays(
+    probabilities: Mapping[int, float],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Keys and normalized values, checked: ValueError naming the problem."""
+    if not probabilities:
+        raise ValueError("no probabilities given (the sum is 0, not 1)")
+    count = len(probabilities)
+    try:
+        keys = np.fromiter(probabilities.keys(), dtype=np.int64, count=count)
+        values = np.fromiter(probabilities.values(), dtype=np.float64, count=count)
+    except (TypeError, ValueError, OverflowError) as error:
+        raise ValueError(f"probabilities must map integer states to numbers ({error})") from None
+    if (keys < 0).any():
+        raise ValueError(f"state {int(keys[keys < 0].min())} is negative")
+    bad = np.isnan(values)
+    if bad.any():
+        raise ValueError(f"probability of state {int(keys[bad].min())} is NaN")
+    bad = values < 0
+    if bad.any():
+        first = np.flatnonzero(bad)[np.argmin(keys[bad])]
+        raise ValueError(
+            f"probability of state {int(keys[first])} is negative: {float(values[first])!r}"
+        )
+    bad = np.isinf(values)
+    if bad.any():
+        raise ValueError(f"probability of state {int(keys[bad].min())} is infinite")
+    # Summing the sorted values makes the total, and so every count, independent of the
+    # mapping's order.
+    total = float(np.sort(values).sum())
+    if abs(total - 1.0) > PROBABILITY_SUM_TOLERANCE:
+        raise ValueError(
+            f"probabilities sum to {total:.12g}, not 1 (tolerance {PROBABILITY_SUM_TOLERANCE:g})"
+        )
+    return keys, values / total
+
+
+def _check_shots(shots: object) -> int:
+    if not isinstance(shots, int) or isinstance(shots, bool):
+        raise ValueError(f"shots must be an integer, got {shots!r}")
+    if shots < 1:
+        raise ValueError(f"shots must be at least 1, got {shots}")
+    return shots
+
+
+def counts_from_probabilities(probabilities: Mapping[int, float], shots: int) -> dict[int, int]:
+    """Counts that sum exactly to ``shots``, by largest remainder; deterministic.
+
+    Each state first gets ⌊p·shots⌋; the shots left over go one each to the states with
+    the largest fractional parts, ties (equal to 9 decimal places) broken by ascending
+    state. Every count is within 1 of p·shots, and the answer does not depend on the
+    mapping's order. States with zero counts are left out. Keys are basis-state integers
+    with qubit 0 the least significant bit (rightmost in a bitstring). Probabilities may
+    be integers and may sum to anything within 1e-6 of 1 (they are renormalized);
+    negative, NaN or infinite values, a sum further from 1, or ``shots < 1`` raise
+    ValueError.
+    """
+    shots = _check_shots(shots)
+    keys, values = _arrays(probabilities)
+    exact = values * shots
+    counts = np.floor(exact).astype(np.int64)
+    # Fractions equal to 9 decimals are ties: exact ties such as 1/6 and 2/3 of 62 shots
+    # (both x.333...) differ in their last float bits.
+    fractions = np.round(exact - counts, _TIE_DECIMALS)
+    leftover = shots - int(counts.sum())
+    size = len(keys)
+    if leftover < 0:  # pragma: no cover - rounding cannot push the floors above shots
+        raise ArithmeticError("largest remainder: floors exceed shots")
+    if leftover >= size:
+        # Only possible through rounding error; give every state its share first.
+        counts += leftover // size
+        leftover %= size
+    if leftover:
+        counts += _largest_remainders(keys, fractions, leftover)
+    nonzero = counts > 0
+    return dict(zip(keys[nonzero].tolist(), counts[nonzero].tolist(), strict=True))
+
+
+def _largest_remainders(
+    keys: npt.NDArray[np.int64], fractions: npt.NDArray[np.float64], leftover: int
+) -> npt.NDArray[np.int64]:
+    """1 for the ``leftover`` largest fractions (ties by ascending key), else 0."""
+    # Partitioning finds the threshold in linear time; only the states tied at the
+    # threshold need sorting by key, which is what makes 2^20 states fast.
+    threshold = np.partition(fractions, len(fractions) - leftover)[len(fractions) - leftover]
+    above = fractions > threshold
+    extra: npt.NDArray[np.int64] = above.astype(np.int64)
+    remaining = leftover - int(above.sum())
+    tied = np.flatnonzero(fractions == threshold)
+    chosen = tied[np.argsort(keys[tied])[:remaining]]
+    extra[chosen] = 1
+    return extra
+
+
+def sample_counts(
+    probabilities: Mapping[int, float], shots: int, *, seed: int | None = None
+) -> dict[int, int]:
+    """Counts drawn by multinomial sampling; the same seed gives the same counts.
+
+    The counts sum to ``shots``; zero counts are left out. States are ordered by
+    ascending key before sampling, so the mapping's order does not matter. Keys are
+    basis-state integers with qubit 0 the least significant bit (rightmost in a
+    bitstring). The same checks as :func:`counts_from_probabilities` apply.
+    """
+    shots = _check_shots(shots)
+    keys, values = _arrays(probabilities)
+    if not (keys[1:] > keys[:-1]).all():
+        order = np.argsort(keys)  # keys are unique, so any sort is stable enough
+        keys, values = keys[order], values[order]
+    counts = np.random.default_rng(seed).multinomial(shots, values)
+    nonzero = counts > 0
+    return dict(zip(keys[nonzero].tolist(), counts[nonzero].tolist(), strict=True))
+
+
+def bitstring(key: int, num_qubits: int) -> str:
+    """The basis state ``key`` as ``num_qubits`` bits, qubit 0 rightmost: (2, 2) -> "10"."""
+    if num_qubits < 1:
+        raise ValueError(f"num_qubits must be at least 1, got {num_qubits}")
+    if key < 0 or key >> num_qubits:
+        raise ValueError(f"state {key} does not fit in {num_qubits} qubits")
+    return format(key, f"0{num_qubits}b")
+
+
+def to_bitstrings(mapping: Mapping[int, T], num_qubits: int) -> dict[str, T]:
+    """The same mapping keyed by bitstrings of ``num_qubits`` bits, qubit 0 rightmost.
+
+    ``{2: 0.5}`` on two qubits becomes ``{"10": 0.5}``. A key that needs more than
+    ``num_qubits`` bits raises ValueError.
+    """
+    if num_qubits < 1:
+        raise ValueError(f"num_qubits must be at least 1, got {num_qubits}")
+    if mapping:
+        widest = max(mapping)
+        lowest = min(mapping)
+        if lowest < 0 or widest >> num_qubits:
+            bad = lowest if lowest < 0 else widest
+            raise ValueError(f"state {bad} does not fit in {num_qubits} qubits")
+    spec = f"0{num_qubits}b"
+    return {format(key, spec): value for key, value in mapping.items()}
+
+
+def marginal(mapping: Mapping[int, Number], qubits: Sequence[int]) -> dict[int, Number]:
+    """Sum probabilities or counts over every qubit not in ``qubits``.
+
+    Bit i of each result key is qubit ``qubits[i]`` of the original key, so bit 0 (the
+    rightmost character of its bitstring) is ``qubits[0]``. Integer counts stay integers.
+    ``marginal({0b10: 5, 0b11: 3}, [1])`` is ``{1: 8}``.
+    """
+    selected = list(qubits)
+    if not selected:
+        raise ValueError("choose at least one qubit to keep")
+    for qubit in selected:
+        if not isinstance(qubit, int) or isinstance(qubit, bool) or qubit < 0:
+            raise ValueError(f"qubit indices must be non-negative integers, got {qubit!r}")
+    if len(set(selected)) != len(selected):
+        raise ValueError(f"qubits repeat in {selected}")
+    if not mapping:
+        return {}
+    count = len(mapping)
+    integral = all(isinstance(v, int) and not isinstance(v, bool) for v in mapping.values())
+    if max(selected) < 63 and max(mapping) < 2**63:
+        keys = np.fromiter(mapping.keys(), dtype=np.int64, count=count)
+        new_keys = np.zeros(count, dtype=np.int64)
+        for position, qubit in enumerate(selected):
+            new_keys |= ((keys >> qubit) & 1) << position
+        states, inverse = np.unique(new_keys, return_inverse=True)
+        if integral:
+            values_int = np.fromiter(mapping.values(), dtype=np.int64, count=count)
+            sums_int = np.zeros(len(states), dtype=np.int64)
+            np.add.at(sums_int, inverse, values_int)
+            return dict(zip(states.tolist(), sums_int.tolist(), strict=True))
+        values = np.fromiter(mapping.values(), dtype=np.float64, count=count)
+        sums = np.bincount(inverse, weights=values, minlength=len(states))
+        return dict(zip(states.tolist(), sums.tolist(), strict=True))
+    # Very wide keys do not fit NumPy integers; fall back to Python ints.
+    out: dict[int, Any] = {}
+    for key, value in mapping.items():
+        new = 0
+        for position, qubit in enumerate(selected):
+            new |= ((key >> qubit) & 1) << position
+        out[new] = out.get(new, 0) + value
+    return dict(sorted(out.items()))
+
+
+@frozen(kw_only=True)
+class Result:
+    """A completed job's probabilities (keys: basis states, qubit 0 least significant).
+
+    ``shots`` is the job's shot count; ideal-simulator jobs may have none, and then
+    :meth:`counts` needs one. Bitstrings put qubit 0 rightmost.
+    """
+
+    job: Job
+    probabilities: Mapping[int, float]
+    shots: int | None = None
+
+    @property
+    def num_qubits(self) -> int:
+        """The job's qubit count (``stats.qubits``), widened if a key needs more bits."""
+        declared = self.job.stats.qubits if self.job.stats and self.job.stats.qubits else 0
+        needed = max(self.probabilities, default=0).bit_length()
+        return max(declared, needed, 1)
+
+    def _shots(self, shots: int | None) -> int:
+        if shots is not None:
+            return shots
+        if self.shots is None:
+            raise ValueError(f"job {self.job.id} has no shot count (ideal simulator); pass shots=")
+        return self.shots
+
+    def counts(self, shots: int | None = None) -> dict[int, int]:
+        """Largest-remainder counts summing exactly to ``shots`` (default: the job's)."""
+        return counts_from_probabilities(self.probabilities, self._shots(shots))
+
+    def sample(self, shots: int | None = None, *, seed: int | None = None) -> dict[int, int]:
+        """Counts drawn by seeded multinomial sampling, summing to ``shots``."""
+        return sample_counts(self.probabilities, self._shots(shots), seed=seed)
+
+    def bitstring_counts(self, shots: int | None = None) -> dict[str, int]:
+        """:meth:`counts` keyed by bitstrings, qubit 0 rightmost: ``{"00": 500, "11": 500}``."""
+        return to_bitstrings(self.counts(shots), self.num_qubits)
+
+    def bitstrings(self) -> dict[str, float]:
+        """The probabilities keyed by bitstrings, qubit 0 rightmost."""
+        return to_bitstrings(self.probabilities, self.num_qubits)
+
+    def marginal(self, qubits: Sequence[int]) -> dict[int, float]:
+        """Probabilities of ``qubits`` alone; bit i of a key is qubit ``qubits[i]``."""
+        return marginal(self.probabilities, qubits)

@@ -1,0 +1,516 @@
+"""A blocking facade of :class:`~ionq_async.client.Client` for code that cannot ``await``.
+
+::
+
+    from ionq_async.sync import SyncClient
+
+    with SyncClient() as client:                        # key: argument or IONQ_API_KEY
+        result = client.run(Circuit(qubits=2).h(0).cnot(0, 1), shots=1000)
+        for outcome in client.run_many(circuits, shots=100):
+            ...
+
+Every method has the same name, arguments and return value as the client's, without
+``await``; async iterators become blocking iterators (``jobs()``, ``run_many()``,
+``as_completed()``). The client and its event loop live in a worker thread started by an
+anyio blocking portal, so the facade works in plain scripts *and* when called from a
+thread that already runs an event loop, such as a Jupyter cell without ``await`` (where
+``asyncio.run`` would fail). In a notebook, top-level ``await`` on the async
+:class:`~ionq_async.client.Client` works as it is; this facade is for code that cannot
+await.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import (
+    AsyncIterable,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from contextlib import AbstractContextManager
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import anyio
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from ._retry import RetryPolicy
+from ._transport import DEFAULT_MAX_RESPONSE_BYTES, TransportStats
+from .batch import BatchProgress, Outcome, PackLimits, PollSchedule
+from .client import CircuitInput, Client
+from .exceptions import ClientClosedError
+from .models import (
+    Backend,
+    BulkJobsAnswer,
+    Characterization,
+    CharacterizationPage,
+    Cost,
+    Estimate,
+    Job,
+    JobAnswer,
+    JobCreated,
+    JobPage,
+    JobStatus,
+    Money,
+    Session,
+    WhoAmI,
+)
+from .results import Result
+
+__all__ = ["SyncClient"]
+
+T = TypeVar("T")
+
+
+class _Pump:
+    """Moves one async iterable's items, from a single task in the portal, to a stream.
+
+    One task owns the iteration from start to end, so an iterator that holds a task group
+    or a cancel scope across items stays inside the task that entered it.
+    """
+
+    def __init__(self) -> None:
+        self.scope = anyio.CancelScope()
+        self.finished = anyio.Event()
+        self.error: BaseException | None = None
+        send, receive = anyio.create_memory_object_stream[Any](max_buffer_size=0)
+        self.send: MemoryObjectSendStream[Any] = send
+        self.receive: MemoryObjectReceiveStream[Any] = receive
+
+    async def run(self, make: Callable[[], AsyncIterable[Any]]) -> None:
+        try:
+            with self.scope:
+                async with self.send:
+                    iterable = make()
+                    try:
+                        async for item in iterable:
+                            await self.send.send(item)
+                    finally:
+                        aclose = getattr(iterable, "aclose", None)
+                        if aclose is not None:
+                            with anyio.CancelScope(shield=True):
+                                await aclose()
+        except anyio.BrokenResourceError:
+            pass  # the blocking side stopped listening
+        except Exception as error:  # handed to the blocking side, raised there
+            self.error = error
+        finally:
+            self.finished.set()
+
+    async def stop(self) -> None:
+        self.scope.cancel()
+        await self.finished.wait()
+        self.receive.close()
+
+
+class SyncClient:
+    """A blocking client with the same methods as :class:`~ionq_async.client.Client`.
+
+    Use it as ``with SyncClient(...) as client:`` or call :meth:`close` when done. The
+    constructor takes the client's arguments (except ``session``: an aiohttp session
+    belongs to the event loop that made it). It works from plain code and from inside a
+    running event loop (Jupyter), because the client runs on its own loop in a worker
+    thread; calls block the calling thread until the answer is in.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        timeout_s: float = 30.0,
+        connect_timeout_s: float = 10.0,
+        max_connections: int = 64,
+        max_concurrent_requests: int = 32,
+        retry: RetryPolicy | None = None,
+        allow_insecure_http: bool = False,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
+        # Made here, so bad settings (a missing key is not one) raise in the caller's frame.
+        client = Client(
+            api_key,
+            base_url,
+            timeout_s=timeout_s,
+            connect_timeout_s=connect_timeout_s,
+            max_connections=max_connections,
+            max_concurrent_requests=max_concurrent_requests,
+            retry=retry,
+            allow_insecure_http=allow_insecure_http,
+            max_response_bytes=max_response_bytes,
+        )
+        portal_cm: AbstractContextManager[BlockingPortal] = start_blocking_portal("asyncio")
+        portal = portal_cm.__enter__()
+        try:
+            portal.call(client.__aenter__)
+        except BaseException as error:
+            portal_cm.__exit__(type(error), error, error.__traceback__)
+            raise
+        self._client: Client | None = client
+        self._portal: BlockingPortal | None = portal
+        self._portal_cm: AbstractContextManager[BlockingPortal] | None = portal_cm
+
+    def __repr__(self) -> str:
+        state = "open" if self._client is not None else "closed"
+        return f"<ionq_async.SyncClient base_url={self.base_url!r} {state}>"
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the client and stop its event loop thread; idempotent."""
+        client, portal, portal_cm = self._client, self._portal, self._portal_cm
+        self._client = self._portal = self._portal_cm = None
+        if portal is None or portal_cm is None or client is None:
+            return
+        try:
+            portal.call(client.aclose)
+        finally:
+            portal_cm.__exit__(None, None, None)
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has run."""
+        return self._client is None
+
+    @property
+    def client(self) -> Client:
+        """The async client underneath (use it only on the facade's own loop)."""
+        return self._open()[0]
+
+    @property
+    def base_url(self) -> str:
+        """The API base URL in use."""
+        return self._client.base_url if self._client is not None else ""
+
+    @property
+    def stats(self) -> TransportStats:
+        """Counters of requests sent, retries, 429s seen and gate closures."""
+        return self._open()[0].stats
+
+    def _open(self) -> tuple[Client, BlockingPortal]:
+        if self._client is None or self._portal is None:
+            raise ClientClosedError("this SyncClient is closed")
+        return self._client, self._portal
+
+    def _call(self, make: Callable[[Client], Awaitable[T]]) -> T:
+        client, portal = self._open()
+
+        async def call() -> T:
+            return await make(client)
+
+        return portal.call(call)
+
+    def _iterate(self, make: Callable[[Client], AsyncIterable[T]]) -> Iterator[T]:
+        client, portal = self._open()
+        pump: _Pump = portal.call(_Pump)
+        portal.start_task_soon(pump.run, lambda: make(client))
+        try:
+            while True:
+                try:
+                    item = portal.call(pump.receive.receive)
+                except anyio.EndOfStream:
+                    break
+                yield item
+            if pump.error is not None:
+                raise pump.error
+        finally:
+            if self._portal is portal:
+                portal.call(pump.stop)
+
+    # -- backends and the key -----------------------------------------------------------
+
+    def backends(self) -> list[Backend]:
+        """Every backend (QPUs and the simulator) with its status; needs no key."""
+        return self._call(lambda c: c.backends())
+
+    def backend(self, name: str) -> Backend:
+        """One backend by name, such as ``qpu.forte-1``; needs no key."""
+        return self._call(lambda c: c.backend(name))
+
+    def characterizations(
+        self,
+        backend: str,
+        *,
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        limit: int | None = None,
+        page: int | None = None,
+    ) -> CharacterizationPage:
+        """One page of a backend's characterizations, optionally between two dates."""
+        return self._call(
+            lambda c: c.characterizations(backend, start=start, end=end, limit=limit, page=page)
+        )
+
+    def characterization(self, backend: str, characterization_id: str) -> Characterization:
+        """One characterization of a backend by id."""
+        return self._call(lambda c: c.characterization(backend, characterization_id))
+
+    def whoami(self) -> WhoAmI:
+        """The key in use: its id, name and project."""
+        return self._call(lambda c: c.whoami())
+
+    # -- jobs ---------------------------------------------------------------------------
+
+    def submit(
+        self,
+        circuit: CircuitInput,
+        *,
+        backend: str = "simulator",
+        shots: int | None = None,
+        name: str | None = None,
+        noise_model: str | None = None,
+        noise_seed: int | None = None,
+        debiasing: bool | None = None,
+        dry_run: bool = False,
+        session_id: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        settings: Mapping[str, Any] | None = None,
+    ) -> Job:
+        """Submit a circuit (or several, as one multi-circuit job); return the new job."""
+        return self._call(
+            lambda c: c.submit(
+                circuit,
+                backend=backend,
+                shots=shots,
+                name=name,
+                noise_model=noise_model,
+                noise_seed=noise_seed,
+                debiasing=debiasing,
+                dry_run=dry_run,
+                session_id=session_id,
+                metadata=metadata,
+                settings=settings,
+            )
+        )
+
+    def create_job(self, payload: Mapping[str, Any]) -> JobCreated:
+        """``POST /jobs`` with a whole payload as given."""
+        return self._call(lambda c: c.create_job(payload))
+
+    def get_job(self, job: Job | str) -> Job:
+        """The job's current state."""
+        return self._call(lambda c: c.get_job(job))
+
+    def job_page(
+        self,
+        *,
+        status: JobStatus | str | None = None,
+        backend: str | Sequence[str] | None = None,
+        ids: Iterable[Job | str] | str | None = None,
+        session_id: str | None = None,
+        parent_job_id: Job | str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> JobPage:
+        """One page of ``GET /jobs``; ``page.next`` is the cursor of the next page or None."""
+        return self._call(
+            lambda c: c.job_page(
+                status=status,
+                backend=backend,
+                ids=ids,
+                session_id=session_id,
+                parent_job_id=parent_job_id,
+                limit=limit,
+                cursor=cursor,
+            )
+        )
+
+    def jobs(
+        self,
+        *,
+        status: JobStatus | str | None = None,
+        backend: str | Sequence[str] | None = None,
+        ids: Iterable[Job | str] | str | None = None,
+        session_id: str | None = None,
+        parent_job_id: Job | str | None = None,
+        limit: int | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[Job]:
+        """Every job matching the filters, page after page, as a blocking iterator."""
+        return self._iterate(
+            lambda c: c.jobs(
+                status=status,
+                backend=backend,
+                ids=ids,
+                session_id=session_id,
+                parent_job_id=parent_job_id,
+                limit=limit,
+                page_size=page_size,
+            )
+        )
+
+    def probabilities(self, job: Job | str, *, sharpen: bool | None = None) -> dict[int, float]:
+        """A completed job's probabilities ``{state: p}`` (qubit 0 the least significant bit)."""
+        return self._call(lambda c: c.probabilities(job, sharpen=sharpen))
+
+    def aggregated_probabilities(self, job: Job | str) -> dict[str, dict[int, float]]:
+        """A multi-circuit parent's probabilities by child job id, in circuit order."""
+        return self._call(lambda c: c.aggregated_probabilities(job))
+
+    def result(self, job: Job | str) -> Result:
+        """The result of a completed job; JobFailed or JobCanceled if it has none."""
+        return self._call(lambda c: c.result(job))
+
+    def cost(self, job: Job | str) -> Cost:
+        """A job's estimated cost and, once billed, its actual cost."""
+        return self._call(lambda c: c.cost(job))
+
+    def estimate(
+        self,
+        *,
+        backend: str,
+        qubits: int | None = None,
+        shots: int | None = None,
+        one_qubit_gates: int | None = None,
+        two_qubit_gates: int | None = None,
+        error_mitigation: bool | None = None,
+        type: str | None = None,
+    ) -> Estimate:
+        """A cost estimate before submitting (``GET /jobs/estimate``)."""
+        return self._call(
+            lambda c: c.estimate(
+                backend=backend,
+                qubits=qubits,
+                shots=shots,
+                one_qubit_gates=one_qubit_gates,
+                two_qubit_gates=two_qubit_gates,
+                error_mitigation=error_mitigation,
+                type=type,
+            )
+        )
+
+    def cancel(self, job: Job | str) -> JobAnswer:
+        """Cancel a job."""
+        return self._call(lambda c: c.cancel(job))
+
+    def delete(self, job: Job | str) -> JobAnswer:
+        """Delete a job; later reads of it answer 404."""
+        return self._call(lambda c: c.delete(job))
+
+    def cancel_many(self, jobs: Iterable[Job | str]) -> BulkJobsAnswer:
+        """Cancel several jobs in one request."""
+        return self._call(lambda c: c.cancel_many(jobs))
+
+    def delete_many(self, jobs: Iterable[Job | str]) -> BulkJobsAnswer:
+        """Delete several jobs in one request."""
+        return self._call(lambda c: c.delete_many(jobs))
+
+    # -- sessions -----------------------------------------------------------------------
+
+    def create_session(
+        self,
+        backend: str,
+        *,
+        job_count_limit: int | None = None,
+        duration_limit_min: float | None = None,
+        cost_limit: Money | None = None,
+    ) -> Session:
+        """Open a session on a backend, with optional limits."""
+        return self._call(
+            lambda c: c.create_session(
+                backend,
+                job_count_limit=job_count_limit,
+                duration_limit_min=duration_limit_min,
+                cost_limit=cost_limit,
+            )
+        )
+
+    def get_session(self, session: Session | str) -> Session:
+        """One session by id."""
+        return self._call(lambda c: c.get_session(session))
+
+    def sessions(self, *, active: bool | None = None) -> list[Session]:
+        """The organization's sessions, optionally only the active (or ended) ones."""
+        return self._call(lambda c: c.sessions(active=active))
+
+    def end_session(self, session: Session | str) -> Session:
+        """End a session; jobs already in it still run."""
+        return self._call(lambda c: c.end_session(session))
+
+    # -- batches ------------------------------------------------------------------------
+
+    def wait(
+        self,
+        job: Job | str,
+        *,
+        timeout_s: float | None = None,
+        cancel_on_timeout: bool = False,
+        schedule: PollSchedule | None = None,
+    ) -> Job:
+        """Block until the job is completed; JobFailed, JobCanceled or WaitTimeoutError."""
+        return self._call(
+            lambda c: c.wait(
+                job, timeout_s=timeout_s, cancel_on_timeout=cancel_on_timeout, schedule=schedule
+            )
+        )
+
+    def run(self, circuit: Any, **options: Any) -> Result:
+        """Submit one circuit, wait for it, and return its Result (``submit()``'s options)."""
+        return self._call(lambda c: c.run(circuit, **options))
+
+    def run_many(
+        self,
+        circuits: Iterable[Any],
+        *,
+        concurrency: int = 64,
+        max_in_flight: int = 10_000,
+        journal: str | None = None,
+        cancel_remote: bool = False,
+        pack: bool | PackLimits = False,
+        progress: Callable[[BatchProgress], None] | None = None,
+        **options: Any,
+    ) -> Iterator[Outcome]:
+        """Run many circuits; iterate for one Outcome per circuit, in completion order.
+
+        Stopping the iteration early (``break``, or closing the iterator) stops the batch.
+        ``progress`` is called from the facade's event loop thread.
+        """
+        items = list(circuits)
+        return self._iterate(
+            lambda c: c.run_many(
+                items,
+                concurrency=concurrency,
+                max_in_flight=max_in_flight,
+                journal=journal,
+                cancel_remote=cancel_remote,
+                pack=pack,
+                progress=progress,
+                **options,
+            )
+        )
+
+    def as_completed(
+        self,
+        jobs: Iterable[Job | str],
+        *,
+        max_in_flight: int = 100_000,
+        cancel_remote: bool = False,
+        progress: Callable[[BatchProgress], None] | None = None,
+    ) -> Iterator[Outcome]:
+        """Outcomes of jobs submitted elsewhere (Jobs or ids), in completion order."""
+        items = list(jobs)
+        return self._iterate(
+            lambda c: c.as_completed(
+                items, max_in_flight=max_in_flight, cancel_remote=cancel_remote, progress=progress
+            )
+        )
+
+    def gather(self, circuits: Iterable[Any], **options: Any) -> list[Outcome]:
+        """Run many circuits and return every outcome in input order."""
+        items = list(circuits)
+        return self._call(lambda c: c.gather(items, **options))

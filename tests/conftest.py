@@ -1,0 +1,122 @@
+"""Shared fixtures: in-process emulators (real or manual clock) and a small HTTP helper."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import aiohttp
+import pytest
+
+from ionq_async.emulator import Emulator, EmulatorConfig, ManualClock
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[Emulator]:
+    """A started in-process emulator with default settings (simulator jobs take ~30 ms)."""
+    async with Emulator() as emu:
+        yield emu
+
+
+@pytest.fixture
+def manual_clock() -> ManualClock:
+    """A clock that moves only when a test advances it."""
+    return ManualClock()
+
+
+@pytest.fixture
+async def manual_emulator(manual_clock: ManualClock) -> AsyncIterator[Emulator]:
+    """A started emulator driven by ``manual_clock``: jobs move on only when it advances."""
+    config = EmulatorConfig(
+        simulator_queue_s=1.0, simulator_run_s=2.0, qpu_queue_s=10.0, qpu_run_s=20.0,
+        submit_s=0.5, dry_run_s=1.0,
+    )
+    async with Emulator(config=config, clock=manual_clock) as emu:
+        yield emu
+
+
+class ApiCaller:
+    """Plain aiohttp calls to an emulator: ``await api.get("/jobs")`` -> (status, body, headers)."""
+
+    def __init__(self, emulator: Emulator, session: aiohttp.ClientSession) -> None:
+        self.emulator = emulator
+        self.session = session
+
+    def headers(self, key: str | None) -> dict[str, str]:
+        """The Authorization header for ``key`` (none for None)."""
+        return {} if key is None else {"Authorization": f"apiKey {key}"}
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        data: bytes | str | None = None,
+        params: Any = None,
+        key: str | None | bool = True,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[int, Any, Mapping[str, str]]:
+        """One request to ``emulator.url + path``; the body is decoded JSON (or text)."""
+        use_key = self.emulator.api_key if key is True else (None if key is False else key)
+        all_headers = {**self.headers(use_key), **(headers or {})}
+        async with self.session.request(
+            method, self.emulator.url + path, json=json, data=data, params=params,
+            headers=all_headers,
+        ) as response:
+            text = await response.text()
+            try:
+                body: Any = await response.json(content_type=None) if text else None
+            except ValueError:
+                body = text
+            return response.status, body, response.headers
+
+    async def get(self, path: str, **kwargs: Any) -> tuple[int, Any, Mapping[str, str]]:
+        """GET."""
+        return await self.call("GET", path, **kwargs)
+
+    async def post(self, path: str, **kwargs: Any) -> tuple[int, Any, Mapping[str, str]]:
+        """POST."""
+        return await self.call("POST", path, **kwargs)
+
+    async def put(self, path: str, **kwargs: Any) -> tuple[int, Any, Mapping[str, str]]:
+        """PUT."""
+        return await self.call("PUT", path, **kwargs)
+
+    async def delete(self, path: str, **kwargs: Any) -> tuple[int, Any, Mapping[str, str]]:
+        """DELETE."""
+        return await self.call("DELETE", path, **kwargs)
+
+    async def submit(self, **payload: Any) -> str:
+        """POST /jobs (a Bell circuit on the simulator unless told otherwise); the new id."""
+        body = {"type": "ionq.circuit.v1", "backend": "simulator", "input": BELL, **payload}
+        status, answer, _ = await self.post("/jobs", json=body)
+        assert status == 201, answer
+        return str(answer["id"])
+
+
+BELL: dict[str, Any] = {
+    "gateset": "qis",
+    "qubits": 2,
+    "circuit": [{"gate": "h", "target": 0}, {"gate": "cnot", "control": 0, "target": 1}],
+}
+"""A Bell pair in the API's input form."""
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """A plain aiohttp session, closed after the test."""
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+def api(emulator: Emulator, http: aiohttp.ClientSession) -> ApiCaller:
+    """HTTP calls to the default ``emulator``."""
+    return ApiCaller(emulator, http)
+
+
+@pytest.fixture
+def manual_api(manual_emulator: Emulator, http: aiohttp.ClientSession) -> ApiCaller:
+    """HTTP calls to ``manual_emulator``."""
+    return ApiCaller(manual_emulator, http)

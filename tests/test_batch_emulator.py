@@ -1,0 +1,285 @@
+"""The batch engine against the emulator over loopback: the runs the issue asks for."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import math
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from ionq_async._retry import RetryPolicy
+from ionq_async.batch import TOKEN_METADATA_KEY, Outcome, PollSchedule
+from ionq_async.circuits import Circuit
+from ionq_async.client import Client
+from ionq_async.emulator import Emulator, EmulatorConfig, FaultConfig, ManualClock
+from ionq_async.exceptions import JobFailed
+
+FAST = PollSchedule(initial_s=0.005, factor=1.5, max_s=0.05, jitter=0.1)
+
+
+@pytest.fixture(autouse=True)
+def fast_polling(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Keep the tests quick: poll every few milliseconds whatever the backend.
+    monkeypatch.setattr("ionq_async.batch.SIMULATOR_SCHEDULE", FAST)
+    monkeypatch.setattr("ionq_async.batch.QPU_SCHEDULE", FAST)
+
+
+def angle(index: int) -> float:
+    return math.pi * (index + 1) / 1002
+
+
+def distinct_circuit(index: int) -> Circuit:
+    """Basis state ``index`` on qubits 0-9 and a rotation by a per-index angle on qubit 10."""
+    circuit = Circuit(qubits=11, name=f"c{index}")
+    for bit in range(10):
+        if index >> bit & 1:
+            circuit.x(bit)
+    return circuit.ry(angle(index), 10)
+
+
+def expected(index: int) -> dict[int, float]:
+    theta = angle(index)
+    return {index: math.cos(theta / 2) ** 2, index + 1024: math.sin(theta / 2) ** 2}
+
+
+def too_wide(index: int) -> Circuit:
+    """A circuit the 29-qubit simulator fails with NotEnoughQubits."""
+    return Circuit(qubits=30, name=f"wide{index}").x(29)
+
+
+def matches(outcome: Outcome) -> bool:
+    probabilities = outcome.unwrap().probabilities
+    want = expected(outcome.index)
+    return probabilities.keys() == want.keys() and all(
+        math.isclose(probabilities[k], v, abs_tol=1e-9) for k, v in want.items()
+    )
+
+
+def batch_tasks() -> list[asyncio.Task[Any]]:
+    """Running tasks whose code is the client's (not the emulator's, not the test's)."""
+    found = []
+    for task in asyncio.all_tasks():
+        code = getattr(task.get_coro(), "cr_code", None)
+        filename = code.co_filename if code is not None else ""
+        if "ionq_async" in filename and "emulator" not in filename:
+            found.append(task)
+    return found
+
+
+async def settle() -> None:
+    gc.collect()
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
+def client_for(emu: Emulator, retry: RetryPolicy | None = None) -> Client:
+    return Client(api_key=emu.api_key, base_url=emu.url, retry=retry or RetryPolicy.no_wait())
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[Emulator]:
+    async with Emulator(config=EmulatorConfig(time_scale=0.0)) as emulator:
+        yield emulator
+
+
+async def test_a_thousand_circuits_come_back_matched_to_their_distributions(
+    emu: Emulator,
+) -> None:
+    circuits = [distinct_circuit(i) for i in range(1000)]
+    async with client_for(emu) as client:
+        outcomes = [o async for o in client.run_many(circuits, shots=100)]
+    assert sorted(o.index for o in outcomes) == list(range(1000))
+    assert all(o.circuit is circuits[o.index] and o.name == f"c{o.index}" for o in outcomes)
+    assert all(matches(o) for o in outcomes)
+    assert emu.stats.jobs_created == 1000
+    status_requests = emu.stats.requests("GET", "/v0.4/jobs") + emu.stats.requests(
+        "GET", "/v0.4/jobs/{job_id}"
+    )
+    assert status_requests < 1000 * 0.3
+
+
+async def test_completion_order_follows_durations_not_submission() -> None:
+    clock = ManualClock()
+    config = EmulatorConfig(simulator_queue_s=1.0, simulator_run_s=1.0)
+    async with Emulator(config=config, clock=clock) as emu, client_for(emu) as client:
+        # Odd circuits fail at once; even ones need two (manual) seconds.
+        circuits = [too_wide(i) if i % 2 else distinct_circuit(i) for i in range(20)]
+        order: list[int] = []
+        async for outcome in client.run_many(circuits):
+            order.append(outcome.index)
+            if len(order) == 10:
+                clock.advance(5.0)
+    assert set(order[:10]) == set(range(1, 20, 2))
+    assert set(order[10:]) == set(range(0, 20, 2))
+    assert order != sorted(order)
+
+
+async def test_as_completed_yields_fast_jobs_before_slow_ones_submitted_first() -> None:
+    clock = ManualClock()
+    async with Emulator(config=EmulatorConfig(), clock=clock) as emu, client_for(emu) as client:
+        slow = [await client.submit(distinct_circuit(i), backend="qpu.forte-1") for i in range(3)]
+        fast = [await client.submit(distinct_circuit(i)) for i in range(3, 6)]
+        clock.advance(1.0)  # the simulator's jobs are done, the QPU's are queued
+        order: list[int] = []
+        async for outcome in client.as_completed([*slow, *fast]):
+            order.append(outcome.index)
+            if len(order) == 3:
+                clock.advance(60.0)
+    assert set(order[:3]) == {3, 4, 5}
+    assert set(order[3:]) == {0, 1, 2}
+
+
+async def test_one_failing_circuit_among_many_gives_one_error(emu: Emulator) -> None:
+    circuits = [distinct_circuit(i) for i in range(200)]
+    circuits[137] = too_wide(137)
+    async with client_for(emu) as client:
+        outcomes = {o.index: o async for o in client.run_many(circuits)}
+    failed = outcomes.pop(137)
+    assert isinstance(failed.error, JobFailed)
+    assert failed.error.code == "NotEnoughQubits"
+    assert failed.job is not None and failed.result is None
+    assert all(matches(o) for o in outcomes.values())
+
+
+async def test_a_429_storm_ends_with_every_job_done_and_few_429s() -> None:
+    faults = FaultConfig(rate_limit_per_s=400.0, rate_limit_burst=20)
+    retry = RetryPolicy(max_attempts=30, initial_backoff_s=0.01, max_backoff_s=0.2)
+    async with Emulator(config=EmulatorConfig(time_scale=0.0), faults=faults) as emu:
+        async with client_for(emu, retry) as client:
+            outcomes = [o async for o in client.run_many(
+                [distinct_circuit(i) for i in range(300)], concurrency=64
+            )]
+            seen_by_client = client.stats.rate_limited
+    assert len(outcomes) == 300
+    assert all(matches(o) for o in outcomes)
+    answered_429 = emu.stats.responses_by_status[429]
+    assert answered_429 == seen_by_client
+    assert 0 < answered_429 < 300
+    assert emu.stats.jobs_created == 300
+
+
+async def test_dropped_connections_after_the_job_is_stored_leave_no_duplicates() -> None:
+    faults = FaultConfig(p_drop_after_store=0.2, seed=7)
+    async with Emulator(config=EmulatorConfig(time_scale=0.0), faults=faults) as emu:
+        async with client_for(emu) as client:
+            outcomes = [o async for o in client.run_many(
+                [distinct_circuit(i) for i in range(200)]
+            )]
+        tokens = Counter((job["metadata"] or {}).get(TOKEN_METADATA_KEY) for job in emu.jobs())
+    assert emu.stats.dropped_connections > 10
+    assert all(matches(o) for o in outcomes)
+    assert len(tokens) == 200
+    assert set(tokens.values()) == {1}
+
+
+async def _run_until_submitted(client: Client, circuits: list[Circuit], journal: Path,
+                               count: int) -> None:
+    run = client.run_many(circuits, journal=str(journal), concurrency=8)
+    async with run:
+        while run.progress.submitted < count:
+            await asyncio.sleep(0.002)
+
+
+async def test_a_stopped_batch_resumes_from_its_journal_without_duplicates(
+    tmp_path: Path,
+) -> None:
+    clock = ManualClock()
+    journal = tmp_path / "batch.jsonl"
+    circuits = [distinct_circuit(i) for i in range(120)]
+    async with Emulator(config=EmulatorConfig(), clock=clock) as emu:
+        async with client_for(emu) as client:
+            # "Crash" part way: the batch is stopped after 50 jobs exist.
+            await _run_until_submitted(client, circuits, journal, 50)
+        created_before = emu.stats.jobs_created
+        assert 50 <= created_before < 120
+        # A crash between sending a creation and recording its id: drop the last id.
+        lines = journal.read_text().splitlines()
+        last = max(i for i, line in enumerate(lines) if json.loads(line)["type"] == "job")
+        journal.write_text("\n".join(lines[:last] + lines[last + 1 :]) + "\n")
+        clock.advance(60.0)
+        async with client_for(emu) as client:
+            outcomes = [o async for o in client.run_many(circuits, journal=str(journal))]
+        tokens = Counter((job["metadata"] or {}).get(TOKEN_METADATA_KEY) for job in emu.jobs())
+    assert sorted(o.index for o in outcomes) == list(range(120))
+    assert all(matches(o) for o in outcomes)
+    assert emu.stats.jobs_created == 120
+    assert set(tokens.values()) == {1}
+
+
+async def test_breaking_out_leaves_nothing_running_and_cancel_remote_cancels_jobs() -> None:
+    clock = ManualClock()
+    async with Emulator(config=EmulatorConfig(), clock=clock) as emu:
+        async with client_for(emu) as client:
+            run = client.run_many(
+                [distinct_circuit(i) for i in range(60)], cancel_remote=True
+            )
+            async with run:
+                while run.progress.submitted < 60:
+                    await asyncio.sleep(0.002)
+            await settle()
+            assert batch_tasks() == []
+            requests = emu.stats.requests_total
+            await asyncio.sleep(0.05)
+            assert emu.stats.requests_total == requests
+        statuses = Counter(job["status"] for job in emu.jobs())
+    assert statuses == {"canceled": 60}
+    assert emu.stats.requests("PUT", "/v0.4/jobs/status/cancel") == 1
+
+
+async def test_a_dropped_iterator_stops_its_work(emu: Emulator) -> None:
+    async with client_for(emu) as client:
+        async for _ in client.run_many([distinct_circuit(i) for i in range(300)]):
+            break
+        await settle()
+        await asyncio.sleep(0.01)
+        assert batch_tasks() == []
+        requests = emu.stats.requests_total
+        await asyncio.sleep(0.05)
+        assert emu.stats.requests_total == requests
+
+
+async def test_cancelling_the_consuming_task_stops_within_a_second(emu: Emulator) -> None:
+    async with client_for(emu) as client:
+        seen = 0
+
+        async def consume() -> None:
+            nonlocal seen
+            async for _ in client.run_many([distinct_circuit(i) for i in range(500)]):
+                seen += 1
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(consume)
+            while seen < 10:
+                await asyncio.sleep(0.001)
+            with anyio.fail_after(1.0):
+                group.cancel_scope.cancel()
+        assert batch_tasks() == []
+        requests = emu.stats.requests_total
+        await asyncio.sleep(0.05)
+        assert emu.stats.requests_total == requests
+
+
+async def test_pack_gives_the_same_outcomes_as_one_job_per_circuit(emu: Emulator) -> None:
+    circuits = [distinct_circuit(i) for i in range(300)]
+    circuits[42] = too_wide(42)
+    async with client_for(emu) as client:
+        plain = {o.index: o async for o in client.run_many(circuits)}
+        packed = {o.index: o async for o in client.run_many(circuits, pack=True)}
+    assert plain.keys() == packed.keys() == set(range(300))
+    for index in range(300):
+        if index == 42:
+            assert isinstance(plain[index].error, JobFailed)
+            assert isinstance(packed[index].error, JobFailed)
+            assert packed[index].error.code == plain[index].error.code  # type: ignore[union-attr]
+            continue
+        assert matches(packed[index]) and matches(plain[index])
+        assert packed[index].name == plain[index].name
+    parents = [job for job in emu.jobs() if job["type"] == "ionq.multi-circuit.v1"]
+    assert len(parents) == 1

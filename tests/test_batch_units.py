@@ -1,0 +1,377 @@
+"""The batch engine's pure parts: packing plan, poll schedules, AIMD limiter, journal, outcomes."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+
+import anyio
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ionq_async._journal import Journal, TokenRecord
+from ionq_async.batch import (
+    MAX_IDS_PER_POLL,
+    MAX_POLL_URL_BYTES,
+    QPU_SCHEDULE,
+    SIMULATOR_SCHEDULE,
+    AdaptiveLimiter,
+    BatchProgress,
+    Outcome,
+    PackLimits,
+    PollSchedule,
+    _chunks,
+    _Entry,
+    _is_ambiguous,
+    plan_packs,
+)
+from ionq_async.exceptions import (
+    BadRequestError,
+    IonQConnectionError,
+    IonQTimeoutError,
+    JobFailed,
+    JournalError,
+    RateLimitError,
+    ServerError,
+)
+from ionq_async.models import Failure, Job, JobStatus
+from ionq_async.results import Result
+
+# -- packing ---------------------------------------------------------------------------
+
+
+def test_packs_keep_input_order_and_cover_every_circuit() -> None:
+    packs = plan_packs([(10, 100)] * 12, PackLimits(max_circuits=5))
+    assert packs == [(0, 1, 2, 3, 4), (5, 6, 7, 8, 9), (10, 11)]
+
+
+def test_packs_respect_the_gate_limit() -> None:
+    packs = plan_packs([(60, 10), (60, 10), (60, 10)], PackLimits(max_gates=150))
+    assert packs == [(0, 1), (2,)]
+
+
+def test_packs_respect_the_byte_limit() -> None:
+    packs = plan_packs([(1, 400), (1, 400), (1, 400)], PackLimits(max_bytes=1000))
+    assert packs == [(0, 1), (2,)]
+
+
+def test_a_circuit_over_a_limit_alone_gets_its_own_pack() -> None:
+    packs = plan_packs([(1, 10), (500, 10), (1, 10)], PackLimits(max_gates=100))
+    assert packs == [(0,), (1,), (2,)]
+
+
+def test_default_pack_limits_are_the_apis() -> None:
+    limits = PackLimits()
+    assert limits.max_circuits == 5_000
+    assert limits.max_gates == 150_000
+    assert limits.max_bytes < 10_000_000
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 200), st.integers(1, 500)), max_size=60),
+    st.integers(1, 10),
+    st.integers(1, 400),
+    st.integers(1, 2000),
+)
+def test_every_pack_is_within_limits_unless_it_is_one_oversized_circuit(
+    sizes: list[tuple[int, int]], max_circuits: int, max_gates: int, max_bytes: int
+) -> None:
+    limits = PackLimits(max_circuits=max_circuits, max_gates=max_gates, max_bytes=max_bytes)
+    packs = plan_packs(sizes, limits)
+    assert [i for pack in packs for i in pack] == list(range(len(sizes)))
+    for pack in packs:
+        if len(pack) == 1:
+            continue
+        assert len(pack) <= max_circuits
+        assert sum(sizes[i][0] for i in pack) <= max_gates
+        assert sum(sizes[i][1] for i in pack) <= max_bytes
+
+
+# -- poll schedules --------------------------------------------------------------------
+
+
+def test_the_simulator_is_polled_sooner_than_a_qpu() -> None:
+    assert PollSchedule.for_backend("simulator") is SIMULATOR_SCHEDULE
+    assert PollSchedule.for_backend(None) is SIMULATOR_SCHEDULE
+    assert PollSchedule.for_backend("qpu.forte-1") is QPU_SCHEDULE
+    assert SIMULATOR_SCHEDULE.initial_s < QPU_SCHEDULE.initial_s
+    assert SIMULATOR_SCHEDULE.max_s < QPU_SCHEDULE.max_s
+
+
+def test_intervals_grow_by_the_factor_up_to_the_cap() -> None:
+    schedule = PollSchedule(initial_s=0.1, factor=2.0, max_s=1.0, jitter=0.0)
+    rng = random.Random(0)
+    assert [schedule.interval_s(n, rng) for n in range(6)] == pytest.approx(
+        [0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
+    )
+
+
+def test_jitter_stays_within_its_fraction() -> None:
+    schedule = PollSchedule(initial_s=1.0, factor=1.0, max_s=1.0, jitter=0.2)
+    rng = random.Random(1)
+    draws = [schedule.interval_s(0, rng) for _ in range(500)]
+    assert min(draws) >= 0.8
+    assert max(draws) <= 1.2
+    assert len(set(draws)) > 400
+
+
+def test_a_huge_attempt_number_does_not_overflow() -> None:
+    assert SIMULATOR_SCHEDULE.interval_s(10_000, random.Random(0)) <= 1.2
+
+
+def _job(status: JobStatus, **fields: object) -> Job:
+    return Job(id="j", status=status, **fields)  # type: ignore[arg-type]
+
+
+def test_a_queued_job_with_a_prediction_is_polled_near_its_predicted_end() -> None:
+    schedule = PollSchedule(initial_s=0.1, factor=1.5, max_s=1.0, jitter=0.0, max_predicted_s=30)
+    job = _job(
+        JobStatus.READY, predicted_wait_time_ms=4000.0, predicted_execution_duration_ms=1000.0
+    )
+    assert schedule.delay_s(0, job, random.Random(0)) == pytest.approx(5.0)
+
+
+def test_a_prediction_is_capped() -> None:
+    schedule = PollSchedule(initial_s=0.1, factor=1.5, max_s=1.0, jitter=0.0, max_predicted_s=30)
+    job = _job(JobStatus.READY, predicted_wait_time_ms=3_600_000.0)
+    assert schedule.delay_s(0, job, random.Random(0)) == pytest.approx(30.0)
+
+
+def test_predictions_are_ignored_once_the_job_runs() -> None:
+    schedule = PollSchedule(initial_s=0.1, factor=1.5, max_s=1.0, jitter=0.0)
+    job = _job(JobStatus.STARTED, predicted_wait_time_ms=9000.0)
+    assert schedule.delay_s(0, job, random.Random(0)) == pytest.approx(0.1)
+
+
+# -- poll chunks -------------------------------------------------------------------------
+
+
+def test_poll_chunks_hold_at_most_100_ids() -> None:
+    entries = [_Entry(i, f"{i:036d}", None, SIMULATOR_SCHEDULE) for i in range(250)]
+    chunks = list(_chunks(entries))
+    assert [len(c) for c in chunks] == [MAX_IDS_PER_POLL, MAX_IDS_PER_POLL, 50]
+
+
+def test_poll_chunks_keep_urls_short_for_long_ids() -> None:
+    entries = [_Entry(i, "x" * 200, None, SIMULATOR_SCHEDULE) for i in range(100)]
+    for chunk in _chunks(entries):
+        assert sum(len(e.job_id) + 5 for e in chunk) <= MAX_POLL_URL_BYTES
+
+
+# -- the AIMD limiter ---------------------------------------------------------------------
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_rate_limiting_halves_the_limit_once_per_cooldown() -> None:
+    clock = _Clock()
+    limiter = AdaptiveLimiter(32, cooldown_s=1.0, clock=clock)
+    limiter.on_rate_limited()
+    limiter.on_rate_limited()  # the same storm
+    assert limiter.slots == 16
+    clock.now = 2.0
+    limiter.on_rate_limited()
+    assert limiter.slots == 8
+    assert limiter.decreases == 2
+
+
+def test_the_limit_never_drops_below_the_minimum() -> None:
+    clock = _Clock()
+    limiter = AdaptiveLimiter(4, minimum=2, cooldown_s=0.0, clock=clock)
+    for step in range(10):
+        clock.now = float(step)
+        limiter.on_rate_limited()
+    assert limiter.slots == 2
+
+
+def test_the_limit_grows_back_by_about_one_slot_per_window_of_successes() -> None:
+    limiter = AdaptiveLimiter(32, cooldown_s=0.0)
+    limiter.on_rate_limited()
+    assert limiter.slots == 16
+    for _ in range(16):
+        limiter.on_success()
+    assert limiter.slots == 16 or limiter.slots == 17
+    for _ in range(2000):
+        limiter.on_success()
+    assert limiter.slots == 32
+
+
+async def test_acquire_waits_for_a_free_slot() -> None:
+    limiter = AdaptiveLimiter(2)
+    await limiter.acquire()
+    await limiter.acquire()
+    got_third = anyio.Event()
+
+    async def third() -> None:
+        await limiter.acquire()
+        got_third.set()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(third)
+        await anyio.wait_all_tasks_blocked()
+        assert not got_third.is_set()
+        limiter.release()
+        await got_third.wait()
+    assert limiter.in_use == 2
+
+
+async def test_a_shrunken_limit_holds_new_acquirers_until_enough_slots_free() -> None:
+    limiter = AdaptiveLimiter(4, cooldown_s=0.0)
+    for _ in range(4):
+        await limiter.acquire()
+    limiter.on_rate_limited()  # 2 slots now, 4 in use
+    got = anyio.Event()
+
+    async def acquirer() -> None:
+        await limiter.acquire()
+        got.set()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(acquirer)
+        limiter.release()
+        limiter.release()
+        await anyio.wait_all_tasks_blocked()
+        assert not got.is_set()  # 2 in use = 2 slots
+        limiter.release()
+        await got.wait()
+
+
+# -- ambiguity ------------------------------------------------------------------------------
+
+
+def test_which_creation_failures_may_have_created_the_job() -> None:
+    assert _is_ambiguous(IonQConnectionError("dropped", request_sent=True))
+    assert _is_ambiguous(IonQTimeoutError("read timeout"))
+    assert _is_ambiguous(ServerError("boom", status=502))
+    assert not _is_ambiguous(IonQConnectionError("refused", request_sent=False))
+    assert not _is_ambiguous(RateLimitError("slow down", status=429))
+    assert not _is_ambiguous(BadRequestError("bad", status=400))
+
+
+# -- outcomes and progress -----------------------------------------------------------------
+
+
+def test_an_ok_outcome_unwraps_to_its_result() -> None:
+    job = _job(JobStatus.COMPLETED)
+    result = Result(job=job, probabilities={0: 1.0}, shots=10)
+    outcome = Outcome(index=3, name="a", circuit=None, job=job, result=result, error=None)
+    assert outcome.ok
+    assert outcome.unwrap() is result
+
+
+def test_a_failed_outcome_raises_its_error_on_unwrap() -> None:
+    job = _job(JobStatus.FAILED, failure=Failure(code="TooManyShots", message="no"))
+    outcome = Outcome(
+        index=0, name=None, circuit=None, job=job, result=None, error=JobFailed(job)
+    )
+    assert not outcome.ok
+    with pytest.raises(JobFailed, match="TooManyShots"):
+        outcome.unwrap()
+
+
+def test_progress_reports_done_and_rate() -> None:
+    progress = BatchProgress(
+        total=10, submitted=8, waiting=3, completed=4, failed=1, started_at=0.0, elapsed_s=2.0
+    )
+    assert progress.done == 5
+    assert progress.rate_per_s == pytest.approx(2.5)
+
+
+# -- the journal -----------------------------------------------------------------------------
+
+
+def _record(unit: int, token: str) -> TokenRecord:
+    return TokenRecord(unit=unit, indices=(unit,), token=token, at=1000.0 + unit)
+
+
+async def test_a_new_journal_starts_with_a_header(tmp_path: Path) -> None:
+    path = tmp_path / "batch.jsonl"
+    journal = Journal.open(path, batch="abc", units=3)
+    journal.close()
+    (header,) = [json.loads(line) for line in path.read_text().splitlines()]
+    assert header["type"] == "header"
+    assert header["batch"] == "abc"
+    assert header["units"] == 3
+
+
+async def test_a_reopened_journal_gives_tokens_and_job_ids(tmp_path: Path) -> None:
+    path = tmp_path / "batch.jsonl"
+    journal = Journal.open(path, batch="abc", units=3)
+    await journal.record_token(_record(0, "t0"))
+    await journal.record_job(0, "t0", "job-0")
+    await journal.record_token(_record(1, "t1"))
+    journal.close()
+    state = Journal.open(path, batch="abc", units=3).state
+    assert state.job_ids == {0: "job-0"}
+    assert state.tokens[1].token == "t1"
+    assert state.tokens[1].at == 1001.0
+    assert state.pending_units == [1]
+
+
+async def test_a_journal_of_another_batch_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "batch.jsonl"
+    Journal.open(path, batch="abc", units=3).close()
+    with pytest.raises(JournalError, match="different batch"):
+        Journal.open(path, batch="xyz", units=3)
+    with pytest.raises(JournalError, match="different batch"):
+        Journal.open(path, batch="abc", units=4)
+
+
+async def test_a_torn_last_line_is_dropped_and_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "batch.jsonl"
+    journal = Journal.open(path, batch="abc", units=2)
+    await journal.record_token(_record(0, "t0"))
+    journal.close()
+    with path.open("ab") as file:
+        file.write(b'{"type":"job","unit":0,"tok')  # the crash came mid-write
+    journal = Journal.open(path, batch="abc", units=2)
+    assert journal.state.job_ids == {}
+    await journal.record_job(0, "t0", "job-0")
+    journal.close()
+    assert Journal.open(path, batch="abc", units=2).state.job_ids == {0: "job-0"}
+
+
+async def test_a_corrupt_journal_line_raises_journal_error(tmp_path: Path) -> None:
+    path = tmp_path / "batch.jsonl"
+    Journal.open(path, batch="abc", units=2).close()
+    with path.open("ab") as file:
+        file.write(b"not json\n")
+    with pytest.raises(JournalError, match="unreadable"):
+        Journal.open(path, batch="abc", units=2)
+
+
+async def test_a_job_record_without_its_token_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "batch.jsonl"
+    Journal.open(path, batch="abc", units=2).close()
+    with path.open("ab") as file:
+        file.write(b'{"type":"job","unit":0,"token":"t","job_id":"j"}\n')
+    with pytest.raises(JournalError, match="no token record"):
+        Journal.open(path, batch="abc", units=2)
+
+
+async def test_concurrent_appends_share_syncs_and_all_land(tmp_path: Path) -> None:
+    path = tmp_path / "batch.jsonl"
+    journal = Journal.open(path, batch="abc", units=200)
+    async with anyio.create_task_group() as group:
+        for unit in range(200):
+            group.start_soon(journal.record_token, _record(unit, f"t{unit}"))
+    journal.close()
+    assert journal.syncs < 200
+    state = Journal.open(path, batch="abc", units=200).state
+    assert sorted(state.tokens) == list(range(200))
+
+
+def test_timestamps_in_job_lists_are_comparable_with_attempt_times() -> None:
+    # The token sweep compares a job's submitted_at with a wall-clock attempt time.
+    job = _job(JobStatus.READY, submitted_at=datetime(2025, 1, 1, tzinfo=UTC))
+    assert job.submitted_at is not None
+    assert job.submitted_at.timestamp() == 1735689600.0

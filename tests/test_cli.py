@@ -1,0 +1,585 @@
+"""The ``ionq-async`` command: every command against the emulator, output and exit codes.
+
+Commands run in-process through ``main([...])``; the emulator serves them from its own
+event loop in a worker thread (an anyio blocking portal), over a real loopback socket.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from anyio.from_thread import start_blocking_portal
+
+from ionq_async.cli import ExitCode, apply_options, build_parser, exit_code_for, main
+from ionq_async.emulator import Emulator, EmulatorConfig
+from ionq_async.exceptions import (
+    AuthenticationError,
+    CircuitError,
+    ConfigurationError,
+    IonQConnectionError,
+    JobFailed,
+    NotFoundError,
+)
+from ionq_async.models import Failure, Job, JobStatus
+
+BELL = {
+    "gateset": "qis",
+    "qubits": 2,
+    "circuit": [{"gate": "h", "target": 0}, {"gate": "cnot", "control": 0, "target": 1}],
+}
+GHZ3 = {
+    "qubits": 3,
+    "circuit": [
+        {"gate": "h", "target": 0},
+        {"gate": "cnot", "control": 0, "target": 1},
+        {"gate": "cnot", "control": 1, "target": 2},
+    ],
+}
+SECRET = "sk-test-0123456789abcdef-never-print-me"
+
+
+@pytest.fixture(autouse=True)
+def no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The developer's own key and URL never leak into a test."""
+    monkeypatch.delenv("IONQ_API_KEY", raising=False)
+    monkeypatch.delenv("IONQ_API_URL", raising=False)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Any]:
+    """One emulator for the module, on its own loop in a worker thread; jobs are instant."""
+    with (
+        start_blocking_portal("asyncio") as portal,
+        portal.wrap_async_context_manager(Emulator(config=EmulatorConfig(time_scale=0.0))) as emu,
+    ):
+        yield emu
+
+
+@pytest.fixture
+def cli(server: Any, capsys: pytest.CaptureFixture[str]) -> Any:
+    """Run a command against the emulator; returns (exit code, stdout, stderr)."""
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(["--base-url", server.url, "--api-key", server.api_key, *args])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
+
+
+@pytest.fixture
+def cli_json(cli: Any) -> Any:
+    """Run a command with --json; returns the parsed stdout (and checks exit 0)."""
+
+    def run(*args: str) -> Any:
+        code, out, err = cli(*args, "--json")
+        assert code == 0, err
+        return json.loads(out)
+
+    return run
+
+
+def write(tmp_path: Path, name: str, data: Any) -> str:
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data), encoding="utf-8")
+    return str(path)
+
+
+# ---------------------------------------------------------------------------------------
+# Usage, help and exit codes (no server needed).
+
+
+def test_help_documents_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for line in ("0    success", "1    a job failed", "2    usage", "3    API", "4    network"):
+        assert line in out
+    assert "5    invalid input" in out
+
+
+def test_every_command_is_listed_in_help(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["--help"])
+    out = capsys.readouterr().out
+    for command in [
+        "backends",
+        "whoami",
+        "submit",
+        "run",
+        "status",
+        "result",
+        "cost",
+        "estimate",
+        "jobs",
+        "cancel",
+        "emulator",
+        "demo",
+    ]:
+        assert command in out
+
+
+def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["frobnicate"]) == ExitCode.USAGE
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_missing_argument_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status"]) == ExitCode.USAGE
+    assert "ID" in capsys.readouterr().err
+
+
+def test_common_options_work_before_and_after_the_command() -> None:
+    parser = build_parser()
+    before = parser.parse_args(["--json", "--emulator", "backends"])
+    after = parser.parse_args(["backends", "--json", "--emulator"])
+    assert (before.json, before.emulator) == (after.json, after.emulator) == (True, True)
+    neither = parser.parse_args(["backends"])
+    assert (neither.json, neither.emulator, neither.api_key) == (False, False, None)
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (JobFailed(Job(id="j", status=JobStatus.FAILED, failure=Failure(code="X"))), 1),
+        (ConfigurationError("plain http"), 2),
+        (AuthenticationError("bad key", status=401), 3),
+        (NotFoundError("no such job", status=404), 3),
+        (IonQConnectionError("refused"), 4),
+        (CircuitError("bad gate"), 5),
+        (RuntimeError("bug"), 70),
+    ],
+)
+def test_each_kind_of_error_has_its_documented_exit_code(error: Exception, code: int) -> None:
+    assert exit_code_for(error) == code
+
+
+def test_a_missing_key_gives_one_clear_line_and_exit_3(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["whoami"])
+    err = capsys.readouterr().err
+    assert code == ExitCode.API
+    assert err.count("\n") == 1
+    assert "no API key" in err
+    assert "IONQ_API_KEY" in err
+    assert "Traceback" not in err
+
+
+def test_unreachable_server_is_a_network_error(capsys: pytest.CaptureFixture[str]) -> None:
+    # Port 9 (discard) on loopback: nothing listens there, the connection is refused.
+    code = main(["--base-url", "http://127.0.0.1:9/v0.4", "--api-key", SECRET, "whoami"])
+    err = capsys.readouterr().err
+    assert code == ExitCode.NETWORK
+    assert err.startswith("ionq-async: IonQConnectionError")
+    assert SECRET not in err
+
+
+def test_plain_http_to_a_remote_host_is_refused_as_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["--base-url", "http://example.com/v0.4", "--api-key", SECRET, "whoami"])
+    err = capsys.readouterr().err
+    assert code == ExitCode.USAGE
+    assert "ConfigurationError" in err
+    assert SECRET not in err
+
+
+def test_a_file_that_is_not_json_is_invalid_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, "broken.json", "{not json")
+    code = main(["--api-key", SECRET, "--base-url", "http://127.0.0.1:9/v0.4", "submit", path])
+    err = capsys.readouterr().err
+    assert code == ExitCode.INVALID_INPUT
+    assert "InputFileError" in err
+    assert "broken.json: not valid JSON (line 1" in err
+
+
+def test_a_missing_file_is_invalid_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = str(tmp_path / "nope.json")
+    code = main(["--api-key", SECRET, "--base-url", "http://127.0.0.1:9/v0.4", "run", missing])
+    assert code == ExitCode.INVALID_INPUT
+    assert "nope.json: cannot read" in capsys.readouterr().err
+
+
+def test_an_invalid_circuit_is_invalid_input_naming_file_and_gate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(
+        tmp_path, "bad.json", {"qubits": 2, "circuit": [{"gate": "hadamard", "target": 0}]}
+    )
+    code = main(["--api-key", SECRET, "--base-url", "http://127.0.0.1:9/v0.4", "submit", path])
+    err = capsys.readouterr().err
+    assert code == ExitCode.INVALID_INPUT
+    assert "CircuitError" in err
+    assert "bad.json" in err
+    assert "gate 0" in err
+
+
+def test_a_json_object_that_is_no_job_input_is_invalid_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, "other.json", {"hello": "world"})
+    code = main(["--api-key", SECRET, "--base-url", "http://127.0.0.1:9/v0.4", "submit", path])
+    assert code == ExitCode.INVALID_INPUT
+    assert "neither a circuit input" in capsys.readouterr().err
+
+
+def test_command_line_options_override_a_payloads_own_fields() -> None:
+    payload = {
+        "type": "ionq.circuit.v1",
+        "backend": "qpu.aria-1",
+        "shots": 10,
+        "noise": {"model": "aria-1", "seed": 1},
+        "metadata": {"a": "1"},
+        "input": BELL,
+    }
+    merged = apply_options(
+        payload,
+        {"backend": "simulator", "shots": 500, "noise_seed": 7, "metadata": {"b": "2"}},
+    )
+    assert merged["backend"] == "simulator"
+    assert merged["shots"] == 500
+    assert merged["noise"] == {"model": "aria-1", "seed": 7}
+    assert merged["metadata"] == {"a": "1", "b": "2"}
+    assert merged["input"] == BELL
+    assert payload["shots"] == 10  # the file's payload is left alone
+
+
+# ---------------------------------------------------------------------------------------
+# Every command against the emulator.
+
+
+@pytest.fixture(scope="module")
+def strict_server() -> Iterator[Any]:
+    """An emulator that accepts one key only, with real (short) job durations."""
+    config = EmulatorConfig(qpu_queue_s=30.0, qpu_run_s=30.0)
+    with (
+        start_blocking_portal("asyncio") as portal,
+        portal.wrap_async_context_manager(
+            Emulator(api_keys=["the-right-key"], config=config)
+        ) as emu,
+    ):
+        yield emu
+
+
+def test_backends_lists_the_simulator_as_json(cli_json: Any) -> None:
+    backends = cli_json("backends")
+    by_name = {b["backend"]: b for b in backends}
+    assert by_name["simulator"]["qubits"] == 29
+    assert "qpu.forte-1" in by_name
+
+
+def test_backends_draws_a_table_for_people(cli: Any) -> None:
+    code, out, _ = cli("backends")
+    assert code == 0
+    assert "simulator" in out
+    assert "qubits" in out
+
+
+def test_whoami_shows_the_key_id_never_the_key(cli: Any, server: Any) -> None:
+    code, out, err = cli("whoami", "--json")
+    assert code == 0
+    me = json.loads(out)
+    assert set(me) >= {"key_id", "project_id"}
+    assert server.api_key not in out + err
+
+
+def test_submit_prints_the_new_job_ids(cli_json: Any, tmp_path: Path) -> None:
+    bell = write(tmp_path, "bell.json", BELL)
+    ghz = write(tmp_path, "ghz.json", GHZ3)
+    created = cli_json("submit", bell, ghz)
+    assert [row["file"] for row in created] == [bell, ghz]
+    assert all(row["status"] == "submitted" for row in created)
+    assert len({row["id"] for row in created}) == 2
+
+
+def test_submit_sends_the_job_options(cli_json: Any, tmp_path: Path) -> None:
+    bell = write(tmp_path, "bell.json", BELL)
+    [created] = cli_json(
+        "submit", bell, "--shots", "200", "--name", "opts", "--noise-model", "aria-1",
+        "--noise-seed", "3", "--metadata", "team=qa",
+    )  # fmt: skip
+    job = cli_json("status", created["id"])
+    assert job["name"] == "opts"
+    assert job["shots"] == 200
+    assert job["noise"] == {"model": "aria-1", "seed": 3}
+    assert job["metadata"]["team"] == "qa"
+
+
+def test_submit_sends_a_whole_payload_with_command_line_overrides(
+    cli_json: Any, tmp_path: Path
+) -> None:
+    payload = {"type": "ionq.circuit.v1", "backend": "simulator", "shots": 50, "name": "file",
+               "input": BELL}  # fmt: skip
+    path = write(tmp_path, "payload.json", payload)
+    [created] = cli_json("submit", path, "--shots", "300")
+    job = cli_json("status", created["id"])
+    assert (job["name"], job["shots"]) == ("file", 300)
+
+
+def test_submit_dry_run_creates_a_dry_run_job(cli_json: Any, tmp_path: Path) -> None:
+    [created] = cli_json("submit", write(tmp_path, "bell.json", BELL), "--dry-run")
+    assert cli_json("status", created["id"])["dry_run"] is True
+
+
+def test_status_of_an_unknown_job_is_an_api_error(cli: Any) -> None:
+    code, out, err = cli("status", "00000000-0000-0000-0000-000000000000")
+    assert code == ExitCode.API
+    assert out == ""
+    assert err.startswith("ionq-async: NotFoundError: 404")
+    assert err.count("\n") == 1
+
+
+def test_status_draws_the_jobs_fields(cli: Any, cli_json: Any, tmp_path: Path) -> None:
+    [created] = cli_json("submit", write(tmp_path, "bell.json", BELL), "--name", "shown")
+    code, out, _ = cli("status", created["id"])
+    assert code == 0
+    assert "shown" in out
+    assert "simulator" in out
+
+
+def test_run_one_file_prints_counts(cli: Any, cli_json: Any, tmp_path: Path) -> None:
+    bell = write(tmp_path, "bell.json", BELL)
+    report = cli_json("run", bell, "--shots", "1000")
+    [entry] = report["results"]
+    assert entry["status"] == "completed"
+    assert entry["bitstring_counts"] == {"00": 500, "11": 500}
+    assert entry["counts"] == {"0": 500, "3": 500}
+    assert report["summary"]["completed"] == 1
+    code, out, _ = cli("run", bell, "--shots", "1000")
+    assert code == 0
+    assert "11" in out
+    assert "500" in out
+
+
+def test_run_many_files_goes_through_the_batch_engine(cli: Any, tmp_path: Path) -> None:
+    files = [write(tmp_path, f"c{i}.json", BELL if i % 2 else GHZ3) for i in range(6)]
+    code, out, err = cli("run", *files, "--shots", "100", "--json")
+    assert code == 0
+    assert err == ""  # no progress bar when the output is JSON
+    report = json.loads(out)
+    assert [e["source"] for e in report["results"]] == files
+    assert report["results"][0]["bitstring_counts"] == {"000": 50, "111": 50}
+    assert report["summary"]["completed"] == 6
+    assert report["summary"]["jobs_per_s"] > 0
+
+
+def test_run_many_draws_one_row_per_circuit_and_a_summary(cli: Any, tmp_path: Path) -> None:
+    files = [write(tmp_path, f"c{i}.json", BELL) for i in range(3)]
+    code, out, _ = cli("run", *files, "--shots", "10")
+    assert code == 0
+    assert out.count("completed") >= 3
+    assert "completed: 3/3" in out
+
+
+def test_run_of_a_multi_circuit_file_gives_one_result_per_circuit(
+    cli_json: Any, tmp_path: Path
+) -> None:
+    multi = write(tmp_path, "multi.json", {"gateset": "qis", "circuits": [BELL, GHZ3]})
+    report = cli_json("run", multi, "--shots", "10")
+    assert [e["source"] for e in report["results"]] == [f"{multi}#0", f"{multi}#1"]
+    assert report["results"][1]["bitstring_counts"] == {"000": 5, "111": 5}
+
+
+def test_run_with_a_job_that_fails_exits_1_and_names_the_reason(cli: Any, tmp_path: Path) -> None:
+    wide = {"qubits": 64, "circuit": [{"gate": "h", "target": 0}]}
+    files = [write(tmp_path, "bell.json", BELL), write(tmp_path, "wide.json", wide)]
+    code, out, _ = cli("run", *files, "--json")
+    report = json.loads(out)
+    assert code == ExitCode.JOB_FAILED
+    bell, failed = report["results"]
+    assert bell["status"] == "completed"
+    assert failed["status"] == "failed"
+    assert failed["error"]["type"] == "JobFailed"
+    assert failed["error"]["code"] == "NotEnoughQubits"
+    assert report["summary"]["failed"] == 1
+
+
+def test_result_gives_probabilities_or_counts(cli_json: Any, tmp_path: Path) -> None:
+    [created] = cli_json("submit", write(tmp_path, "bell.json", BELL), "--shots", "100")
+    cli_json("run", write(tmp_path, "warm.json", BELL))  # jobs are instant; be sure it ended
+    probabilities = cli_json("result", created["id"])
+    assert probabilities["probabilities"] == pytest.approx({"0": 0.5, "3": 0.5})
+    assert probabilities["bitstrings"] == pytest.approx({"00": 0.5, "11": 0.5})
+    counts = cli_json("result", created["id"], "--shots", "10")
+    assert counts["bitstring_counts"] == {"00": 5, "11": 5}
+    own = cli_json("result", created["id"], "--counts")
+    assert (own["shots"], own["counts"]) == (100, {"0": 50, "3": 50})
+
+
+def test_result_draws_a_table(cli: Any, cli_json: Any, tmp_path: Path) -> None:
+    [created] = cli_json("submit", write(tmp_path, "bell.json", BELL))
+    cli_json("run", write(tmp_path, "warm.json", BELL))
+    code, out, _ = cli("result", created["id"], "--shots", "1000")
+    assert code == 0
+    assert "bitstring" in out
+    assert "500" in out
+
+
+def test_result_of_a_multi_circuit_job_lists_each_circuit(cli_json: Any, tmp_path: Path) -> None:
+    multi = write(tmp_path, "multi.json", {"gateset": "qis", "circuits": [BELL, GHZ3]})
+    [created] = cli_json("submit", multi, "--shots", "100")
+    cli_json("run", write(tmp_path, "warm.json", BELL))
+    answer = cli_json("result", created["id"], "--counts")
+    assert [child["bitstring_counts"] for child in answer["children"]] == [
+        {"00": 50, "11": 50},
+        {"000": 50, "111": 50},
+    ]
+
+
+def test_result_of_a_failed_job_exits_1(cli: Any, cli_json: Any, tmp_path: Path) -> None:
+    wide = write(tmp_path, "wide.json", {"qubits": 64, "circuit": [{"gate": "h", "target": 0}]})
+    [created] = cli_json("submit", wide)
+    cli_json("run", write(tmp_path, "warm.json", BELL))
+    code, _, err = cli("result", created["id"])
+    assert code == ExitCode.JOB_FAILED
+    assert "JobFailed" in err
+    assert "NotEnoughQubits" in err
+
+
+def test_cost_shows_the_estimated_cost(cli: Any, cli_json: Any, tmp_path: Path) -> None:
+    [created] = cli_json("submit", write(tmp_path, "bell.json", BELL))
+    cost = cli_json("cost", created["id"])
+    assert set(cost) >= {"dry_run", "estimated_cost"}
+    code, out, _ = cli("cost", created["id"])
+    assert code == 0
+    assert "estimated cost" in out
+
+
+def test_estimate_sends_the_job_size(cli: Any, cli_json: Any) -> None:
+    estimate = cli_json(
+        "estimate", "--backend", "qpu.forte-1", "--qubits", "5", "--shots", "100",
+        "--1q-gates", "10", "--2q-gates", "4", "--error-mitigation",
+    )  # fmt: skip
+    context = estimate.get("estimate_context") or estimate["input_values"]
+    assert context["qubits"] == 5
+    assert context["shots"] == 100
+    assert (context["1q_gates"], context["2q_gates"]) == (10, 4)
+    assert context["error_mitigation"] is True
+    code, out, _ = cli("estimate", "--backend", "qpu.forte-1", "--qubits", "5")
+    assert code == 0
+    assert "estimated cost" in out
+
+
+def test_estimate_can_take_its_sizes_from_a_circuit_file(cli_json: Any, tmp_path: Path) -> None:
+    ghz = write(tmp_path, "ghz.json", GHZ3)
+    estimate = cli_json("estimate", "--circuit", ghz, "--shots", "100")
+    context = estimate.get("estimate_context") or estimate["input_values"]
+    assert (context["qubits"], context["1q_gates"], context["2q_gates"]) == (3, 1, 2)
+
+
+def test_jobs_lists_filters_and_limits(cli_json: Any, tmp_path: Path) -> None:
+    created = cli_json("submit", *(write(tmp_path, f"b{i}.json", BELL) for i in range(3)))
+    assert len(cli_json("jobs", "--limit", "2")) == 2
+    picked = cli_json("jobs", "--id", created[0]["id"], "--id", created[1]["id"])
+    assert {job["id"] for job in picked} == {created[0]["id"], created[1]["id"]}
+
+
+def test_jobs_draws_a_table(cli: Any) -> None:
+    code, out, _ = cli("jobs", "--limit", "3")
+    assert code == 0
+    assert "status" in out
+
+
+def test_cancel_cancels_running_jobs(
+    strict_server: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    base = ["--base-url", strict_server.url, "--api-key", "the-right-key", "--json"]
+    bell = write(tmp_path, "bell.json", BELL)
+    assert main([*base, "submit", bell, bell, bell, "--backend", "qpu.forte-1"]) == 0
+    ids = [row["id"] for row in json.loads(capsys.readouterr().out)]
+    assert main([*base, "cancel", ids[0]]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"id": ids[0], "status": "canceled"}]
+    assert main([*base, "cancel", ids[1], ids[2]]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert {row["id"] for row in answer} == {ids[1], ids[2]}
+    assert main([*base, "status", ids[2]]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "canceled"
+
+
+def test_a_rejected_key_is_an_api_error_and_is_never_printed(
+    strict_server: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["--base-url", strict_server.url, "--api-key", SECRET, "whoami"])
+    err = capsys.readouterr().err
+    assert code == ExitCode.API
+    assert err.startswith("ionq-async: AuthenticationError: 401")
+    assert err.count("\n") == 1
+    assert SECRET not in err
+
+
+def test_debug_adds_a_traceback_that_still_hides_the_key(
+    strict_server: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["--base-url", strict_server.url, "--api-key", SECRET, "--debug", "whoami"])
+    captured = capsys.readouterr()
+    assert code == ExitCode.API
+    assert "Traceback" in captured.err
+    assert SECRET not in captured.out + captured.err
+
+
+def test_the_key_from_the_environment_is_used_and_never_printed(
+    server: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("IONQ_API_KEY", server.api_key)
+    monkeypatch.setenv("IONQ_API_URL", server.url)
+    for args in (["whoami"], ["whoami", "--json"], ["jobs", "--debug"], ["backends"]):
+        assert main(args) == 0
+        captured = capsys.readouterr()
+        assert server.api_key not in captured.out + captured.err
+
+
+def test_the_emulator_option_needs_no_key_and_prints_only_json(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["--emulator", "--json", "backends"]) == 0
+    captured = capsys.readouterr()
+    assert {b["backend"] for b in json.loads(captured.out)} >= {"simulator"}
+    bell = write(tmp_path, "bell.json", BELL)
+    assert main(["run", bell, "--shots", "100", "--emulator", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["results"][0]["bitstring_counts"] == {"00": 50, "11": 50}
+    assert captured.err == ""
+
+
+def test_the_emulator_command_takes_the_emulators_own_flags() -> None:
+    ns = build_parser().parse_args(
+        ["emulator", "--port", "8123", "--time-scale", "0", "--fault-429", "0.1"]
+    )
+    assert (ns.port, ns.time_scale, ns.fault_429) == (8123, 0.0, 0.1)
+
+
+def test_the_emulator_command_serves_until_interrupted(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ionq_async", "emulator", "--port", "0", "--time-scale", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        assert url.endswith("/v0.4")
+        assert main(["--base-url", url, "--json", "backends"]) == 0
+        assert "simulator" in capsys.readouterr().out
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()

@@ -1,0 +1,167 @@
+"""The blocking facade: the client's methods without await, in plain code and in a running loop."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from anyio.from_thread import start_blocking_portal
+
+from ionq_async.circuits import Circuit
+from ionq_async.client import Client
+from ionq_async.emulator import Emulator, EmulatorConfig
+from ionq_async.exceptions import ClientClosedError, JobFailed, NotFoundError
+from ionq_async.models import JobStatus
+from ionq_async.sync import SyncClient
+
+BELL = Circuit(qubits=2).h(0).cnot(0, 1)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Any]:
+    """An emulator on its own loop in a worker thread, so blocking calls cannot stall it."""
+    with (
+        start_blocking_portal("asyncio") as portal,
+        portal.wrap_async_context_manager(Emulator(config=EmulatorConfig(time_scale=0.0))) as emu,
+    ):
+        yield emu
+
+
+@pytest.fixture
+def client(server: Any) -> Iterator[SyncClient]:
+    with SyncClient(server.api_key, server.url) as sync_client:
+        yield sync_client
+
+
+def test_plain_code_runs_a_circuit_and_gets_counts(client: SyncClient) -> None:
+    result = client.run(BELL, shots=1000)
+    assert result.bitstring_counts() == {"00": 500, "11": 500}
+
+
+def test_plain_code_submits_waits_and_reads_the_job(client: SyncClient) -> None:
+    job = client.submit(BELL, shots=100, name="sync bell")
+    finished = client.wait(job, timeout_s=30)
+    assert finished.status is JobStatus.COMPLETED
+    assert client.get_job(job.id).name == "sync bell"
+    assert client.probabilities(job) == pytest.approx({0: 0.5, 3: 0.5})
+
+
+def test_backends_and_whoami_answer_without_await(client: SyncClient) -> None:
+    names = [backend.backend for backend in client.backends()]
+    assert "simulator" in names
+    assert client.whoami().key_id
+
+
+def test_jobs_is_a_blocking_iterator(client: SyncClient) -> None:
+    submitted = {client.submit(BELL, shots=10).id for _ in range(3)}
+    listed = client.jobs(ids=sorted(submitted))
+    assert isinstance(listed, Iterator)
+    assert {job.id for job in listed} == submitted
+
+
+def test_run_many_yields_one_outcome_per_circuit(client: SyncClient) -> None:
+    circuits = [Circuit(qubits=n).h(0) for n in range(1, 6)]
+    outcomes = list(client.run_many(circuits, shots=100))
+    assert sorted(o.index for o in outcomes) == [0, 1, 2, 3, 4]
+    assert all(o.ok for o in outcomes)
+
+
+def test_run_many_reports_a_failed_job_as_a_typed_outcome(client: SyncClient) -> None:
+    too_wide = Circuit(qubits=64).h(0).cnot(0, 63)
+    [outcome] = list(client.run_many([too_wide], shots=100))
+    assert isinstance(outcome.error, JobFailed)
+    assert outcome.error.code == "NotEnoughQubits"
+
+
+def test_breaking_out_of_run_many_stops_the_batch_and_leaves_the_client_usable(
+    client: SyncClient,
+) -> None:
+    circuits = [BELL] * 20
+    for _outcome in client.run_many(circuits, shots=10, concurrency=2):
+        break
+    assert client.run(BELL, shots=10).counts() == {0: 5, 3: 5}
+
+
+def test_errors_arrive_typed(client: SyncClient) -> None:
+    with pytest.raises(NotFoundError):
+        client.get_job("00000000-0000-0000-0000-000000000000")
+
+
+def test_an_iterators_error_is_raised_in_the_caller(client: SyncClient) -> None:
+    with pytest.raises(Exception, match="unknown job status"):
+        list(client.jobs(status="sleeping"))
+
+
+def test_calls_work_from_inside_a_running_event_loop(server: Any) -> None:
+    # What a Jupyter cell without `await` does: call blocking code while a loop runs.
+    async def cell() -> dict[str, int]:
+        with SyncClient(server.api_key, server.url) as sync_client:
+            return sync_client.run(BELL, shots=100).bitstring_counts()
+
+    assert asyncio.run(cell()) == {"00": 50, "11": 50}
+
+
+async def test_calls_work_inside_an_async_test(server: Any) -> None:
+    with SyncClient(server.api_key, server.url) as sync_client:
+        outcomes = list(sync_client.run_many([BELL, BELL], shots=10))
+        assert len(outcomes) == 2
+        assert sync_client.backends()
+
+
+def test_the_facade_runs_its_loop_in_another_thread(client: SyncClient) -> None:
+    seen: list[int] = []
+    list(client.run_many([BELL], shots=10, progress=lambda _: seen.append(threading.get_ident())))
+    assert seen
+    assert threading.get_ident() not in seen
+
+
+def test_close_is_idempotent_and_later_calls_raise(server: Any) -> None:
+    sync_client = SyncClient(server.api_key, server.url)
+    sync_client.close()
+    sync_client.close()
+    assert sync_client.closed
+    with pytest.raises(ClientClosedError):
+        sync_client.backends()
+
+
+def test_the_key_is_not_in_the_repr(server: Any) -> None:
+    with SyncClient(server.api_key, server.url) as sync_client:
+        assert server.api_key not in repr(sync_client)
+
+
+# Methods of Client that the facade leaves out, and why.
+NOT_MIRRORED = {"aclose": "close() is the blocking counterpart"}
+
+
+def _public_methods(cls: type) -> dict[str, Any]:
+    return {
+        name: member
+        for name, member in inspect.getmembers(cls, inspect.isfunction)
+        if not name.startswith("_")
+    }
+
+
+def test_every_client_method_has_a_blocking_twin_with_the_same_parameters() -> None:
+    sync_methods = _public_methods(SyncClient)
+    for name, method in _public_methods(Client).items():
+        if name in NOT_MIRRORED:
+            continue
+        assert name in sync_methods, f"SyncClient lacks {name}()"
+        expected = list(inspect.signature(method).parameters.values())
+        actual = list(inspect.signature(sync_methods[name]).parameters.values())
+        assert [(p.name, p.kind, p.default) for p in actual] == [
+            (p.name, p.kind, p.default) for p in expected
+        ], name
+
+
+def test_the_constructor_takes_the_clients_arguments_but_an_aiohttp_session() -> None:
+    client_params = dict(inspect.signature(Client.__init__).parameters)
+    del client_params["session"]
+    sync_params = dict(inspect.signature(SyncClient.__init__).parameters)
+    assert [(p.name, p.default) for p in sync_params.values()] == [
+        (p.name, p.default) for p in client_params.values()
+    ]
