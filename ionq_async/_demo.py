@@ -161,7 +161,7 @@ async def demo_command(ns: argparse.Namespace, out: Output) -> int:
     ]
     if randoms:
         # The random circuit with the most outcomes shows more than a textbook state.
-        samples.append(max(randoms, key=lambda o: len(o.probabilities_or_empty())))
+        samples.append(max(randoms, key=_outcome_count))
     summary = {
         **report.summary(),
         "failures": [
@@ -193,6 +193,10 @@ async def demo_command(ns: argparse.Namespace, out: Output) -> int:
     return ExitCode.OK if ok else ExitCode.JOB_FAILED
 
 
+def _outcome_count(outcome: Outcome) -> int:
+    return len(outcome.result.probabilities) if outcome.result is not None else 0
+
+
 def _request_count(emu: Emulator) -> int:
     """Requests the emulator answered, by its own counter."""
     return emu.stats.requests_total
@@ -217,7 +221,11 @@ def _print_report(
     out.table(
         make_table(f"a few results ({shots} shots each)", ["circuit", "qubits", "counts"], rows)
     )
-    failures = "; ".join(f"{f['name']}: {f.get('code') or f['type']}" for f in summary["failures"])
+    failures = "; ".join(
+        f"{f['name']}: {f.get('code') or f['type']}"
+        + (f", {f['reason']}" if f.get("reason") else "")
+        for f in summary["failures"]
+    )
     lines = [
         ("completed", f"{report.completed} of {report.total}"),
         ("failed", f"{len(report.failed)}" + (f" ({failures})" if failures else "")),

@@ -649,15 +649,19 @@ class Transport:
 
     # -- decoding -----------------------------------------------------------------------
 
+    def _text(self, raw: bytes) -> str:
+        # Scrub the whole text before any cut, so no cut can leave part of the key behind.
+        return self.redact(raw.decode("utf-8", "replace"))
+
     def _decode_success(self, method: str, answer: _Answer) -> Any:
         where = f"{method} {answer.url.path}"
         content_type = answer.headers.get("Content-Type")
-        text_excerpt = self.redact(_excerpt(answer.raw.decode("utf-8", "replace")))
         if content_type is not None and not _is_json_type(content_type):
+            text = self._text(answer.raw)
             raise ResponseError(
-                f"{where}: expected JSON, got {content_type.split(';')[0]}: {text_excerpt!r}",
+                f"{where}: expected JSON, got {content_type.split(';')[0]}: {_excerpt(text)!r}",
                 status=answer.status,
-                body=self.redact(answer.raw[:_BODY_TEXT_CHARS].decode("utf-8", "replace")),
+                body=text[:_BODY_TEXT_CHARS],
             )
         if not answer.raw.strip():
             raise ResponseError(
@@ -666,19 +670,20 @@ class Transport:
         try:
             return json.loads(answer.raw, parse_constant=_reject_constant)
         except (ValueError, RecursionError) as exc:
+            text = self._text(answer.raw)
             raise ResponseError(
-                f"{where}: malformed JSON ({type(exc).__name__}): {text_excerpt!r}",
+                f"{where}: malformed JSON ({type(exc).__name__}): {_excerpt(text)!r}",
                 status=answer.status,
-                body=self.redact(answer.raw[:_BODY_TEXT_CHARS].decode("utf-8", "replace")),
+                body=text[:_BODY_TEXT_CHARS],
             ) from None
 
     def _api_error(self, method: str, answer: _Answer, *, results: bool) -> APIError:
-        text = answer.raw.decode("utf-8", "replace")
+        text = self._text(answer.raw)
         body: Any
         try:
             body = json.loads(answer.raw, parse_constant=_reject_constant) if answer.raw else None
         except (ValueError, RecursionError):
-            body = self.redact(text[:_BODY_TEXT_CHARS])
+            body = text[:_BODY_TEXT_CHARS]
         else:
             body = self._redact_value(body)
         message = self.redact(_error_message(body, text, answer.status, answer.reason))

@@ -48,6 +48,7 @@ from rich.text import Text
 
 from . import __version__
 from ._converter import converter
+from ._retry import RetryPolicy
 from .batch import BatchProgress, Outcome
 from .circuits import Circuit, circuits_from_multi_json
 from .emulator.__main__ import add_emulator_arguments, emulator_from_args, serve
@@ -327,6 +328,20 @@ def _add_common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
         help="run against an in-process emulator (no key, no network)",
     )
     group.add_argument(
+        "--retries",
+        type=int,
+        metavar="N",
+        default=default(None),
+        help="retries after network errors, 429 and 5xx answers (default 4)",
+    )
+    group.add_argument(
+        "--request-timeout",
+        type=float,
+        metavar="SECONDS",
+        default=default(None),
+        help="time limit of one HTTP request (default 30)",
+    )
+    group.add_argument(
         "--json",
         action="store_true",
         default=default(False),
@@ -533,17 +548,29 @@ async def open_client(ns: argparse.Namespace) -> AsyncIterator[Any]:
     """A Client configured from the options, or aimed at an in-process emulator."""
     from .client import Client
 
+    options: dict[str, Any] = {}
+    if ns.retries is not None:
+        if ns.retries < 0:
+            fail(f"--retries must not be negative, got {ns.retries}")
+        options["retry"] = RetryPolicy(max_attempts=ns.retries + 1)
+    if ns.request_timeout is not None:
+        if not ns.request_timeout > 0:
+            fail(f"--request-timeout must be positive, got {ns.request_timeout}")
+        options["timeout_s"] = ns.request_timeout
     if ns.emulator:
         from .emulator import Emulator
 
-        async with Emulator() as emu, Client(api_key=emu.api_key, base_url=emu.url) as client:
+        async with (
+            Emulator() as emu,
+            Client(api_key=emu.api_key, base_url=emu.url, **options) as client,
+        ):
             yield client
         return
     api_key = ns.api_key or os.environ.get("IONQ_API_KEY") or None
     base_url = ns.base_url or os.environ.get("IONQ_API_URL") or None
     if api_key is None and ns.command not in KEYLESS_COMMANDS:
         raise MissingKeyError("no API key: pass --api-key, set IONQ_API_KEY, or add --emulator")
-    async with Client(api_key=api_key, base_url=base_url) as client:
+    async with Client(api_key=api_key, base_url=base_url, **options) as client:
         yield client
 
 

@@ -536,12 +536,17 @@ class Client(BatchMethods):
     ) -> JobPage:
         """One page of ``GET /jobs``; ``page.next`` is the cursor of the next page or None.
 
-        ``ids`` go out repeated (``ids=a&ids=b``), ``backend`` as ``target`` (several
-        joined by commas), ``limit`` is the page size.
+        ``ids`` go out repeated (``ids=a&ids=b``; an empty list gives an empty page with
+        no request), ``backend`` as ``target`` (several joined by commas), ``limit`` is
+        the page size.
         """
         query: list[tuple[str, str]] = []
         if ids is not None:
-            query.extend(("ids", job_id) for job_id in _job_ids(ids))
+            id_list = _job_ids(ids)
+            if not id_list:
+                # No ids means no jobs; without the filter the server would list them all.
+                return JobPage(jobs=(), next=None)
+            query.extend(("ids", job_id) for job_id in id_list)
         if status is not None:
             try:
                 query.append(("status", JobStatus(status).value))

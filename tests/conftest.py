@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json as _json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -28,8 +30,12 @@ def manual_clock() -> ManualClock:
 async def manual_emulator(manual_clock: ManualClock) -> AsyncIterator[Emulator]:
     """A started emulator driven by ``manual_clock``: jobs move on only when it advances."""
     config = EmulatorConfig(
-        simulator_queue_s=1.0, simulator_run_s=2.0, qpu_queue_s=10.0, qpu_run_s=20.0,
-        submit_s=0.5, dry_run_s=1.0,
+        simulator_queue_s=1.0,
+        simulator_run_s=2.0,
+        qpu_queue_s=10.0,
+        qpu_run_s=20.0,
+        submit_s=0.5,
+        dry_run_s=1.0,
     )
     async with Emulator(config=config, clock=manual_clock) as emu:
         yield emu
@@ -54,22 +60,28 @@ class ApiCaller:
         json: Any = None,
         data: bytes | str | None = None,
         params: Any = None,
-        key: str | None | bool = True,
+        key: str | bool | None = True,
         headers: Mapping[str, str] | None = None,
     ) -> tuple[int, Any, Mapping[str, str]]:
         """One request to ``emulator.url + path``; the body is decoded JSON (or text)."""
         use_key = self.emulator.api_key if key is True else (None if key is False else key)
         all_headers = {**self.headers(use_key), **(headers or {})}
+        body: Any = data
+        if json is not None:
+            body = _json.dumps(json).encode()
+            all_headers.setdefault("Content-Type", "application/json")
+        if isinstance(body, bytes) and len(body) > 512 * 1024:
+            # aiohttp warns (an error here) about big raw bytes bodies; a stream is fine.
+            body = io.BytesIO(body)
         async with self.session.request(
-            method, self.emulator.url + path, json=json, data=data, params=params,
-            headers=all_headers,
+            method, self.emulator.url + path, data=body, params=params, headers=all_headers
         ) as response:
             text = await response.text()
             try:
-                body: Any = await response.json(content_type=None) if text else None
+                answer: Any = _json.loads(text) if text else None
             except ValueError:
-                body = text
-            return response.status, body, response.headers
+                answer = text
+            return response.status, answer, response.headers
 
     async def get(self, path: str, **kwargs: Any) -> tuple[int, Any, Mapping[str, str]]:
         """GET."""

@@ -173,7 +173,8 @@ def test_a_missing_key_gives_one_clear_line_and_exit_3(
 
 def test_unreachable_server_is_a_network_error(capsys: pytest.CaptureFixture[str]) -> None:
     # Port 9 (discard) on loopback: nothing listens there, the connection is refused.
-    code = main(["--base-url", "http://127.0.0.1:9/v0.4", "--api-key", SECRET, "whoami"])
+    args = ["--base-url", "http://127.0.0.1:9/v0.4", "--api-key", SECRET, "--retries", "0"]
+    code = main([*args, "whoami"])
     err = capsys.readouterr().err
     assert code == ExitCode.NETWORK
     assert err.startswith("ionq-async: IonQConnectionError")

@@ -439,6 +439,14 @@ def test_repeated_ids_keep_their_order_in_the_query(client: Client) -> None:
     assert str(url) == f"{BASE}/jobs?ids=b&ids=a&next=x%20y"
 
 
+async def test_an_empty_ids_filter_lists_nothing_without_asking(
+    api: MockedAPI, client: Client
+) -> None:
+    assert (await client.job_page(ids=[])).jobs == ()
+    assert [job async for job in client.jobs(ids=[])] == []
+    assert sent(api) == []
+
+
 async def test_job_page_refuses_an_unknown_status(api: MockedAPI, client: Client) -> None:
     with pytest.raises(InvalidRequestError, match="status"):
         await client.job_page(status="finished")

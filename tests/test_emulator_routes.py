@@ -11,11 +11,32 @@ from conftest import BELL, ApiCaller
 from ionq_async.emulator import Emulator
 
 JOB_FIELDS = {
-    "id", "status", "type", "backend", "dry_run", "submitter_id", "project_id",
-    "parent_job_id", "child_job_ids", "session_id", "metadata", "name", "submitted_at",
-    "started_at", "completed_at", "predicted_wait_time_ms", "predicted_execution_duration_ms",
-    "execution_duration_ms", "shots", "noise", "failure", "cost_model", "settings", "stats",
-    "output", "results",
+    "id",
+    "status",
+    "type",
+    "backend",
+    "dry_run",
+    "submitter_id",
+    "project_id",
+    "parent_job_id",
+    "child_job_ids",
+    "session_id",
+    "metadata",
+    "name",
+    "submitted_at",
+    "started_at",
+    "completed_at",
+    "predicted_wait_time_ms",
+    "predicted_execution_duration_ms",
+    "execution_duration_ms",
+    "shots",
+    "noise",
+    "failure",
+    "cost_model",
+    "settings",
+    "stats",
+    "output",
+    "results",
 }
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 NOT_FOUND = {
@@ -24,8 +45,11 @@ NOT_FOUND = {
     "or email support@ionq.co for help.",
     "statusCode": 404,
 }
-NOT_READY = {"error": "Not Found Error", "message": "Job not found or not yet completed.",
-             "statusCode": 404}
+NOT_READY = {
+    "error": "Not Found Error",
+    "message": "Job not found or not yet completed.",
+    "statusCode": 404,
+}
 UNAUTHORIZED = {
     "error": "Unauthorized Error",
     "message": "Invalid key provided. See https://docs.ionq.com/#authentication for details, "
@@ -122,7 +146,10 @@ async def test_unknown_characterization_is_404(api: ApiCaller) -> None:
 async def test_backend_qubit_counts_match_the_reference(api: ApiCaller) -> None:
     _, body, _ = await api.get("/backends", key=False)
     assert {b["backend"]: b["qubits"] for b in body} == {
-        "simulator": 29, "qpu.aria-1": 25, "qpu.forte-1": 36, "qpu.forte-enterprise-1": 36,
+        "simulator": 29,
+        "qpu.aria-1": 25,
+        "qpu.forte-1": 36,
+        "qpu.forte-enterprise-1": 36,
     }
 
 
@@ -155,9 +182,7 @@ PROTECTED = [
 
 
 @pytest.mark.parametrize(("method", "path"), PROTECTED)
-@pytest.mark.parametrize(
-    "authorization", [None, "apiKey ", "Bearer some-key", "some-key"], ids=str
-)
+@pytest.mark.parametrize("authorization", [None, "apiKey ", "Bearer some-key", "some-key"], ids=str)
 async def test_protected_routes_answer_401_without_a_valid_key(
     api: ApiCaller, method: str, path: str, authorization: str | None
 ) -> None:
@@ -252,8 +277,13 @@ async def test_unknown_job_is_404(api: ApiCaller, method: str, suffix: str) -> N
 
 @pytest.mark.parametrize(
     "suffix",
-    ["results/probabilities", "results/probabilities/aggregated", "results/histogram",
-     "results/shots", "artifacts/probabilities"],
+    [
+        "results/probabilities",
+        "results/probabilities/aggregated",
+        "results/histogram",
+        "results/shots",
+        "artifacts/probabilities",
+    ],
 )
 async def test_results_of_an_unknown_job_are_404(api: ApiCaller, suffix: str) -> None:
     status, body, _ = await api.get(f"/jobs/{UNKNOWN_ID}/{suffix}")
@@ -331,7 +361,11 @@ async def test_artifacts_serve_the_result_payloads(instant: ApiCaller) -> None:
 
 
 async def test_native_gates_simulate(instant: ApiCaller) -> None:
-    native = {"gateset": "native", "qubits": 1, "circuit": [{"gate": "gpi", "target": 0, "phase": 0}]}
+    native = {
+        "gateset": "native",
+        "qubits": 1,
+        "circuit": [{"gate": "gpi", "target": 0, "phase": 0}],
+    }
     job_id = await completed(instant, input=native)
     _, body, _ = await instant.get(f"/jobs/{job_id}/results/probabilities")
     assert body == {"1": 1.0}
@@ -368,18 +402,33 @@ async def test_qpu_cost_grows_with_gates_and_shots(instant: ApiCaller) -> None:
 async def test_estimate_answers_both_shapes(api: ApiCaller) -> None:
     status, body, _ = await api.get(
         "/jobs/estimate",
-        params={"backend": "qpu.forte-1", "shots": "1000", "1q_gates": "10", "2q_gates": "5000",
-                "error_mitigation": "true", "session": "false"},
+        params={
+            "backend": "qpu.forte-1",
+            "shots": "1000",
+            "1q_gates": "10",
+            "2q_gates": "5000",
+            "error_mitigation": "true",
+            "session": "false",
+        },
     )
     assert status == 200
-    legacy = {"input_values", "estimated_at", "cost_unit", "rate_information", "estimated_cost",
-              "estimated_execution_time", "current_predicted_queue_time"}
+    legacy = {
+        "input_values",
+        "estimated_at",
+        "cost_unit",
+        "rate_information",
+        "estimated_cost",
+        "estimated_execution_time",
+        "current_predicted_queue_time",
+    }
     newer = {"estimate_context", "estimated_unit", "rate_card", "estimated_total_cost"}
     assert legacy | newer <= set(body)
     assert body["input_values"]["1q_gates"] == 10 and body["input_values"]["2q_gates"] == 5000
     assert body["input_values"]["error_mitigation"] is True
-    assert body["estimated_cost"] == body["estimated_total_cost"] == pytest.approx(
-        1000 * (10 * 0.00028 + 5000 * 0.0023), abs=0.01
+    assert (
+        body["estimated_cost"]
+        == body["estimated_total_cost"]
+        == pytest.approx(1000 * (10 * 0.00028 + 5000 * 0.0023), abs=0.01)
     )
     assert body["estimate_context"]["qubits"] == 25
 
@@ -464,9 +513,13 @@ async def test_limit_defaults_to_25_and_is_capped_at_1000(api: ApiCaller) -> Non
     assert status == 200 and len(body["jobs"]) == 30
 
 
-@pytest.mark.parametrize(("key", "value"), [("limit", "0"), ("limit", "many"), ("status", "running"),
-                                            ("next", "not-a-cursor")])
-async def test_bad_list_parameters_are_400_naming_them(api: ApiCaller, key: str, value: str) -> None:
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("limit", "0"), ("limit", "many"), ("status", "running"), ("next", "not-a-cursor")],
+)
+async def test_bad_list_parameters_are_400_naming_them(
+    api: ApiCaller, key: str, value: str
+) -> None:
     status, body, _ = await api.get("/jobs", params={key: value})
     assert status == 400
     assert body["validation"] == {"keys": [key], "source": "query"}
@@ -531,9 +584,14 @@ async def test_bulk_operations_need_a_list_of_ids(api: ApiCaller, body: Any) -> 
 async def test_session_lifecycle(instant: ApiCaller) -> None:
     status, session, _ = await instant.post(
         "/sessions",
-        json={"backend": "qpu.forte-1",
-              "settings": {"job_count_limit": 2, "duration_limit_min": 60,
-                           "cost_limit": {"unit": "usd", "value": 100}}},
+        json={
+            "backend": "qpu.forte-1",
+            "settings": {
+                "job_count_limit": 2,
+                "duration_limit_min": 60,
+                "cost_limit": {"unit": "usd", "value": 100},
+            },
+        },
     )
     assert status == 201
     assert session["status"] == "created" and session["active"] is True
@@ -549,8 +607,12 @@ async def test_session_lifecycle(instant: ApiCaller) -> None:
     assert status == 200 and ended["status"] == "ended" and ended["active"] is False
     status, body, _ = await instant.post(
         "/jobs",
-        json={"type": "ionq.circuit.v1", "backend": "qpu.forte-1", "input": BELL,
-              "session_id": session["id"]},
+        json={
+            "type": "ionq.circuit.v1",
+            "backend": "qpu.forte-1",
+            "input": BELL,
+            "session_id": session["id"],
+        },
     )
     assert status == 400 and body["validation"]["keys"] == ["session_id"]
 
@@ -561,8 +623,13 @@ async def test_session_job_count_limit(instant: ApiCaller) -> None:
     )
     await instant.submit(session_id=session["id"])
     status, body, _ = await instant.post(
-        "/jobs", json={"type": "ionq.circuit.v1", "backend": "simulator", "input": BELL,
-                       "session_id": session["id"]},
+        "/jobs",
+        json={
+            "type": "ionq.circuit.v1",
+            "backend": "simulator",
+            "input": BELL,
+            "session_id": session["id"],
+        },
     )
     assert status == 400 and body["validation"]["keys"] == ["session_id"]
 
@@ -570,16 +637,24 @@ async def test_session_job_count_limit(instant: ApiCaller) -> None:
 async def test_create_job_response_carries_its_session(instant: ApiCaller) -> None:
     _, session, _ = await instant.post("/sessions", json={"backend": "simulator"})
     status, body, _ = await instant.post(
-        "/jobs", json={"type": "ionq.circuit.v1", "backend": "simulator", "input": BELL,
-                       "session_id": session["id"]},
+        "/jobs",
+        json={
+            "type": "ionq.circuit.v1",
+            "backend": "simulator",
+            "input": BELL,
+            "session_id": session["id"],
+        },
     )
     assert status == 201 and body["session_id"] == session["id"]
 
 
 @pytest.mark.parametrize(
     ("body", "key"),
-    [({}, "backend"), ({"backend": "qpu.nope"}, "backend"),
-     ({"backend": "simulator", "settings": {"job_count_limit": 0}}, "settings.job_count_limit")],
+    [
+        ({}, "backend"),
+        ({"backend": "qpu.nope"}, "backend"),
+        ({"backend": "simulator", "settings": {"job_count_limit": 0}}, "settings.job_count_limit"),
+    ],
 )
 async def test_bad_session_requests_are_400(api: ApiCaller, body: Any, key: str) -> None:
     status, answer, _ = await api.post("/sessions", json=body)

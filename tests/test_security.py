@@ -357,3 +357,29 @@ async def test_an_https_to_http_downgrade_on_the_same_host_drops_the_key(api: Mo
     }
     assert sent["https://api.ionq.co/v0.4/whoami"]["Authorization"] == f"apiKey {KEY}"
     assert "Authorization" not in sent["http://api.ionq.co/v0.4/whoami"]
+
+
+async def test_a_key_at_the_edge_of_a_cut_body_is_scrubbed_before_the_cut(
+    api: MockedAPI,
+) -> None:
+    filler = "x" * 4090
+    api.get(
+        "https://api.ionq.co/v0.4/whoami",
+        status=502,
+        body=filler + KEY + "y" * 100,
+        content_type="text/plain",
+    )
+    api.get(
+        "https://api.ionq.co/v0.4/backends",
+        body=filler + KEY + "y" * 100,
+        content_type="text/plain",
+    )
+    async with Client(api_key=KEY, retry=RetryPolicy.never()) as c:
+        with pytest.raises(ServerError) as server_error:
+            await c.whoami()
+        with pytest.raises(ResponseError) as response_error:
+            await c.backends()
+    for error in (server_error.value, response_error.value):
+        assert isinstance(error.body, str)
+        assert KEY[:5] not in error.body
+        assert KEY[:5] not in str(error)

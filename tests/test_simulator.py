@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import reduce
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ionq_async.circuits import Gate
+from ionq_async.circuits import Circuit, Gate
+from ionq_async.emulator import simulator
 from ionq_async.emulator.simulator import (
     MAX_QUBITS,
     NOISE_MODELS,
@@ -29,7 +30,7 @@ from ionq_async.emulator.simulator import (
     simulate_statevector,
 )
 
-Matrix = npt.NDArray[np.complex128]
+Matrix = npt.NDArray[Any]
 
 # ------------------------------------------------------------------ dense reference
 # Built only from np.kron and a Hermitian matrix exponential over the full 2**n space,
@@ -52,7 +53,8 @@ def on_qubits(n: int, factors: dict[int, Matrix]) -> Matrix:
 def expm_hermitian(generator: Matrix, scale: complex) -> Matrix:
     """exp(scale * generator) for a Hermitian generator."""
     values, vectors = np.linalg.eigh(generator)
-    return (vectors * np.exp(scale * values)) @ vectors.conj().T
+    result: Matrix = (vectors * np.exp(scale * values)) @ vectors.conj().T
+    return result
 
 
 def single_qubit_full(n: int, target: int, matrix: Matrix) -> Matrix:
@@ -63,7 +65,8 @@ def controlled(n: int, controls: tuple[int, ...], full_unitary: Matrix) -> Matri
     """I - P + P·U where P projects every control onto |1> (U must not act on controls)."""
     projector = on_qubits(n, dict.fromkeys(controls, PROJECT_ONE))
     identity = np.eye(2**n, dtype=complex)
-    return identity - projector + projector @ full_unitary
+    result: Matrix = identity - projector + projector @ full_unitary
+    return result
 
 
 def sigma(phase_turns: float) -> Matrix:
@@ -149,7 +152,8 @@ def reference_state(
 
 def random_state(n: int, rng: np.random.Generator) -> Matrix:
     state = rng.normal(size=2**n) + 1j * rng.normal(size=2**n)
-    return state / np.linalg.norm(state)
+    result: Matrix = state / np.linalg.norm(state)
+    return result
 
 
 def g(name: str, *targets: int, controls: tuple[int, ...] = (), **params: object) -> Gate:
@@ -157,6 +161,14 @@ def g(name: str, *targets: int, controls: tuple[int, ...] = (), **params: object
 
 
 BELL = [g("h", 0), g("x", 1, controls=(0,))]
+
+
+@pytest.fixture(params=["direct", "fused"])
+def gate_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test gate by gate and with gates fused into blocks (normally >= 14 qubits only)."""
+    if request.param == "fused":
+        monkeypatch.setattr(simulator, "_FUSE_FROM_QUBITS", 1)
+    return str(request.param)
 
 # ------------------------------------------------------------------------ known states
 
@@ -212,7 +224,7 @@ def test_qft_of_a_basis_state_has_uniform_magnitude(basis_state: int) -> None:
     assert probabilities == dict.fromkeys(range(2**n), 0.0625)
 
 
-def test_qft_matches_the_dense_reference() -> None:
+def test_qft_matches_the_dense_reference(gate_path: str) -> None:
     rng = np.random.default_rng(3)
     initial = random_state(5, rng)
     np.testing.assert_allclose(
@@ -227,36 +239,16 @@ def test_qft_matches_the_dense_reference() -> None:
 ONE_QUBIT_FIXED = ["x", "y", "z", "h", "s", "si", "t", "ti", "v", "vi", "not"]
 
 
-def gate_cases() -> list[tuple[str, Callable[[int, tuple[int, ...], tuple[int, ...]], Gate]]]:
-    """(name, factory(n, targets, controls)) for every qis gate with its parameters."""
-    cases: list[tuple[str, Callable[[int, tuple[int, ...], tuple[int, ...]], Gate]]] = []
-    for name in ONE_QUBIT_FIXED:
-        cases.append((name, lambda n, t, c, name=name: g(name, t[0], controls=c)))
-    for name in ("rx", "ry", "rz"):
-        cases.append((name, lambda n, t, c, name=name: g(name, t[0], controls=c, rotation=0.73)))
-    cases.append(("phase", lambda n, t, c: g("z", t[0], controls=c, rotation=1.1)))
-    return cases
-
-
-def two_qubit_cases() -> list[tuple[str, Callable[[tuple[int, ...], tuple[int, ...]], Gate]]]:
-    cases: list[tuple[str, Callable[[tuple[int, ...], tuple[int, ...]], Gate]]] = []
-    for name in ("xx", "yy", "zz"):
-        cases.append((name, lambda t, c, name=name: g(name, *t, controls=c, rotation=-0.91)))
-    cases.append(("swap", lambda t, c: g("swap", *t, controls=c)))
-    cases.append(
-        (
-            "pauliexp",
-            lambda t, c: g(
-                "pauliexp",
-                *t,
-                controls=c,
-                terms=("XZ", "YY", "ZI"),
-                coefficients=(0.4, -0.25, 1.3),
-                time=0.7,
-            ),
-        )
-    )
-    return cases
+SINGLE_QUBIT_CASES: list[tuple[str, dict[str, Any]]] = [
+    *[(name, {}) for name in ONE_QUBIT_FIXED],
+    *[(name, {"rotation": 0.73}) for name in ("rx", "ry", "rz")],
+    ("z", {"rotation": 1.1}),  # the phase gate
+]
+TWO_QUBIT_CASES: list[tuple[str, dict[str, Any]]] = [
+    *[(name, {"rotation": -0.91}) for name in ("xx", "yy", "zz")],
+    ("swap", {}),
+    ("pauliexp", {"terms": ("XZ", "YY", "ZI"), "coefficients": (0.4, -0.25, 1.3), "time": 0.7}),
+]
 
 
 LAYOUTS_1Q = [
@@ -277,16 +269,16 @@ LAYOUTS_2Q = [
 ]
 
 
-@pytest.mark.parametrize(("name", "factory"), gate_cases(), ids=lambda v: str(v)[:12])
+@pytest.mark.parametrize(("name", "params"), SINGLE_QUBIT_CASES)
 @pytest.mark.parametrize(("n", "targets", "controls"), LAYOUTS_1Q)
 def test_single_qubit_gate_matches_its_matrix(
     name: str,
-    factory: Callable[[int, tuple[int, ...], tuple[int, ...]], Gate],
+    params: dict[str, object],
     n: int,
     targets: tuple[int, ...],
     controls: tuple[int, ...],
 ) -> None:
-    gate = factory(n, targets, controls)
+    gate = g(name, *targets, controls=controls, **params)
     initial = random_state(n, np.random.default_rng(len(name) + 10 * n))
     np.testing.assert_allclose(
         simulate_statevector(n, [gate], initial_state=initial),
@@ -295,16 +287,16 @@ def test_single_qubit_gate_matches_its_matrix(
     )
 
 
-@pytest.mark.parametrize(("name", "factory"), two_qubit_cases(), ids=lambda v: str(v)[:12])
+@pytest.mark.parametrize(("name", "params"), TWO_QUBIT_CASES)
 @pytest.mark.parametrize(("n", "targets", "controls"), LAYOUTS_2Q)
 def test_two_qubit_gate_matches_its_matrix(
     name: str,
-    factory: Callable[[tuple[int, ...], tuple[int, ...]], Gate],
+    params: dict[str, object],
     n: int,
     targets: tuple[int, ...],
     controls: tuple[int, ...],
 ) -> None:
-    gate = factory(targets, controls)
+    gate = g(name, *targets, controls=controls, **params)
     initial = random_state(n, np.random.default_rng(len(name) + 10 * n))
     np.testing.assert_allclose(
         simulate_statevector(n, [gate], initial_state=initial),
@@ -349,6 +341,33 @@ def test_single_qubit_gate_with_several_targets_acts_on_each() -> None:
     assert ideal_probabilities(3, [g("x", 0, 2)]) == {5: 1.0}
 
 
+def test_circuits_parsed_from_api_json_simulate_as_expected() -> None:
+    bell = Circuit.from_json(
+        {
+            "gateset": "qis",
+            "qubits": 2,
+            "circuit": [{"gate": "h", "target": 0}, {"gate": "cnot", "control": 0, "target": 1}],
+        }
+    )
+    assert ideal_probabilities(bell.num_qubits, bell.gates) == {0: 0.5, 3: 0.5}
+    native = Circuit.from_json(
+        {
+            "gateset": "native",
+            "qubits": 2,
+            "circuit": [{"gate": "ms", "targets": [0, 1], "phases": [0, 0]}],
+        }
+    )
+    assert ideal_probabilities(native.num_qubits, native.gates, gateset=native.gateset) == {
+        0: 0.5,
+        3: 0.5,
+    }
+
+
+def test_qubit_lists_are_accepted_where_tuples_are_expected() -> None:
+    gate = Gate(gate="x", targets=[1], controls=[0])  # type: ignore[arg-type]
+    assert ideal_probabilities(2, [g("x", 0), gate]) == {3: 1.0}
+
+
 def test_toffoli_in_the_ionq_docs_form() -> None:
     gates = [g("x", 1), g("x", 2), g("cnot", 0, controls=(1, 2))]
     assert ideal_probabilities(3, gates) == {7: 1.0}
@@ -388,7 +407,7 @@ def test_pauliexp_matches_the_exponential_of_the_dense_pauli_sum(seed: int) -> N
     )
 
 
-def test_gates_wider_than_a_fused_block_are_applied_directly() -> None:
+def test_gates_wider_than_a_fused_block_are_applied_directly(gate_path: str) -> None:
     rng = np.random.default_rng(11)
     n = 7
     gates = [
@@ -520,7 +539,7 @@ def random_circuit(n: int, count: int, rng: np.random.Generator) -> list[Gate]:
 
 
 @pytest.mark.parametrize("seed", range(30))
-def test_random_circuit_matches_the_dense_reference(seed: int) -> None:
+def test_random_circuit_matches_the_dense_reference(seed: int, gate_path: str) -> None:
     rng = np.random.default_rng(seed)
     n = 1 + seed % 6
     gates = random_circuit(n, 25, rng)
@@ -552,7 +571,9 @@ def random_native_circuit(n: int, count: int, rng: np.random.Generator) -> list[
 
 
 @pytest.mark.parametrize("seed", range(8))
-def test_random_native_circuit_matches_the_dense_reference(seed: int) -> None:
+def test_random_native_circuit_matches_the_dense_reference(
+    seed: int, gate_path: str
+) -> None:
     rng = np.random.default_rng(100 + seed)
     n = 2 + seed % 4
     gates = random_native_circuit(n, 20, rng)
@@ -570,6 +591,14 @@ def test_probabilities_of_any_circuit_sum_to_one(n: int, seed: int, count: int) 
     probabilities = ideal_probabilities(n, gates)
     assert sum(probabilities.values()) == pytest.approx(1.0, abs=1e-12)
     assert all(0 <= key < 2**n for key in probabilities)
+
+
+def test_fused_and_direct_paths_agree_on_a_large_circuit(monkeypatch: pytest.MonkeyPatch) -> None:
+    gates = random_circuit(15, 120, np.random.default_rng(77))
+    fused = simulate_statevector(15, gates)
+    monkeypatch.setattr(simulator, "_FUSE_FROM_QUBITS", 100)
+    direct = simulate_statevector(15, gates)
+    np.testing.assert_allclose(fused, direct, atol=1e-10)
 
 
 def test_simulation_is_safe_from_several_threads() -> None:
@@ -671,6 +700,13 @@ def test_different_seeds_give_different_histograms() -> None:
     assert first != second
 
 
+def test_negative_seeds_are_accepted_and_deterministic() -> None:
+    # The API's noise seed is an int32, so it may be negative.
+    first = noisy_histogram(2, BELL, 1000, model="aria-1", seed=-5)
+    assert first == noisy_histogram(2, BELL, 1000, model="aria-1", seed=-5)
+    assert sum(first.values()) == 1000
+
+
 def test_ideal_model_of_a_deterministic_circuit_gives_every_shot_one_outcome() -> None:
     assert noisy_histogram(3, [g("x", 0), g("x", 2)], 777, model="ideal", seed=5) == {5: 777}
 
@@ -713,6 +749,27 @@ def test_single_qubit_errors_flip_bits_at_two_thirds_of_the_rate() -> None:
     flipped = histogram.get(1, 0) / shots
     expected = 40 * NOISE_MODELS["harmony"].one_qubit * 2 / 3
     assert 0.7 * expected < flipped < 1.3 * expected
+
+
+def test_single_qubit_errors_dephase_at_two_thirds_of_the_rate() -> None:
+    # Between two H gates only Z and Y errors flip the outcome: P(flip) ≈ gates · r1q · 2/3.
+    gates = [g("h", 0), *[g("z", 0) for _ in range(40)], g("h", 0)]
+    shots = 200_000
+    histogram = noisy_histogram(1, gates, shots, model="harmony", seed=7)
+    flipped = histogram.get(1, 0) / shots
+    expected = 42 * NOISE_MODELS["harmony"].one_qubit * 2 / 3
+    assert 0.7 * expected < flipped < 1.3 * expected
+
+
+def test_noisy_ghz_on_a_fused_size_state_keeps_most_shots_on_the_two_peaks() -> None:
+    n = 14
+    gates = [g("h", 0), *[g("x", q, controls=(q - 1,)) for q in range(1, n)]]
+    shots = 20_000
+    histogram = noisy_histogram(n, gates, shots, model="forte-1", seed=3)
+    assert sum(histogram.values()) == shots
+    peaks = histogram.get(0, 0) + histogram.get(2**n - 1, 0)
+    # 13 CNOTs at r2q ≈ 0.005: about 6% of shots see an error.
+    assert 0.85 * shots < peaks < 0.99 * shots
 
 
 def test_circuits_with_many_error_patterns_still_give_plausible_histograms() -> None:

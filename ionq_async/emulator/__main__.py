@@ -67,36 +67,77 @@ def add_emulator_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     net.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
     net.add_argument("--port", type=int, default=0, help="TCP port (default 0: a free port)")
     net.add_argument(
-        "--api-key", dest="api_keys", action="append", metavar="KEY",
+        "--api-key",
+        dest="api_keys",
+        action="append",
+        metavar="KEY",
         help="accept only this key (repeatable; default: any non-empty key)",
     )
     timing = parser.add_argument_group("job lifecycle")
-    timing.add_argument("--time-scale", type=_non_negative, default=1.0,
-                        help="multiply every duration (0: jobs finish at once)")
+    timing.add_argument(
+        "--time-scale",
+        type=_non_negative,
+        default=1.0,
+        help="multiply every duration (0: jobs finish at once)",
+    )
     timing.add_argument("--simulator-queue-s", type=_non_negative, default=None)
     timing.add_argument("--simulator-run-s", type=_non_negative, default=None)
     timing.add_argument("--qpu-queue-s", type=_non_negative, default=None)
     timing.add_argument("--qpu-run-s", type=_non_negative, default=None)
     timing.add_argument("--seed", type=int, default=0, help="seed for simulations and faults")
-    timing.add_argument("--cancel-completed", choices=("keep", "cancel"), default=None,
-                        help="what cancelling a completed job does (default: keep)")
+    timing.add_argument(
+        "--cancel-completed",
+        choices=("keep", "cancel"),
+        default=None,
+        help="what cancelling a completed job does (default: keep)",
+    )
     faults = parser.add_argument_group("faults")
-    faults.add_argument("--fault-429", type=_probability, default=0.0, metavar="P",
-                        help="probability of a 429 with Retry-After")
+    faults.add_argument(
+        "--fault-429",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="probability of a 429 with Retry-After",
+    )
     faults.add_argument("--retry-after-s", type=_non_negative, default=1.0)
-    faults.add_argument("--fault-5xx", type=_probability, default=0.0, metavar="P",
-                        help="probability of a 500, 502 or 503 (split evenly)")
+    faults.add_argument(
+        "--fault-5xx",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="probability of a 500, 502 or 503 (split evenly)",
+    )
     faults.add_argument("--fault-500", type=_probability, default=0.0, metavar="P")
     faults.add_argument("--fault-502", type=_probability, default=0.0, metavar="P")
     faults.add_argument("--fault-503", type=_probability, default=0.0, metavar="P")
-    faults.add_argument("--fault-drop-before", type=_probability, default=0.0, metavar="P",
-                        help="probability of closing the connection before handling")
-    faults.add_argument("--fault-drop-after", type=_probability, default=0.0, metavar="P",
-                        help="probability of closing the connection after storing a new job")
-    faults.add_argument("--latency-ms", type=_latency_ms, default=(0.0, 0.0), metavar="MIN,MAX",
-                        help="added latency per request, uniform in [MIN, MAX] ms")
-    faults.add_argument("--rate-limit", type=_positive, default=None, metavar="RPS",
-                        help="requests per second per key, answered with 429 beyond")
+    faults.add_argument(
+        "--fault-drop-before",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="probability of closing the connection before handling",
+    )
+    faults.add_argument(
+        "--fault-drop-after",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="probability of closing the connection after storing a new job",
+    )
+    faults.add_argument(
+        "--latency-ms",
+        type=_latency_ms,
+        default=(0.0, 0.0),
+        metavar="MIN,MAX",
+        help="added latency per request, uniform in [MIN, MAX] ms",
+    )
+    faults.add_argument(
+        "--rate-limit",
+        type=_positive,
+        default=None,
+        metavar="RPS",
+        help="requests per second per key, answered with 429 beyond",
+    )
     faults.add_argument("--rate-limit-burst", type=int, default=None, metavar="N")
     return parser
 
@@ -112,8 +153,13 @@ def build_parser(prog: str = "python -m ionq_async.emulator") -> argparse.Argume
 def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     """The EmulatorConfig the parsed flags describe."""
     changes: dict[str, object] = {"time_scale": args.time_scale, "seed": args.seed}
-    for name in ("simulator_queue_s", "simulator_run_s", "qpu_queue_s", "qpu_run_s",
-                 "cancel_completed"):
+    for name in (
+        "simulator_queue_s",
+        "simulator_run_s",
+        "qpu_queue_s",
+        "qpu_run_s",
+        "cancel_completed",
+    ):
         value = getattr(args, name)
         if value is not None:
             changes[name] = value
@@ -163,8 +209,11 @@ async def serve(emulator: Emulator, *, out: TextIO | None = None) -> None:
     try:
         async with emulator:
             print(emulator.url, file=out, flush=True)
-            print(f"IonQ API emulator listening on {emulator.url} (Ctrl-C stops it)",
-                  file=sys.stderr, flush=True)
+            print(
+                f"IonQ API emulator listening on {emulator.url} (Ctrl-C stops it)",
+                file=sys.stderr,
+                flush=True,
+            )
             await stop.wait()
     finally:
         for signum in installed:

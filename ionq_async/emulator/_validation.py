@@ -43,8 +43,16 @@ OTHER_API_JOB_TYPES: Final = frozenset(
     {"ionq.qasm3.v1", "quantum-function", "qctrl.qaoa.v1", "ionq.qir.v1"}
 )
 NOISE_MODELS: Final = frozenset(
-    {"ideal", "harmony", "harmony-1", "harmony-2", "aria-1", "aria-2", "forte-1",
-     "forte-enterprise-1"}
+    {
+        "ideal",
+        "harmony",
+        "harmony-1",
+        "harmony-2",
+        "aria-1",
+        "aria-2",
+        "forte-1",
+        "forte-enterprise-1",
+    }
 )
 MAX_SHOTS: Final = 1_000_000
 DEFAULT_SHOTS: Final = 100
@@ -60,8 +68,15 @@ _QIS_TWO_QUBIT: Final = frozenset({"swap", "xx", "yy", "zz"})
 _QIS: Final = _QIS_ONE_QUBIT | _QIS_TWO_QUBIT | {"pauliexp"}
 _NATIVE: Final = frozenset({"gpi", "gpi2", "ms", "zz"})
 _QIS_ALIASES: Final = {
-    "not": "x", "cnot": "x", "sdg": "si", "tdg": "ti", "sx": "v", "sxdg": "vi",
-    "rxx": "xx", "ryy": "yy", "rzz": "zz",
+    "not": "x",
+    "cnot": "x",
+    "sdg": "si",
+    "tdg": "ti",
+    "sx": "v",
+    "sxdg": "vi",
+    "rxx": "xx",
+    "ryy": "yy",
+    "rzz": "zz",
 }
 _NEEDS_ROTATION: Final = frozenset({"rx", "ry", "rz", "xx", "yy", "zz"})
 _MS_MAX_ANGLE: Final = 0.25
@@ -214,7 +229,9 @@ def _check_gate(raw: object, path: str, gateset: str, declared: int | None) -> _
 
     if name == "pauliexp":
         wanted = None
-    elif (family == "qis" and name in _QIS_TWO_QUBIT) or (family == "native" and name in ("ms", "zz")):
+    elif (family == "qis" and name in _QIS_TWO_QUBIT) or (
+        family == "native" and name in ("ms", "zz")
+    ):
         wanted = 2
     else:
         wanted = 1
@@ -387,7 +404,9 @@ def _metadata(value: object) -> dict[str, str] | None:
         raise BadRequest("metadata", f"must be an object, got {_kind(value)}")
     for key, item in value.items():
         if len(key) > METADATA_MAX_KEY_CHARS:
-            raise BadRequest(f"metadata.{key}", f"keys are limited to {METADATA_MAX_KEY_CHARS} characters")
+            raise BadRequest(
+                f"metadata.{key}", f"keys are limited to {METADATA_MAX_KEY_CHARS} characters"
+            )
         if not isinstance(item, str):
             raise BadRequest(f"metadata.{key}", f"values must be strings, got {_kind(item)}")
         if len(item) > METADATA_MAX_VALUE_CHARS:
@@ -399,7 +418,7 @@ def _metadata(value: object) -> dict[str, str] | None:
 
 def _noise(value: object, backend: BackendSpec) -> tuple[str | None, int | None]:
     if value is None:
-        return (("ideal", None) if backend.is_simulator else (None, None))
+        return ("ideal", None) if backend.is_simulator else (None, None)
     if not isinstance(value, dict):
         raise BadRequest("noise", f"must be an object, got {_kind(value)}")
     model = value.get("model", "ideal")
@@ -513,8 +532,11 @@ def parse_job_request(body: object, *, qpu_max_shots: int) -> JobRequest:
             raise BadRequest(
                 "input.circuits", f"holds {len(entries)} circuits; at most {MAX_CIRCUITS_PER_JOB}"
             )
-        total = sum(len(e["circuit"]) for e in entries if isinstance(e, dict)
-                    and isinstance(e.get("circuit"), list))
+        total = sum(
+            len(e["circuit"])
+            for e in entries
+            if isinstance(e, dict) and isinstance(e.get("circuit"), list)
+        )
         if total > MAX_GATES_PER_JOB:
             raise BadRequest(
                 "input.circuits", f"holds {total} gates in total; at most {MAX_GATES_PER_JOB}"
@@ -526,8 +548,11 @@ def parse_job_request(body: object, *, qpu_max_shots: int) -> JobRequest:
             own_gateset = _gateset(entry.get("gateset"), f"{path}.gateset", gateset)
             own_declared = _declared_qubits(entry.get("qubits"), f"{path}.qubits")
             spec, problem, _ = _check_circuit(
-                entry, path, own_gateset,
-                own_declared if own_declared is not None else declared, backend,
+                entry,
+                path,
+                own_gateset,
+                own_declared if own_declared is not None else declared,
+                backend,
             )
             specs.append(spec)
             failure = failure or problem or _width_failure(spec.qubits, backend, f"{path} ")

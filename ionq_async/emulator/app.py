@@ -47,7 +47,9 @@ logger = logging.getLogger("ionq_async.emulator")
 
 API_PREFIX: Final = "/v0.4"
 _OPEN_ROUTES: Final = frozenset({"backends", "backend", "characterizations"})
-_JOB_STATUSES: Final = frozenset({"submitted", "ready", "started", "completed", "failed", "canceled"})
+_JOB_STATUSES: Final = frozenset(
+    {"submitted", "ready", "started", "completed", "failed", "canceled"}
+)
 _THREAD_PARSE_BYTES: Final = 256 * 1024
 _MAX_CHARACTERIZATIONS_PAGE: Final = 10
 
@@ -279,8 +281,9 @@ class _Api:
             return error_response(404)
         query = request.query
         try:
-            limit = _query_int(query, "limit", default=10, minimum=1,
-                               maximum=_MAX_CHARACTERIZATIONS_PAGE)
+            limit = _query_int(
+                query, "limit", default=10, minimum=1, maximum=_MAX_CHARACTERIZATIONS_PAGE
+            )
             page = _query_int(query, "page", default=1, minimum=1)
             start = _query_date(query, "start")
             end = _query_date(query, "end")
@@ -365,8 +368,9 @@ class _Api:
             ids = [part.strip() for value in raw_ids for part in value.split(",") if part.strip()]
         status = query.get("status")
         if status is not None and status not in _JOB_STATUSES:
-            raise BadRequest("status", f"must be one of {', '.join(sorted(_JOB_STATUSES))}",
-                             source="query")
+            raise BadRequest(
+                "status", f"must be one of {', '.join(sorted(_JOB_STATUSES))}", source="query"
+            )
         targets = None
         if query.get("target"):
             targets = [t.strip() for t in query["target"].split(",") if t.strip()]
@@ -540,8 +544,7 @@ class _Api:
             },
             "estimated_cost": cost,
             # The newer shape (September 2026 spec).
-            "estimate_context": {**context, "organization": ORGANIZATION_ID,
-                                 "project": PROJECT_ID},
+            "estimate_context": {**context, "organization": ORGANIZATION_ID, "project": PROJECT_ID},
             "estimated_unit": "usd",
             "rate_card": {
                 "id": f"emulator-{name}",
@@ -564,7 +567,9 @@ class _Api:
 
     # ------------------------------------------------------------------ results
 
-    def _outcomes(self, request: web.Request) -> tuple[JobRecord, list[tuple[str, SimulationOutcome]]]:
+    def _outcomes(
+        self, request: web.Request
+    ) -> tuple[JobRecord, list[tuple[str, SimulationOutcome]]]:
         record = self._job(request)
         return record, self.store.outcomes(record)
 
@@ -731,14 +736,17 @@ def _parse_session(body: Any) -> dict[str, Any]:
         raise BadRequest("settings", "must be an object")
     job_count_limit = settings.get("job_count_limit")
     if job_count_limit is not None and (
-        not isinstance(job_count_limit, int) or isinstance(job_count_limit, bool)
+        not isinstance(job_count_limit, int)
+        or isinstance(job_count_limit, bool)
         or job_count_limit < 1
     ):
         raise BadRequest("settings.job_count_limit", "must be a positive integer")
     duration = settings.get("duration_limit_min")
     if duration is not None and (
-        not isinstance(duration, int | float) or isinstance(duration, bool)
-        or not math.isfinite(duration) or duration <= 0
+        not isinstance(duration, int | float)
+        or isinstance(duration, bool)
+        or not math.isfinite(duration)
+        or duration <= 0
     ):
         raise BadRequest("settings.duration_limit_min", "must be a positive number")
     cost_limit = settings.get("cost_limit")
@@ -746,7 +754,11 @@ def _parse_session(body: Any) -> dict[str, Any]:
         if not isinstance(cost_limit, dict):
             raise BadRequest("settings.cost_limit", "must be an object")
         value = cost_limit.get("value")
-        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        if (
+            not isinstance(value, int | float)
+            or isinstance(value, bool)
+            or not math.isfinite(value)
+        ):
             raise BadRequest("settings.cost_limit.value", "must be a number")
         if not isinstance(cost_limit.get("unit"), str):
             raise BadRequest("settings.cost_limit.unit", "must be a string")
@@ -776,17 +788,23 @@ def build_app(
 ) -> web.Application:
     """The aiohttp application serving the API under ``/v0.4``."""
     api = _Api(store=store, injector=injector, stats=stats, api_keys=api_keys)
-    app = web.Application(
-        middlewares=[api.middleware], client_max_size=store.config.max_body_bytes
-    )
+    app = web.Application(middlewares=[api.middleware], client_max_size=store.config.max_body_bytes)
     p = API_PREFIX
     add = app.router.add_route
     add("GET", f"{p}/backends", api.backends, name="backends")
     add("GET", f"{p}/backends/{{backend}}", api.backend, name="backend")
-    add("GET", f"{p}/backends/{{backend}}/characterizations", api.characterizations,
-        name="characterizations")
-    add("GET", f"{p}/backends/{{backend}}/characterizations/{{characterization_id}}",
-        api.characterization, name="characterization")
+    add(
+        "GET",
+        f"{p}/backends/{{backend}}/characterizations",
+        api.characterizations,
+        name="characterizations",
+    )
+    add(
+        "GET",
+        f"{p}/backends/{{backend}}/characterizations/{{characterization_id}}",
+        api.characterization,
+        name="characterization",
+    )
     add("GET", f"{p}/whoami", api.whoami, name="whoami")
     add("POST", f"{p}/jobs", api.create_job, name="create_job")
     add("GET", f"{p}/jobs", api.list_jobs, name="list_jobs")
@@ -798,10 +816,15 @@ def build_app(
     add("DELETE", f"{p}/jobs/{{job_id}}", api.delete_job, name="delete_job")
     add("PUT", f"{p}/jobs/{{job_id}}/status/cancel", api.cancel_job, name="cancel_job")
     add("GET", f"{p}/jobs/{{job_id}}/cost", api.job_cost, name="job_cost")
-    add("GET", f"{p}/jobs/{{job_id}}/results/probabilities", api.probabilities,
-        name="probabilities")
-    add("GET", f"{p}/jobs/{{job_id}}/results/probabilities/aggregated", api.aggregated,
-        name="aggregated")
+    add(
+        "GET", f"{p}/jobs/{{job_id}}/results/probabilities", api.probabilities, name="probabilities"
+    )
+    add(
+        "GET",
+        f"{p}/jobs/{{job_id}}/results/probabilities/aggregated",
+        api.aggregated,
+        name="aggregated",
+    )
     add("GET", f"{p}/jobs/{{job_id}}/results/histogram", api.histogram, name="histogram")
     add("GET", f"{p}/jobs/{{job_id}}/results/shots", api.shots, name="shots")
     add("GET", f"{p}/jobs/{{job_id}}/artifacts/{{artifact_id}}", api.artifact, name="artifact")

@@ -20,6 +20,9 @@ __all__ = ["BackgroundEmulator", "Emulator"]
 
 _DEFAULT_KEY: Final = "emulator-api-key"
 _SHUTDOWN_TIMEOUT_S: Final = 1.0
+# Cloudflare, in front of the real API, caps a URL at 16 KB: about 400 job ids in one
+# comma-separated `GET /jobs?ids=...` (aiohttp's own default is 8 KB).
+MAX_URL_BYTES: Final = 16 * 1024
 
 
 class Emulator:
@@ -73,7 +76,11 @@ class Emulator:
             store=self.store, injector=self._injector, stats=self.stats, api_keys=self._api_keys
         )
         runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, shutdown_timeout=_SHUTDOWN_TIMEOUT_S
+            app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=_SHUTDOWN_TIMEOUT_S,
+            max_line_size=MAX_URL_BYTES,
         )
         await runner.setup()
         try:
@@ -162,7 +169,7 @@ class Emulator:
     # ------------------------------------------------------------------ inspection
 
     def jobs(self) -> list[dict[str, Any]]:
-        """Every stored job (children included) as ``GET /jobs/{id}`` would show it, oldest first."""
+        """Every stored job, children included, as ``GET /jobs/{id}`` shows it; oldest first."""
         return [self.store.job_json(record) for record in self.store.records()]
 
     def count_jobs_with_metadata(self, key: str, value: str) -> int:

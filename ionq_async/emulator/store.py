@@ -270,9 +270,7 @@ def simulate(
         probabilities = simulator.ideal_probabilities(spec.qubits, gates, gateset=gateset)
         if backend.is_simulator:
             histogram = counts_from_probabilities(probabilities, shots)
-            return SimulationOutcome(
-                probabilities=probabilities, histogram=histogram, seed=seed
-            )
+            return SimulationOutcome(probabilities=probabilities, histogram=histogram, seed=seed)
         histogram = _sample(probabilities, shots, seed)
     else:
         histogram = simulator.noisy_histogram(
@@ -527,8 +525,12 @@ class JobStore:
             return _State(status="started", started_at=record.started_at)
         finished = max(record.due_at, record.simulated_at or record.due_at)
         if future.cancelled():  # pragma: no cover - only on shutdown
-            return _State(status="failed", started_at=record.started_at, finished_at=finished,
-                          failure=("SystemCancel", "the emulator shut down"))
+            return _State(
+                status="failed",
+                started_at=record.started_at,
+                finished_at=finished,
+                failure=("SystemCancel", "the emulator shut down"),
+            )
         error = future.exception()
         if error is not None:
             code = getattr(error, "failure_code", "SimulationError")
@@ -570,8 +572,12 @@ class JobStore:
                     code, message = s.failure
                     if record.failure is None:
                         message = f"circuit {index}: {message}"
-                    return _State(status="failed", started_at=started_at,
-                                  finished_at=finished_at, failure=(code, message))
+                    return _State(
+                        status="failed",
+                        started_at=started_at,
+                        finished_at=finished_at,
+                        failure=(code, message),
+                    )
             return _State(status="canceled", started_at=started_at, finished_at=finished_at)
         if any(s.status != "submitted" and s.status != "ready" for s in states):
             return _State(status="started", started_at=started_at)
@@ -696,16 +702,16 @@ class JobStore:
             "gate_counts": {"1q": record.one_qubit_gates, "2q": record.two_qubit_gates},
         }
         if record.backend.is_qpu:
-            stats["predicted_quantum_compute_time_us"] = _ms(
-                record.due_at - (record.started_at or record.due_at)
-            ) * 1000
+            stats["predicted_quantum_compute_time_us"] = (
+                _ms(record.due_at - (record.started_at or record.due_at)) * 1000
+            )
             if state.status == "completed" and execution_ms is not None:
                 stats["billed_quantum_compute_time_us"] = execution_ms * 1000
-        failure = None
+        failure: dict[str, str] | None = None
         if state.status == "failed" and state.failure is not None:
             code, message = state.failure
             failure = {"code": code, "message": message, "error": message}
-        noise = None
+        noise: dict[str, Any] | None = None
         if record.backend.is_simulator:
             noise = {"model": record.noise_model or "ideal"}
             if record.noise_seed is not None:
@@ -846,8 +852,10 @@ class JobStore:
         """The session as the API returns it."""
         now = self.clock()
         ended = session.ended(now)
-        ended_at = session.ended_at if session.ended_at is not None else (
-            session.expires_at() if ended else None
+        ended_at = (
+            session.ended_at
+            if session.ended_at is not None
+            else (session.expires_at() if ended else None)
         )
         settings: dict[str, Any] = {}
         if session.job_count_limit is not None:
@@ -904,8 +912,28 @@ class JobStore:
         if backend.location is not None:
             out["location"] = backend.location
         out["supported_gates"] = sorted(
-            {"x", "y", "z", "rx", "ry", "rz", "h", "s", "si", "v", "vi", "t", "ti", "not",
-             "cnot", "swap", "xx", "yy", "zz", "pauliexp"}
+            {
+                "x",
+                "y",
+                "z",
+                "rx",
+                "ry",
+                "rz",
+                "h",
+                "s",
+                "si",
+                "v",
+                "vi",
+                "t",
+                "ti",
+                "not",
+                "cnot",
+                "swap",
+                "xx",
+                "yy",
+                "zz",
+                "pauliexp",
+            }
         )
         out["supported_native_gates"] = sorted(backend.native_gates)
         if backend.is_qpu:
@@ -943,8 +971,14 @@ def characterizations(backend: BackendSpec, now: float) -> list[dict[str, Any]]:
                     "1q": {"median": 0.9998},
                     "2q": {"median": 0.9952 if "forte" in backend.name else 0.9867},
                 },
-                "timing": {"t1": 100.0, "t2": 1.0, "1q": 0.000135, "2q": 0.0006,
-                           "readout": 0.0003, "reset": 0.00002},
+                "timing": {
+                    "t1": 100.0,
+                    "t2": 1.0,
+                    "1q": 0.000135,
+                    "2q": 0.0006,
+                    "readout": 0.0003,
+                    "reset": 0.00002,
+                },
             }
         )
     return out
