@@ -50,9 +50,10 @@ import random
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Self, cast
+from typing import TYPE_CHECKING, Any, Final, ParamSpec, Self, TypeVar, cast
 
 import anyio
 import anyio.abc
@@ -97,10 +98,14 @@ __all__ = [
     "Outcome",
     "PackLimits",
     "PollSchedule",
+    "RatePacer",
     "plan_packs",
 ]
 
 logger = logging.getLogger("ionq_async.batch")
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 TOKEN_METADATA_KEY: Final = "ionq_async_token"
 """The ``metadata`` key that carries each job creation's client token."""
@@ -352,6 +357,181 @@ class AdaptiveLimiter:
         self._changed = anyio.Event()
 
 
+class RatePacer:
+    """Spaces out request starts once the server has rate-limited us.
+
+    Unpaced until the first 429. On a 429 (at most once per ``cooldown_s``) the pace
+    becomes ``backoff`` times the rate the server accepted over the last ``window_s``
+    (which, while we are over the limit, is the limit); from then on it grows by ``growth_per_s``
+    (10 % a second), so it probes upward slowly; past ``release_rate`` pacing stops. The
+    shared back-off gate alone cannot do this: after a tiny ``Retry-After`` every waiting
+    request would hit the server again at once.
+    """
+
+    def __init__(
+        self,
+        *,
+        minimum_rate: float = 1.0,
+        backoff: float = 0.8,
+        growth_per_s: float = 0.1,
+        cooldown_s: float = 0.05,
+        window_s: float = 1.0,
+        release_rate: float = 10_000.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.decreases = 0
+        self._base_rate: float | None = None
+        self._minimum_rate = minimum_rate
+        self._backoff = backoff
+        self._growth_per_s = growth_per_s
+        self._cooldown_s = cooldown_s
+        self._window_s = window_s
+        self._release_rate = release_rate
+        self._clock = clock
+        self._next_slot = -math.inf
+        self._last_decrease = -math.inf
+        self._successes: deque[float] = deque()
+
+    @property
+    def rate(self) -> float | None:
+        """The current pace in requests per second, or None when unpaced."""
+        if self._base_rate is None:
+            return None
+        elapsed = self._clock() - self._last_decrease
+        rate: float = self._base_rate * (1.0 + self._growth_per_s) ** min(elapsed, 600.0)
+        if rate >= self._release_rate:
+            self._base_rate = None
+            return None
+        return rate
+
+    def accepted_rate(self) -> float:
+        """Successful requests per second over the last window."""
+        now = self._clock()
+        successes = self._successes
+        while successes and now - successes[0] > self._window_s:
+            successes.popleft()
+        if len(successes) < 2:
+            return 0.0
+        # Over the span actually observed: right after a start, a full window would
+        # understate the rate many times over.
+        return len(successes) / max(now - successes[0], 0.1)
+
+    async def wait(self) -> None:
+        """Wait for this request's slot (at once while unpaced)."""
+        rate = self.rate
+        if rate is None:
+            return
+        now = self._clock()
+        slot = max(now, self._next_slot)
+        self._next_slot = slot + 1.0 / rate
+        if slot > now:
+            await anyio.sleep(slot - now)
+
+    def on_rate_limited(self) -> None:
+        """A 429 was seen: slow down to just under what the server accepted."""
+        now = self._clock()
+        if now - self._last_decrease < self._cooldown_s:
+            return
+        # What the server accepted is the best estimate of its limit; cutting the current
+        # pace again for every 429 would compound and collapse it.
+        target = self.accepted_rate() * self._backoff
+        current = self.rate
+        if target <= 0:
+            target = current * 0.5 if current is not None else self._minimum_rate
+        self._base_rate = max(self._minimum_rate, target)
+        self._last_decrease = now
+        self.decreases += 1
+
+    @property
+    def paced(self) -> bool:
+        """True while request starts are being spaced out."""
+        return self._base_rate is not None
+
+    def on_success(self) -> None:
+        """A request went through (counted for the accepted rate)."""
+        self._successes.append(self._clock())
+        if len(self._successes) > 100_000:
+            self._successes.popleft()
+
+
+class _Throttle:
+    """A client's reaction to 429s, shared by all its running batches.
+
+    It listens to the transport's rate-limit events and then (a) paces request starts
+    with a :class:`RatePacer` and (b) while paced, bounds the batch requests in flight by
+    Little's law (pace x the fastest answer's time, with a margin). The bound is taken
+    *before* a request gets its paced slot, so no backlog of admitted requests can form
+    behind the transport's own limiter and go out unpaced later; and requests retrying
+    inside the transport after a 429 stay few, so they cannot storm the server whenever
+    its ``Retry-After`` runs out.
+    """
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.pacer = RatePacer()
+        self.users = 0
+        self.events = 0
+        self.latency_s = 0.0
+        self._open_tokens = max(1, int(client.transport.limiter.total_tokens))
+        self.limiter = anyio.CapacityLimiter(self._open_tokens)
+
+    def attach(self) -> None:
+        """A batch starts using the throttle."""
+        if self.users == 0:
+            self.client.transport.rate_limit_listeners.append(self.on_rate_limited)
+        self.users += 1
+
+    def detach(self) -> None:
+        """A batch stops using the throttle."""
+        self.users -= 1
+        if self.users == 0:
+            with contextlib.suppress(ValueError):
+                self.client.transport.rate_limit_listeners.remove(self.on_rate_limited)
+
+    def on_rate_limited(self, _event: RateLimitEvent | None = None) -> None:
+        """The transport saw a 429."""
+        self.events += 1
+        self.pacer.on_rate_limited()
+        self._size_limiter()
+
+    def _size_limiter(self) -> None:
+        rate = self.pacer.rate
+        tokens = self._open_tokens
+        if rate is not None:
+            tokens = max(1, min(tokens, math.ceil(rate * self.latency_s * 1.2)))
+        if self.limiter.total_tokens != tokens:
+            self.limiter.total_tokens = tokens
+
+    async def call(
+        self, function: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Await ``function(*args, **kwargs)`` in its paced slot, measuring its latency."""
+        async with self.limiter:
+            await self.pacer.wait()
+            started = time.monotonic()
+            result = await function(*args, **kwargs)
+            elapsed = time.monotonic() - started
+        # The fastest answer seen stands for the service time: averages would include the
+        # waits at the gate and in retries and feed back into a larger limit.
+        if self.latency_s == 0 or elapsed < self.latency_s:
+            self.latency_s = elapsed
+        self.pacer.on_success()
+        if self.pacer.paced or self.limiter.total_tokens != self._open_tokens:
+            self._size_limiter()
+        return result
+
+
+_throttles: weakref.WeakKeyDictionary[Any, _Throttle] = weakref.WeakKeyDictionary()
+
+
+def _throttle_for(client: Client) -> _Throttle:
+    throttle = _throttles.get(client)
+    if throttle is None:
+        throttle = _Throttle(client)
+        _throttles[client] = throttle
+    return throttle
+
+
 # ---------------------------------------------------------------------------------------
 # Internals: units, the token resolver, the poller
 
@@ -480,10 +660,12 @@ class _Poller:
         *,
         on_terminal: Callable[[int, Job], None],
         on_error: Callable[[int, IonQError], None],
+        throttle: _Throttle,
         schedule: PollSchedule | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self._client = client
+        self._throttle = throttle
         self._on_terminal = on_terminal
         self._on_error = on_error
         self._fixed_schedule = schedule
@@ -579,7 +761,7 @@ class _Poller:
         ids = [entry.job_id for entry in chunk]
         self.list_requests += 1
         try:
-            page = await self._client.job_page(ids=ids, limit=len(ids))
+            page = await self._throttle.call(self._client.job_page, ids=ids, limit=len(ids))
         except _FATAL_ERRORS:
             raise
         except IonQError as error:
@@ -606,7 +788,7 @@ class _Poller:
     async def _poll_single(self, entry: _Entry) -> None:
         self.single_requests += 1
         try:
-            job = await self._client.get_job(entry.job_id)
+            job = await self._throttle.call(self._client.get_job, entry.job_id)
         except _FATAL_ERRORS:
             raise
         except NotFoundError as error:
@@ -715,7 +897,7 @@ class _Engine:
         self.given_jobs: Sequence[Job | str] = jobs if jobs is not None else ()
         self.options = dict(options)
         self.backend: str = str(self.options.get("backend", "simulator"))
-        self.limiter = AdaptiveLimiter(concurrency)
+        self.limiter = AdaptiveLimiter(concurrency, cooldown_s=0.2)
         self.in_flight = anyio.Semaphore(max_in_flight)
         self.journal_path = journal_path
         self.journal: Journal | None = None
@@ -734,7 +916,13 @@ class _Engine:
         self.started_at = time.time()
         self.started_monotonic = time.monotonic()
         self.resolver = _TokenResolver(client, backend=self.backend)
-        self.poller = _Poller(client, on_terminal=self._on_terminal, on_error=self._on_poll_error)
+        self.throttle = _throttle_for(client)
+        self.poller = _Poller(
+            client,
+            on_terminal=self._on_terminal,
+            on_error=self._on_poll_error,
+            throttle=self.throttle,
+        )
         self.group: anyio.abc.TaskGroup | None = None
         self.rate_limit_events = 0
         self._emitted: set[int] = set()
@@ -769,6 +957,7 @@ class _Engine:
         """Submit, poll and stream until every circuit has an outcome."""
         hook = self._on_rate_limited
         _subscribe_rate_limit(self.client, hook)
+        self.throttle.attach()
         try:
             async with anyio.create_task_group() as group:
                 self.group = group
@@ -782,6 +971,7 @@ class _Engine:
                 group.cancel_scope.cancel()
         finally:
             _unsubscribe_rate_limit(self.client, hook)
+            self.throttle.detach()
             self.send.close()
             try:
                 if self.cancel_remote and self.remaining:
@@ -958,7 +1148,9 @@ class _Engine:
                     )
                 )
             try:
-                return await self.client.submit(circuit, metadata=metadata, **options)
+                return await self.throttle.call(
+                    self.client.submit, circuit, metadata=metadata, **options
+                )
             except RateLimitError as error:
                 # Refused outright: nothing was created. The transport's gate already
                 # waited; pause as advised and try again.
@@ -1011,7 +1203,7 @@ class _Engine:
             elif packed:
                 await self._finish_packed(unit, job)
             else:
-                probabilities = await self.client.probabilities(job)
+                probabilities = await self.throttle.call(self.client.probabilities, job)
                 result = Result(job=job, probabilities=probabilities, shots=self._shots(job))
                 await self._emit(unit.indices[0], job, result, None)
         except _FATAL_ERRORS:
@@ -1073,7 +1265,7 @@ class _Engine:
             await self._emit(index, job, None, error)
 
     async def _finish_packed(self, unit: _Unit, job: Job) -> None:
-        aggregated = await self.client.aggregated_probabilities(job)
+        aggregated = await self.throttle.call(self.client.aggregated_probabilities, job)
         children = list(job.child_job_ids or ())
         if len(children) != len(unit.indices):
             # The aggregated answer lists children in circuit order (as qiskit and cirq

@@ -70,6 +70,7 @@ from .results import Result, to_bitstrings
 __all__ = ["ExitCode", "build_parser", "exit_code_for", "main"]
 
 PROG = "ionq-async"
+_ID_WIDTH = 36  # a UUID
 DEFAULT_ROWS = 16
 """How many outcomes a counts or probabilities table shows (``--json`` gives them all)."""
 
@@ -203,7 +204,13 @@ def make_table(
     """A rich table whose cells are plain text (never markup), ``-`` for missing values."""
     table = Table(title=title, title_justify="left", header_style="bold")
     for column in columns:
-        table.add_column(column, overflow="fold")
+        if column.endswith("id"):
+            # Ids are copied into the next command: never wrap or shorten them.
+            table.add_column(column, no_wrap=True, min_width=_ID_WIDTH)
+        elif column == "backend":
+            table.add_column(column, no_wrap=True)
+        else:
+            table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*(_cell(value) for value in row))
     return table
@@ -418,14 +425,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("files", nargs="+", metavar="FILE", help="JSON file, or - for stdin")
     _add_job_options(sub)
     sub.add_argument(
-        "--concurrency", type=int, default=None, help="jobs in flight at once (many files)"
+        "--concurrency",
+        type=int,
+        default=None,
+        metavar="N",
+        help="job creations in flight at once (default 64)",
     )
     sub.add_argument(
-        "--timeout", type=float, default=None, metavar="SECONDS", help="give up waiting after"
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop waiting after this long; unfinished circuits exit 1",
     )
     sub.add_argument("--journal", metavar="PATH", help="journal file making the batch resumable")
     sub.add_argument(
-        "--rows", type=int, default=DEFAULT_ROWS, help="outcomes shown per circuit in tables"
+        "--rows",
+        type=int,
+        default=DEFAULT_ROWS,
+        metavar="N",
+        help=f"outcomes shown in a table ({DEFAULT_ROWS}; --json gives all)",
     )
 
     sub = command("status", "show a job")
@@ -585,21 +604,12 @@ async def cmd_backends(client: Any, ns: argparse.Namespace, out: Output) -> int:
         out.json(to_jsonable(list(backends)))
         return ExitCode.OK
     rows = [
-        (
-            b.backend,
-            b.status,
-            b.qubits,
-            _ms(b.average_queue_time),
-            b.degraded,
-            ", ".join(b.noise_models) if b.noise_models else None,
-        )
-        for b in backends
+        (b.backend, b.status, b.qubits, _ms(b.average_queue_time), b.degraded) for b in backends
     ]
-    out.table(
-        make_table(
-            None, ["backend", "status", "qubits", "avg queue", "degraded", "noise models"], rows
-        )
-    )
+    out.table(make_table(None, ["backend", "status", "qubits", "avg queue", "degraded"], rows))
+    models = sorted({m for b in backends for m in b.noise_models or ()})
+    if models:
+        out.console.print(Text("simulator noise models: " + ", ".join(models)))
     return ExitCode.OK
 
 
@@ -1206,11 +1216,11 @@ async def cmd_run(client: Any, ns: argparse.Namespace, out: Output) -> int:
         outcome = report.outcomes[0]
         assert outcome.result is not None
         shots = options.get("shots") or outcome.result.shots
-        out.table(
-            _result_table(
-                outcome.result, shots, ns.rows, f"{items[0].label}: job {outcome.result.job.id}"
-            )
+        table = _result_table(outcome.result, shots, ns.rows, items[0].label)
+        table.caption = f"job {outcome.result.job.id}" + (
+            f"; {table.caption}" if table.caption else ""
         )
+        out.table(table)
     else:
         out.table(outcomes_table(entries))
         out.console.print(Text(report.summary_line()))

@@ -153,6 +153,7 @@ class SyncClient:
         self._client: Client | None = client
         self._portal: BlockingPortal | None = portal
         self._portal_cm: AbstractContextManager[BlockingPortal] | None = portal_cm
+        self._pumps: set[_Pump] = set()
 
     def __repr__(self) -> str:
         state = "open" if self._client is not None else "closed"
@@ -178,8 +179,12 @@ class SyncClient:
         if portal is None or portal_cm is None or client is None:
             return
         try:
+            # Iterators still open (not exhausted, not closed) would keep the loop alive.
+            for pump in list(self._pumps):
+                portal.call(pump.stop)
             portal.call(client.aclose)
         finally:
+            self._pumps.clear()
             portal_cm.__exit__(None, None, None)
 
     @property
@@ -218,9 +223,12 @@ class SyncClient:
     def _iterate(self, make: Callable[[Client], AsyncIterable[T]]) -> Iterator[T]:
         client, portal = self._open()
         pump: _Pump = portal.call(_Pump)
+        self._pumps.add(pump)
         portal.start_task_soon(pump.run, lambda: make(client))
         try:
             while True:
+                if self._portal is not portal:
+                    raise ClientClosedError("the SyncClient was closed during the iteration")
                 try:
                     item = portal.call(pump.receive.receive)
                 except anyio.EndOfStream:
@@ -231,6 +239,7 @@ class SyncClient:
         finally:
             if self._portal is portal:
                 portal.call(pump.stop)
+            self._pumps.discard(pump)
 
     # -- backends and the key -----------------------------------------------------------
 

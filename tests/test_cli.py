@@ -6,6 +6,7 @@ event loop in a worker thread (an anyio blocking portal), over a real loopback s
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import subprocess
@@ -303,6 +304,13 @@ def test_submit_prints_the_new_job_ids(cli_json: Any, tmp_path: Path) -> None:
     assert len({row["id"] for row in created}) == 2
 
 
+def test_submit_reads_a_circuit_from_stdin(cli_json: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(BELL)))
+    [created] = cli_json("submit", "-")
+    assert created["file"] == "-"
+    assert cli_json("status", created["id"])["backend"] == "simulator"
+
+
 def test_submit_sends_the_job_options(cli_json: Any, tmp_path: Path) -> None:
     bell = write(tmp_path, "bell.json", BELL)
     [created] = cli_json(
@@ -505,6 +513,18 @@ def test_cancel_cancels_running_jobs(
     assert {row["id"] for row in answer} == {ids[1], ids[2]}
     assert main([*base, "status", ids[2]]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "canceled"
+
+
+def test_run_stops_waiting_at_the_timeout_and_exits_1(
+    strict_server: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    bell = write(tmp_path, "bell.json", BELL)
+    args = ["--base-url", strict_server.url, "--api-key", "the-right-key", "--json"]
+    code = main([*args, "run", bell, bell, "--backend", "qpu.forte-1", "--timeout", "0"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == ExitCode.JOB_FAILED
+    assert [entry["status"] for entry in report["results"]] == ["unfinished", "unfinished"]
+    assert report["summary"]["unfinished"] == 2
 
 
 def test_a_rejected_key_is_an_api_error_and_is_never_printed(

@@ -9,6 +9,7 @@ bodies, bytes that are not UTF-8, and redirects to another host.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -19,7 +20,7 @@ import aiohttp
 import anyio
 import pytest
 from aioresponses import aioresponses
-from hostile_server import HostileServer, RawRequest, exception_texts, response_bytes
+from hostile_server import HostileServer, RawRequest, Scenario, exception_texts, response_bytes
 from yarl import URL
 
 from ionq_async._retry import RetryPolicy
@@ -236,13 +237,23 @@ def scripted(*chunks: bytes, then_stall: bool = False) -> Any:
 
 
 def raw_client(server: HostileServer, **options: Any) -> Client:
+    """A client of ``server`` that never retries unless told to."""
     options.setdefault("retry", RetryPolicy.never())
     return Client(api_key=KEY, base_url=server.url, **options)
 
 
+@contextlib.asynccontextmanager
+async def hostile(
+    scenario: Scenario, **options: Any
+) -> AsyncIterator[tuple[HostileServer, Client]]:
+    """A raw server playing ``scenario`` and a client of it (``options`` are Client's)."""
+    async with HostileServer(scenario) as server, raw_client(server, **options) as client:
+        yield server, client
+
+
 async def test_a_body_shorter_than_its_content_length_is_a_connection_error() -> None:
     answer = response_bytes(200, WHOAMI[:20], content_length=len(WHOAMI) + 500)
-    async with HostileServer(scripted(answer)) as server, raw_client(server) as client:
+    async with hostile(scripted(answer)) as (_, client):
         error = await raises_typed(client.whoami, IonQConnectionError)
     assert "/whoami" in str(error)
 
@@ -258,34 +269,31 @@ async def test_a_truncated_body_on_every_retry_gives_up_after_the_budget() -> No
 
 async def test_a_truncated_job_creation_is_not_sent_again() -> None:
     answer = response_bytes(201, b'{"id":"0198', content_length=200)
-    async with HostileServer(scripted(answer)) as server:
-        async with raw_client(server, retry=RetryPolicy.no_wait()) as client:
-            bell = {"qubits": 1, "circuit": [{"gate": "h", "target": 0}]}
-            error = await raises_typed(lambda: client.submit(bell), IonQConnectionError)
+    async with hostile(scripted(answer), retry=RetryPolicy.no_wait()) as (server, client):
+        bell = {"qubits": 1, "circuit": [{"gate": "h", "target": 0}]}
+        error = await raises_typed(lambda: client.submit(bell), IonQConnectionError)
     assert isinstance(error, IonQConnectionError) and error.request_sent
     assert [r.method for r in server.requests] == ["POST"]
 
 
 async def test_a_server_that_stalls_mid_body_times_out() -> None:
     head = response_bytes(200, WHOAMI[:10], content_length=len(WHOAMI))
-    async with HostileServer(scripted(head, then_stall=True)) as server:
-        async with raw_client(server, timeout_s=0.3) as client:
-            error = await raises_typed(client.whoami, IonQTimeoutError)
+    async with hostile(scripted(head, then_stall=True), timeout_s=0.3) as (_, client):
+        error = await raises_typed(client.whoami, IonQTimeoutError)
     assert isinstance(error, TimeoutError)
 
 
 async def test_a_server_that_never_answers_times_out() -> None:
-    async with HostileServer(scripted(then_stall=True)) as server:
-        async with raw_client(server, timeout_s=0.3) as client:
-            await raises_typed(client.whoami, IonQTimeoutError)
+    async with hostile(scripted(then_stall=True), timeout_s=0.3) as (_, client):
+        await raises_typed(client.whoami, IonQTimeoutError)
 
 
 async def test_a_declared_huge_body_is_refused_without_reading_it() -> None:
     # 10 GB announced, a few bytes sent, then nothing: waiting for it would hang.
     head = response_bytes(200, b'{"key_id":', content_length=10 * 1024**3)
-    async with HostileServer(scripted(head, then_stall=True)) as server:
-        async with raw_client(server, max_response_bytes=1024 * 1024) as client:
-            error = await raises_typed(client.whoami, ResponseError)
+    stalled = scripted(head, then_stall=True)
+    async with hostile(stalled, max_response_bytes=1024 * 1024) as (_, client):
+        error = await raises_typed(client.whoami, ResponseError)
     assert "limit" in str(error)
 
 
@@ -307,37 +315,34 @@ def endless_chunked_body(status: int = 200) -> Any:
 
 async def test_an_endless_body_is_cut_off_at_the_size_cap() -> None:
     cap = 512 * 1024
-    async with HostileServer(endless_chunked_body()) as server:
-        async with raw_client(server, max_response_bytes=cap) as client:
-            error = await raises_typed(client.whoami, ResponseError)
+    async with hostile(endless_chunked_body(), max_response_bytes=cap) as (_, client):
+        error = await raises_typed(client.whoami, ResponseError)
         assert f"{cap}-byte limit" in str(error)
 
 
 async def test_an_endless_error_body_is_truncated_into_an_api_error() -> None:
-    async with HostileServer(endless_chunked_body(status=503)) as server:
-        async with raw_client(server) as client:
-            error = await raises_typed(client.whoami, ServerError)
+    async with hostile(endless_chunked_body(status=503)) as (_, client):
+        error = await raises_typed(client.whoami, ServerError)
     assert isinstance(error, ServerError) and error.status == 503
 
 
 async def test_invalid_utf8_labelled_as_json_is_a_response_error() -> None:
     body = b'{"key_id": "\xff\xfe\xc3\x28", "key_name": "n", "project_id": "p"}'
-    async with HostileServer(scripted(response_bytes(200, body))) as server:
-        async with raw_client(server) as client:
-            await raises_typed(client.whoami, ResponseError)
+    async with hostile(scripted(response_bytes(200, body))) as (_, client):
+        await raises_typed(client.whoami, ResponseError)
 
 
 async def test_invalid_utf8_in_an_error_body_still_gives_the_api_error() -> None:
     body = b'{"error": "Bad Request", "message": "bad \xff\xfe bytes", "statusCode": 400}'
     answer = response_bytes(400, body, reason="Bad Request")
-    async with HostileServer(scripted(answer)) as server, raw_client(server) as client:
+    async with hostile(scripted(answer)) as (_, client):
         error = await raises_typed(client.whoami, IonQError)
     assert getattr(error, "status", None) == 400
 
 
 async def test_a_nul_and_control_byte_answer_is_a_response_error() -> None:
     answer = response_bytes(200, b"\x00\x01\x02{}\x00")
-    async with HostileServer(scripted(answer)) as server, raw_client(server) as client:
+    async with hostile(scripted(answer)) as (_, client):
         await raises_typed(client.whoami, ResponseError)
 
 
@@ -396,7 +401,9 @@ async def test_a_redirected_job_creation_does_not_hand_the_key_to_another_host()
 
 
 async def test_another_host_that_wants_a_key_gives_an_authentication_error_without_it() -> None:
-    unauthorized = b'{"error":"Unauthorized Error","message":"Invalid key provided.","statusCode":401}'
+    unauthorized = (
+        b'{"error":"Unauthorized Error","message":"Invalid key provided.","statusCode":401}'
+    )
     async with HostileServer(answer_with(401, unauthorized), host="127.0.0.2") as elsewhere:
         redirect = redirect_to(lambda request: elsewhere.origin + request.target)
         async with HostileServer(redirect) as origin, raw_client(origin) as client:
@@ -416,24 +423,29 @@ async def test_a_redirect_back_after_leaving_the_origin_still_carries_no_key() -
             target = f"{elsewhere.origin}{request.path}?back=1"
             writer.write(response_bytes(302, b"", content_type=None, headers={"Location": target}))
 
-    async with HostileServer(
-        redirect_to(lambda r: f"http://127.0.0.1:{origin.port}{r.target}"), host="127.0.0.2"
-    ) as elsewhere:
-        async with HostileServer(origin_scenario) as origin, raw_client(origin) as client:
-            with anyio.fail_after(HANG_GUARD_S):
-                await client.whoami()
+    back_home = redirect_to(lambda r: f"http://127.0.0.1:{origin.port}{r.target}")
+    async with (
+        HostileServer(back_home, host="127.0.0.2") as elsewhere,
+        HostileServer(origin_scenario) as origin,
+        raw_client(origin) as client,
+    ):
+        with anyio.fail_after(HANG_GUARD_S):
+            await client.whoami()
     assert "Authorization" in hops[0].headers
     assert "Authorization" not in elsewhere.requests[0].headers
     assert "Authorization" not in hops[1].headers
 
 
 async def test_a_redirect_loop_between_hosts_ends_with_a_response_error() -> None:
-    async with HostileServer(redirect_to(lambda r: "about:blank"), host="127.0.0.2") as other:
-        async with HostileServer(
+    # origin -> bounce -> origin -> bounce -> ...: more hops than allowed.
+    async with (
+        HostileServer(
             redirect_to(lambda r: f"http://127.0.0.1:{origin.port}{r.target}"), host="127.0.0.2"
-        ) as bounce:
-            async with HostileServer(
-                redirect_to(lambda r: bounce.origin + r.target)
-            ) as origin, raw_client(origin) as client:
-                await raises_typed(client.whoami, ResponseError)
-    assert other.requests == []
+        ) as bounce,
+        HostileServer(redirect_to(lambda r: bounce.origin + r.target)) as origin,
+        raw_client(origin) as client,
+    ):
+        await raises_typed(client.whoami, ResponseError)
+    assert len(origin.requests) + len(bounce.requests) <= 8
+    assert all("Authorization" not in r.headers for r in bounce.requests)
+    assert all("Authorization" not in r.headers for r in origin.requests[1:])

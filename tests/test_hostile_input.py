@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 import aiohttp
 import anyio
+import anyio.lowlevel
 import pytest
 import requests
 from conftest import BELL, ApiCaller
@@ -449,7 +450,7 @@ async def test_thousands_of_concurrent_connections_get_answers_and_no_500() -> N
                 async with anyio.create_task_group() as group:
                     for number in range(FLOOD):
                         group.start_soon(one, number)
-                    await anyio.sleep(0)
+                    await anyio.lowlevel.checkpoint()
                     start.set()
             # Still serving, and as it should, after the flood.
             async with session.get(
@@ -525,35 +526,53 @@ async def test_raw_junk_connections_get_no_500_and_the_emulator_keeps_serving(
 
 # -- no key, no entry: every protected route --------------------------------------------------
 
+JOB = "/jobs/{job_id}"
 PROTECTED_ROUTES: list[tuple[str, str]] = [
-    # API notes section 3, every row marked "auth: yes" that the emulator serves.
+    # API notes section 3: every row marked "auth: yes" that the emulator serves.
     ("GET", "/whoami"),
-    ("GET", "/backends/qpu.forte-1/characterizations/" + JOB_ID),
+    ("GET", "/backends/{backend}/characterizations/{characterization_id}"),
     ("POST", "/jobs"),
     ("GET", "/jobs"),
     ("DELETE", "/jobs"),
-    ("GET", f"/jobs/{JOB_ID}"),
-    ("DELETE", f"/jobs/{JOB_ID}"),
-    ("PUT", f"/jobs/{JOB_ID}/status/cancel"),
+    ("GET", JOB),
+    ("DELETE", JOB),
+    ("PUT", JOB + "/status/cancel"),
     ("PUT", "/jobs/status/cancel"),
-    ("GET", f"/jobs/{JOB_ID}/cost"),
-    ("GET", "/jobs/estimate?backend=qpu.forte-1&qubits=2&shots=100"),
-    ("GET", f"/jobs/{JOB_ID}/results/probabilities"),
-    ("GET", f"/jobs/{JOB_ID}/results/probabilities/aggregated"),
-    ("GET", f"/jobs/{JOB_ID}/results/histogram"),
-    ("GET", f"/jobs/{JOB_ID}/results/shots"),
-    ("GET", f"/jobs/{JOB_ID}/artifacts/probabilities"),
+    ("GET", JOB + "/cost"),
+    ("GET", "/jobs/estimate"),
+    ("GET", JOB + "/results/probabilities"),
+    ("GET", JOB + "/results/probabilities/aggregated"),
+    ("GET", JOB + "/results/histogram"),
+    ("GET", JOB + "/results/shots"),
+    ("GET", JOB + "/artifacts/{artifact_id}"),
     ("POST", "/sessions"),
     ("GET", "/sessions"),
-    ("GET", "/sessions/" + JOB_ID),
-    ("POST", f"/sessions/{JOB_ID}/end"),
-    ("GET", f"/sessions/{JOB_ID}/jobs"),
+    ("GET", "/sessions/{session_id}"),
+    ("POST", "/sessions/{session_id}/end"),
+    ("GET", "/sessions/{session_id}/jobs"),
 ]
 OPEN_ROUTES: list[tuple[str, str]] = [
+    # API notes section 2: declared with `security: []`.
     ("GET", "/backends"),
-    ("GET", "/backends/qpu.forte-1"),
-    ("GET", "/backends/qpu.forte-1/characterizations"),
+    ("GET", "/backends/{backend}"),
+    ("GET", "/backends/{backend}/characterizations"),
 ]
+EXAMPLE_VALUES = {
+    "{job_id}": JOB_ID,
+    "{session_id}": JOB_ID,
+    "{characterization_id}": JOB_ID,
+    "{backend}": "qpu.forte-1",
+    "{artifact_id}": "probabilities",
+}
+
+
+def example_path(template: str) -> str:
+    """A concrete path for a route template (plausible ids, so only the key is wrong)."""
+    for placeholder, value in EXAMPLE_VALUES.items():
+        template = template.replace(placeholder, value)
+    return template
+
+
 GOOD_KEY = "emulator-accepts-only-this-key"
 BAD_CREDENTIALS: dict[str, dict[str, str]] = {
     "no header": {},
@@ -568,31 +587,6 @@ BAD_CREDENTIALS: dict[str, dict[str, str]] = {
     "key with suffix": {"Authorization": f"apiKey {GOOD_KEY}x"},
     "key in another header": {"X-Api-Key": GOOD_KEY},
 }
-
-
-def _template(path: str) -> str:
-    """A concrete path back to its route template, to compare with the app's table."""
-    parts = path.split("?", 1)[0].strip("/").split("/")
-    names = {
-        ("backends", 3): "{characterization_id}",
-        ("jobs", 1): "{job_id}",
-        ("sessions", 1): "{session_id}",
-        ("artifacts", 3): "{artifact_id}",
-    }
-    out = []
-    for position, part in enumerate(parts):
-        if part == "qpu.forte-1":
-            out.append("{backend}")
-        elif part == JOB_ID:
-            key = ("artifacts", 3) if position == 3 and parts[2] == "artifacts" else (
-                parts[0], position
-            )
-            out.append(names.get(key, "{job_id}"))
-        elif position == 3 and parts[2] == "artifacts":
-            out.append("{artifact_id}")
-        else:
-            out.append(part)
-    return "/v0.4/" + "/".join(out)
 
 
 def test_the_tables_cover_every_route_the_emulator_serves() -> None:
@@ -612,7 +606,7 @@ def test_the_tables_cover_every_route_the_emulator_serves() -> None:
         }
     finally:
         store.close()
-    tabled = {(method, _template(path)) for method, path in PROTECTED_ROUTES + OPEN_ROUTES}
+    tabled = {(method, "/v0.4" + template) for method, template in PROTECTED_ROUTES + OPEN_ROUTES}
     assert served == tabled
 
 
@@ -626,12 +620,16 @@ async def keyed() -> AsyncIterator[Emulator]:
 
 
 @pytest.mark.parametrize("credentials", list(BAD_CREDENTIALS), ids=list(BAD_CREDENTIALS))
-@pytest.mark.parametrize(("method", "path"), PROTECTED_ROUTES, ids=[" ".join(r) for r in PROTECTED_ROUTES])
+@pytest.mark.parametrize(
+    ("method", "template"), PROTECTED_ROUTES, ids=[" ".join(r) for r in PROTECTED_ROUTES]
+)
 async def test_every_protected_route_answers_401_without_a_valid_key(
-    keyed: Emulator, http: aiohttp.ClientSession, method: str, path: str, credentials: str
+    keyed: Emulator, http: aiohttp.ClientSession, method: str, template: str, credentials: str
 ) -> None:
+    path = example_path(template)
     headers = BAD_CREDENTIALS[credentials]
-    body = b'{"ids": ["x"], "backend": "simulator"}' if method in ("POST", "PUT", "DELETE") else None
+    has_body = method in ("POST", "PUT", "DELETE")
+    body = b'{"ids": ["x"], "backend": "simulator"}' if has_body else None
     with anyio.fail_after(HANG_GUARD_S):
         async with http.request(
             method, keyed.url + path, headers=headers, data=body
@@ -646,10 +644,13 @@ async def test_every_protected_route_answers_401_without_a_valid_key(
         assert not value or value.split()[-1] not in text
 
 
-@pytest.mark.parametrize(("method", "path"), OPEN_ROUTES, ids=[" ".join(r) for r in OPEN_ROUTES])
+@pytest.mark.parametrize(
+    ("method", "template"), OPEN_ROUTES, ids=[" ".join(r) for r in OPEN_ROUTES]
+)
 async def test_the_open_backend_routes_answer_without_a_key(
-    keyed: Emulator, http: aiohttp.ClientSession, method: str, path: str
+    keyed: Emulator, http: aiohttp.ClientSession, method: str, template: str
 ) -> None:
+    path = example_path(template)
     with anyio.fail_after(HANG_GUARD_S):
         async with http.request(method, keyed.url + path) as response:
             assert response.status == 200, await response.text()
@@ -663,3 +664,30 @@ async def test_a_valid_key_gets_past_authentication(
     headers = {"Authorization": f"apiKey {GOOD_KEY}"}
     async with http.get(keyed.url + "/whoami", headers=headers) as response:
         assert response.status == 500
+
+
+UNSERVED_ROUTES: list[tuple[str, str]] = [
+    # API notes section 3 rows the emulator does not implement (variants, compiled
+    # circuits, clone and move, schemas, usage): no key gets anything but a 404 there.
+    ("GET", f"/jobs/{JOB_ID}/variants/v1/results/probabilities"),
+    ("GET", f"/jobs/{JOB_ID}/circuits/native"),
+    ("POST", f"/jobs/{JOB_ID}/clone"),
+    ("POST", f"/jobs/{JOB_ID}/move"),
+    ("GET", "/schemas/formats/ionq.circuit.v1"),
+    ("GET", "/organizations/org-1/usage"),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), UNSERVED_ROUTES, ids=[" ".join(r) for r in UNSERVED_ROUTES]
+)
+@pytest.mark.parametrize("key", [None, GOOD_KEY], ids=["no key", "good key"])
+async def test_routes_the_emulator_does_not_serve_are_a_404_with_the_api_body(
+    keyed: Emulator, http: aiohttp.ClientSession, method: str, path: str, key: str | None
+) -> None:
+    headers = {"Authorization": f"apiKey {key}"} if key else {}
+    async with http.request(method, keyed.url + path, headers=headers) as response:
+        status = response.status
+        answer = await response.json(content_type=None)
+    assert status == 404
+    assert_api_answer(status, answer)

@@ -86,6 +86,16 @@ def test_breaking_out_of_run_many_stops_the_batch_and_leaves_the_client_usable(
     assert client.run(BELL, shots=10).counts() == {0: 5, 3: 5}
 
 
+def test_closing_the_client_stops_an_iterator_left_open(server: Any) -> None:
+    sync_client = SyncClient(server.api_key, server.url)
+    outcomes = sync_client.run_many([BELL] * 10, shots=10, concurrency=1)
+    next(outcomes)
+    sync_client.close()  # returns although the iterator was neither exhausted nor closed
+    assert sync_client.closed
+    with pytest.raises(ClientClosedError):
+        next(outcomes)
+
+
 def test_errors_arrive_typed(client: SyncClient) -> None:
     with pytest.raises(NotFoundError):
         client.get_job("00000000-0000-0000-0000-000000000000")
