@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ionq_async._retry import RetryPolicy
-from ionq_async.batch import TOKEN_METADATA_KEY, Outcome
+from ionq_async.batch import TOKEN_METADATA_KEY, BatchProgress, Outcome
 from ionq_async.circuits import Circuit
 from ionq_async.client import Client
 from ionq_async.emulator import Emulator, EmulatorConfig, FaultConfig
@@ -84,7 +84,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--concurrency", type=int, default=64, help="job creations in flight")
     parser.add_argument("--pack", action="store_true", help="pack circuits into multi-circuit jobs")
+    parser.add_argument(
+        "--progress-every-s", type=float, default=10.0, help="progress line interval on stderr"
+    )
     return parser
+
+
+class ProgressPrinter:
+    """Prints a progress line to stderr at most every ``every_s`` seconds."""
+
+    def __init__(self, every_s: float) -> None:
+        self.every_s = every_s
+        self.last = time.monotonic()
+
+    def __call__(self, progress: BatchProgress) -> None:
+        now = time.monotonic()
+        if self.every_s <= 0 or now - self.last < self.every_s:
+            return
+        self.last = now
+        print(
+            f"  {progress.elapsed_s:7.1f} s  {progress.done:,}/{progress.total:,} done, "
+            f"{progress.submitted:,} submitted, {progress.rate_per_s:,.1f} outcomes/s",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def faults_from(args: argparse.Namespace) -> FaultConfig:
@@ -117,7 +140,11 @@ async def campaign(args: argparse.Namespace) -> dict[str, Any]:
             outcomes = [
                 outcome
                 async for outcome in client.run_many(
-                    circuits, shots=100, concurrency=args.concurrency, pack=args.pack
+                    circuits,
+                    shots=100,
+                    concurrency=args.concurrency,
+                    pack=args.pack,
+                    progress=ProgressPrinter(args.progress_every_s),
                 )
             ]
             stats = client.stats

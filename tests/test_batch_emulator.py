@@ -205,7 +205,12 @@ async def test_a_stopped_batch_resumes_from_its_journal_without_duplicates(
         journal.write_text("\n".join(lines[:last] + lines[last + 1 :]) + "\n")
         clock.advance(60.0)
         async with client_for(emu) as client:
-            outcomes = [o async for o in client.run_many(circuits, journal=str(journal))]
+            run = client.run_many(circuits, journal=str(journal))
+            async with run:
+                while run.progress.submitted < 120:
+                    await asyncio.sleep(0.002)
+                clock.advance(60.0)  # let the jobs created on resume finish too
+                outcomes = [o async for o in run]
         tokens = Counter((job["metadata"] or {}).get(TOKEN_METADATA_KEY) for job in emu.jobs())
     assert sorted(o.index for o in outcomes) == list(range(120))
     assert all(matches(o) for o in outcomes)

@@ -184,6 +184,8 @@ PROPERTY_SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+MULTI_ROUTE_SETTINGS = settings(PROPERTY_SETTINGS, max_examples=60)
+"""Fewer examples where each one is sent to many routes."""
 
 
 @PROPERTY_SETTINGS
@@ -199,7 +201,7 @@ def test_random_job_payloads_get_api_answers_never_a_500(
     assert status in (201, 400, 413), (status, body)
 
 
-@PROPERTY_SETTINGS
+@MULTI_ROUTE_SETTINGS
 @given(payload=json_values)
 def test_random_json_anywhere_a_body_is_read_never_gives_a_500(
     background: Emulator, web: requests.Session, payload: Any
@@ -232,7 +234,7 @@ query_values = st.text(max_size=12) | st.integers().map(str) | st.sampled_from(
 )
 
 
-@PROPERTY_SETTINGS
+@MULTI_ROUTE_SETTINGS
 @given(
     params=st.dictionaries(
         st.sampled_from(
@@ -258,7 +260,7 @@ def test_random_query_strings_never_give_a_500(
         assert_api_answer(status, body, f"GET {path}")
 
 
-@PROPERTY_SETTINGS
+@MULTI_ROUTE_SETTINGS
 @given(identifier=st.text(min_size=1, max_size=40))
 def test_random_ids_in_paths_never_give_a_500(
     background: Emulator, web: requests.Session, identifier: str
