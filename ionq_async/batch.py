@@ -198,8 +198,8 @@ class PollSchedule:
     """When to ask about a job again: growing intervals with jitter, capped.
 
     Interval ``n`` (0-based) is ``initial_s * factor**n`` capped at ``max_s``, scaled by a
-    random factor in ``[1 - jitter, 1 + jitter]``. A queued job whose predicted remaining
-    time (wait + execution) is longer is next asked about at its predicted end, at most
+    random factor in ``[1 - jitter, 1 + jitter]``. A job with predicted times (wait +
+    execution) is next asked about just after its predicted end instead, at most
     ``max_predicted_s`` away.
     """
 
@@ -224,12 +224,18 @@ class PollSchedule:
         return base
 
     def delay_s(self, attempt: int, job: Job | None, rng: random.Random) -> float:
-        """The wait before asking about ``job`` again, using its predicted times if any."""
-        delay = self.interval_s(attempt, rng)
+        """The wait before asking about ``job`` again, using its predicted times if any.
+
+        With a prediction the job is asked about just after its predicted end (never
+        sooner than ``initial_s``, never later than ``max_predicted_s``); without one,
+        on the growing interval.
+        """
         predicted = _predicted_remaining_s(job)
-        if predicted is not None and predicted > delay:
-            delay = min(predicted, self.max_predicted_s)
-        return delay
+        if predicted is not None:
+            # A little past the predicted end, so the job is done when we ask.
+            target = predicted * 1.05 + 0.01
+            return max(self.initial_s, min(target, self.max_predicted_s))
+        return self.interval_s(attempt, rng)
 
 
 SIMULATOR_SCHEDULE: Final = PollSchedule(initial_s=0.1, factor=1.5, max_s=1.0, max_predicted_s=5.0)
@@ -240,15 +246,15 @@ QPU_SCHEDULE: Final = PollSchedule(initial_s=1.0, factor=1.5, max_s=15.0, max_pr
 
 
 def _predicted_remaining_s(job: Job | None) -> float | None:
-    # Predictions only mean something before the job starts; once it runs, the growing
-    # interval takes over.
-    if job is None or job.status not in (JobStatus.SUBMITTED, JobStatus.READY):
+    """Seconds until the job's predicted end: predicted wait (negative once it runs, as
+    the time since it started) plus predicted execution; None without predictions."""
+    if job is None or job.is_terminal:
         return None
     wait_ms = job.predicted_wait_time_ms
     run_ms = job.predicted_execution_duration_ms
     if wait_ms is None and run_ms is None:
         return None
-    return ((wait_ms or 0.0) + (run_ms or 0.0)) / 1000.0
+    return max(0.0, ((wait_ms or 0.0) + (run_ms or 0.0)) / 1000.0)
 
 
 @frozen(kw_only=True)

@@ -273,18 +273,40 @@ async def test_cancelling_the_consuming_task_stops_within_a_second(emu: Emulator
 
 async def test_pack_gives_the_same_outcomes_as_one_job_per_circuit(emu: Emulator) -> None:
     circuits = [distinct_circuit(i) for i in range(300)]
-    circuits[42] = too_wide(42)
     async with client_for(emu) as client:
         plain = {o.index: o async for o in client.run_many(circuits)}
         packed = {o.index: o async for o in client.run_many(circuits, pack=True)}
     assert plain.keys() == packed.keys() == set(range(300))
     for index in range(300):
-        if index == 42:
-            assert isinstance(plain[index].error, JobFailed)
-            assert isinstance(packed[index].error, JobFailed)
-            assert packed[index].error.code == plain[index].error.code  # type: ignore[union-attr]
-            continue
         assert matches(packed[index]) and matches(plain[index])
         assert packed[index].name == plain[index].name
+        assert packed[index].circuit is plain[index].circuit
     parents = [job for job in emu.jobs() if job["type"] == "ionq.multi-circuit.v1"]
     assert len(parents) == 1
+
+
+async def test_packs_split_at_the_circuit_limit(emu: Emulator) -> None:
+    from ionq_async.batch import PackLimits
+
+    circuits = [distinct_circuit(i) for i in range(25)]
+    async with client_for(emu) as client:
+        packed = {o.index: o async for o in client.run_many(circuits, pack=PackLimits(
+            max_circuits=10
+        ))}
+    assert all(matches(o) for o in packed.values())
+    parents = [job for job in emu.jobs() if job["type"] == "ionq.multi-circuit.v1"]
+    assert sorted(len(p["child_job_ids"]) for p in parents) == [5, 10, 10]
+
+
+async def test_a_failing_circuit_in_a_pack_fails_alone(emu: Emulator) -> None:
+    circuits = [distinct_circuit(i) for i in range(300)]
+    circuits[42] = too_wide(42)
+    async with client_for(emu) as client:
+        plain = {o.index: o async for o in client.run_many(circuits)}
+        packed = {o.index: o async for o in client.run_many(circuits, pack=True)}
+    assert plain.keys() == packed.keys() == set(range(300))
+    for outcome in (plain.pop(42), packed.pop(42)):
+        assert isinstance(outcome.error, JobFailed)
+        assert outcome.error.code == "NotEnoughQubits"
+    assert all(matches(o) for o in packed.values())
+    assert all(matches(o) for o in plain.values())

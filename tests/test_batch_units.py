@@ -126,12 +126,20 @@ def _job(status: JobStatus, **fields: object) -> Job:
     return Job(id="j", status=status, **fields)  # type: ignore[arg-type]
 
 
-def test_a_queued_job_with_a_prediction_is_polled_near_its_predicted_end() -> None:
+def test_a_queued_job_with_a_prediction_is_polled_just_after_its_predicted_end() -> None:
     schedule = PollSchedule(initial_s=0.1, factor=1.5, max_s=1.0, jitter=0.0, max_predicted_s=30)
     job = _job(
         JobStatus.READY, predicted_wait_time_ms=4000.0, predicted_execution_duration_ms=1000.0
     )
-    assert schedule.delay_s(0, job, random.Random(0)) == pytest.approx(5.0)
+    assert schedule.delay_s(0, job, random.Random(0)) == pytest.approx(5.0 * 1.05 + 0.01)
+
+
+def test_a_running_job_counts_its_negative_wait_as_time_already_run() -> None:
+    schedule = PollSchedule(initial_s=0.1, factor=1.5, max_s=1.0, jitter=0.0, max_predicted_s=30)
+    job = _job(
+        JobStatus.STARTED, predicted_wait_time_ms=-300.0, predicted_execution_duration_ms=500.0
+    )
+    assert schedule.delay_s(0, job, random.Random(0)) == pytest.approx(0.2 * 1.05 + 0.01)
 
 
 def test_a_prediction_is_capped() -> None:
@@ -140,10 +148,16 @@ def test_a_prediction_is_capped() -> None:
     assert schedule.delay_s(0, job, random.Random(0)) == pytest.approx(30.0)
 
 
-def test_predictions_are_ignored_once_the_job_runs() -> None:
+def test_a_prediction_of_now_still_waits_the_initial_interval() -> None:
     schedule = PollSchedule(initial_s=0.1, factor=1.5, max_s=1.0, jitter=0.0)
-    job = _job(JobStatus.STARTED, predicted_wait_time_ms=9000.0)
-    assert schedule.delay_s(0, job, random.Random(0)) == pytest.approx(0.1)
+    job = _job(JobStatus.STARTED, predicted_wait_time_ms=-900.0, predicted_execution_duration_ms=10.0)
+    assert schedule.delay_s(3, job, random.Random(0)) == pytest.approx(0.1)
+
+
+def test_without_predictions_the_interval_grows() -> None:
+    schedule = PollSchedule(initial_s=0.1, factor=1.5, max_s=1.0, jitter=0.0)
+    job = _job(JobStatus.STARTED)
+    assert schedule.delay_s(2, job, random.Random(0)) == pytest.approx(0.225)
 
 
 # -- poll chunks -------------------------------------------------------------------------

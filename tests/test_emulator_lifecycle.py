@@ -235,7 +235,7 @@ async def test_multi_circuit_parent_has_one_child_per_circuit_in_order(
     assert sorted(j["id"] for j in listed["jobs"]) == sorted(children)
 
 
-async def test_multi_circuit_with_a_bad_circuit_fails_parent_and_children(
+async def test_a_bad_circuit_fails_its_child_and_then_the_parent(
     manual_api: ApiCaller, manual_clock: ManualClock
 ) -> None:
     bad = {
@@ -245,12 +245,35 @@ async def test_multi_circuit_with_a_bad_circuit_fails_parent_and_children(
         ]
     }
     parent_id = await manual_api.submit(type="ionq.multi-circuit.v1", input=bad)
+    good, broken = (await job(manual_api, parent_id))["child_job_ids"]
     manual_clock.advance(1.0)
+    assert (await job(manual_api, parent_id))["status"] == "started"
+    failed = await job(manual_api, broken)
+    assert failed["status"] == "failed" and failed["failure"]["code"] == "UnsupportedGate"
+    assert "input.circuits[1].circuit[0]" in failed["failure"]["message"]
+
+    manual_clock.advance(5.0)
+    await manual_api.emulator.wait_for_simulations()
     parent = await job(manual_api, parent_id)
     assert parent["status"] == "failed" and parent["failure"]["code"] == "UnsupportedGate"
-    assert "input.circuits[1].circuit[0]" in parent["failure"]["message"]
+    assert parent["failure"]["message"].startswith("circuit 1: ")
+    assert parent["results"] is None
+    assert (await job(manual_api, good))["status"] == "completed"
+    _, probabilities, _ = await manual_api.get(f"/jobs/{good}/results/probabilities")
+    assert probabilities == {"0": 0.5, "3": 0.5}
+
+
+async def test_too_many_shots_fails_every_child(
+    manual_api: ApiCaller, manual_clock: ManualClock
+) -> None:
+    parent_id = await manual_api.submit(
+        type="ionq.multi-circuit.v1", input=MULTI, backend="qpu.aria-1", shots=50_000
+    )
+    manual_clock.advance(1.0)
+    parent = await job(manual_api, parent_id)
+    assert parent["status"] == "failed" and parent["failure"]["code"] == "TooManyShots"
     for child_id in parent["child_job_ids"]:
-        assert (await job(manual_api, child_id))["status"] == "failed"
+        assert (await job(manual_api, child_id))["failure"]["code"] == "TooManyShots"
 
 
 async def test_parent_is_started_while_children_run(

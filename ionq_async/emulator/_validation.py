@@ -16,6 +16,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, Final
 
+import attrs
 from attrs import frozen
 
 from ionq_async.circuits import (
@@ -23,7 +24,6 @@ from ionq_async.circuits import (
     MAX_CONTROLS,
     MAX_GATES_PER_JOB,
     Circuit,
-    circuits_from_multi_json,
 )
 from ionq_async.exceptions import CircuitError
 
@@ -101,11 +101,16 @@ class CircuitSpec:
     two_qubit_gates: int
     name: str | None = None
     circuit: Circuit | None = None
+    failure: tuple[str, str] | None = None
 
 
 @frozen(kw_only=True)
 class JobRequest:
-    """A job creation request that passed the schema; ``failure`` is set when it cannot run."""
+    """A job creation request that passed the schema.
+
+    ``failure`` is set when the whole job cannot run (and, for a single circuit, when its
+    circuit cannot); each circuit's own backend failure is on its spec.
+    """
 
     type: str
     backend: BackendSpec
@@ -510,16 +515,15 @@ def parse_job_request(body: object, *, qpu_max_shots: int) -> JobRequest:
     gateset = _gateset(data.get("gateset"), "input.gateset", "qis")
     declared = _declared_qubits(data.get("qubits"), "input.qubits")
 
-    failure: tuple[str, str] | None = None
     specs: list[CircuitSpec] = []
     if job_type == CIRCUIT_TYPE:
         if "circuits" in data:
             raise BadRequest("input.circuits", f"is not allowed in a {CIRCUIT_TYPE} job")
-        spec, failure, count = _check_circuit(data, "input", gateset, declared, backend)
-        specs.append(spec)
-        if count > MAX_GATES_PER_JOB and failure is None:
-            failure = ("TooManyGates", f"{count} gates; at most {MAX_GATES_PER_JOB} are allowed")
-        failure = failure or _width_failure(spec.qubits, backend, "the circuit ")
+        spec, problem, count = _check_circuit(data, "input", gateset, declared, backend)
+        if count > MAX_GATES_PER_JOB and problem is None:
+            problem = ("TooManyGates", f"{count} gates; at most {MAX_GATES_PER_JOB} are allowed")
+        problem = problem or _width_failure(spec.qubits, backend, "the circuit ")
+        specs.append(_runnable(spec, problem, {**data, "gateset": gateset}, "input"))
     else:
         if "circuit" in data:
             raise BadRequest("input.circuit", f"is not allowed in a {MULTI_CIRCUIT_TYPE} job")
@@ -541,26 +545,28 @@ def parse_job_request(body: object, *, qpu_max_shots: int) -> JobRequest:
             raise BadRequest(
                 "input.circuits", f"holds {total} gates in total; at most {MAX_GATES_PER_JOB}"
             )
+        checked = []
         for index, entry in enumerate(entries):
             path = f"input.circuits[{index}]"
             if not isinstance(entry, dict):
                 raise BadRequest(path, f"a circuit must be an object, got {_kind(entry)}")
             own_gateset = _gateset(entry.get("gateset"), f"{path}.gateset", gateset)
             own_declared = _declared_qubits(entry.get("qubits"), f"{path}.qubits")
-            spec, problem, _ = _check_circuit(
-                entry,
-                path,
-                own_gateset,
-                own_declared if own_declared is not None else declared,
-                backend,
-            )
-            specs.append(spec)
-            failure = failure or problem or _width_failure(spec.qubits, backend, f"{path} ")
+            qubits = own_declared if own_declared is not None else declared
+            spec, problem, _ = _check_circuit(entry, path, own_gateset, qubits, backend)
+            problem = problem or _width_failure(spec.qubits, backend, f"{path} ")
+            single = {"gateset": own_gateset, "qubits": qubits, "circuit": entry["circuit"]}
+            checked.append((spec, problem, single, path))
+        # Every circuit passed the schema before any is built, so a 400 never follows work.
+        specs = [_runnable(*item) for item in checked]
 
-    if failure is None and backend.is_qpu and shots > qpu_max_shots:
+    # A circuit the backend cannot run fails on its own (its child job, in a multi-circuit
+    # job); too many shots fails the whole job.
+    failure: tuple[str, str] | None = None
+    if backend.is_qpu and shots > qpu_max_shots:
         failure = ("TooManyShots", f"{shots} shots; {backend.name} runs at most {qpu_max_shots}")
-    if failure is None:
-        specs = _parse_circuits(job_type, data, specs)
+    elif job_type == CIRCUIT_TYPE:
+        failure = specs[0].failure
     return JobRequest(
         type=job_type,
         backend=backend,
@@ -577,29 +583,17 @@ def parse_job_request(body: object, *, qpu_max_shots: int) -> JobRequest:
     )
 
 
-def _parse_circuits(
-    job_type: str, data: dict[str, Any], specs: list[CircuitSpec]
-) -> list[CircuitSpec]:
-    """Build the circuits for the simulator; whatever the parser still rejects is a 400."""
+def _runnable(
+    spec: CircuitSpec, problem: tuple[str, str] | None, data: dict[str, Any], path: str
+) -> CircuitSpec:
+    """The spec with its backend failure, or with the parsed circuit when it can run."""
+    if problem is not None:
+        return attrs.evolve(spec, failure=problem)
     try:
-        if job_type == CIRCUIT_TYPE:
-            circuits = [Circuit.from_json(data)]
-        else:
-            circuits = circuits_from_multi_json(data)
+        circuit = Circuit.from_json(data)
     except CircuitError as error:
-        path = "input" if job_type == CIRCUIT_TYPE else "input.circuits"
-        if error.circuit is not None:
-            path = f"input.circuits[{error.circuit}]"
+        # Whatever the circuit parser still rejects is a schema error: a 400.
         if error.position is not None:
             path = f"{path}.circuit[{error.position}]"
         raise BadRequest(path, error.problem) from None
-    return [
-        CircuitSpec(
-            qubits=max(spec.qubits, circuit.num_qubits),
-            one_qubit_gates=spec.one_qubit_gates,
-            two_qubit_gates=spec.two_qubit_gates,
-            name=spec.name,
-            circuit=circuit,
-        )
-        for spec, circuit in zip(specs, circuits, strict=True)
-    ]
+    return attrs.evolve(spec, circuit=circuit, qubits=max(spec.qubits, circuit.num_qubits))

@@ -435,6 +435,11 @@ class JobStore:
             if request.type == "ionq.multi-circuit.v1":
                 record.child_ids = []
                 for index, (spec, price) in enumerate(zip(request.circuits, prices, strict=True)):
+                    failure = request.failure or spec.failure
+                    ready, started, due = self._timeline(
+                        backend, now, dry_run=request.dry_run, failed=failure is not None
+                    )
+                    times = {"ready_at": ready, "started_at": started, "due_at": due}
                     child = JobRecord(
                         id=_new_id(now),
                         seq=self._take_seq(),
@@ -447,7 +452,7 @@ class JobStore:
                         two_qubit_gates=spec.two_qubit_gates,
                         estimated_cost_usd=round(price, 2),
                         parent_id=record.id,
-                        **common,
+                        **{**common, **times, "failure": failure},
                     )
                     self._store(child)
                     record.child_ids.append(child.id)
