@@ -1,5 +1,128 @@
-"""ionq_async: an asyncio-first client for the IonQ Quantum Cloud REST API v0.4."""
+"""ionq_async: an asyncio-first client for the IonQ Quantum Cloud REST API v0.4.
+
+::
+
+    import ionq_async as ionq
+
+    async with ionq.Client() as client:          # key: api_key= or IONQ_API_KEY
+        bell = ionq.Circuit(qubits=2).h(0).cnot(0, 1)
+        result = await client.run(bell, backend="simulator", shots=1000)
+        result.bitstring_counts()                # {"00": 500, "11": 500}; qubit 0 rightmost
+
+The offline emulator lives in :mod:`ionq_async.emulator`; every error in
+:mod:`ionq_async.exceptions`; a blocking facade in :mod:`ionq_async.sync`.
+"""
 
 from __future__ import annotations
 
+from ._retry import RetryPolicy
+from .batch import BatchProgress, BatchRun, Outcome
+from .circuits import Circuit, Gate, circuits_from_multi_json, multi_circuit_json
+from .client import Client
+from .exceptions import (
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    CircuitError,
+    ClientClosedError,
+    ConfigurationError,
+    ConflictError,
+    InvalidRequestError,
+    IonQConnectionError,
+    IonQError,
+    IonQTimeoutError,
+    JobCanceled,
+    JobError,
+    JobFailed,
+    JournalError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseError,
+    ResultsNotReadyError,
+    ServerError,
+    TransportError,
+    WaitTimeoutError,
+)
+from .models import (
+    Backend,
+    Characterization,
+    CharacterizationPage,
+    Cost,
+    Estimate,
+    Failure,
+    Job,
+    JobStatus,
+    Money,
+    Noise,
+    Session,
+    WhoAmI,
+)
+from .results import (
+    Result,
+    bitstring,
+    counts_from_probabilities,
+    marginal,
+    sample_counts,
+    to_bitstrings,
+)
+from .sync import SyncClient
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "Backend",
+    "BadRequestError",
+    "BatchProgress",
+    "BatchRun",
+    "Characterization",
+    "CharacterizationPage",
+    "Circuit",
+    "CircuitError",
+    "Client",
+    "ClientClosedError",
+    "ConfigurationError",
+    "ConflictError",
+    "Cost",
+    "Estimate",
+    "Failure",
+    "Gate",
+    "InvalidRequestError",
+    "IonQConnectionError",
+    "IonQError",
+    "IonQTimeoutError",
+    "Job",
+    "JobCanceled",
+    "JobError",
+    "JobFailed",
+    "JobStatus",
+    "JournalError",
+    "Money",
+    "Noise",
+    "NotFoundError",
+    "Outcome",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseError",
+    "Result",
+    "ResultsNotReadyError",
+    "RetryPolicy",
+    "ServerError",
+    "Session",
+    "SyncClient",
+    "TransportError",
+    "WaitTimeoutError",
+    "WhoAmI",
+    "__version__",
+    "bitstring",
+    "circuits_from_multi_json",
+    "counts_from_probabilities",
+    "marginal",
+    "multi_circuit_json",
+    "sample_counts",
+    "to_bitstrings",
+]

@@ -512,11 +512,17 @@ class _Throttle:
         self, function: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """Await ``function(*args, **kwargs)`` in its paced slot, measuring its latency."""
-        async with self.limiter:
-            await self.pacer.wait()
+        if not self.pacer.paced:
+            # The common case: no 429 so far; the transport's own limiter is enough.
             started = time.monotonic()
             result = await function(*args, **kwargs)
             elapsed = time.monotonic() - started
+        else:
+            async with self.limiter:
+                await self.pacer.wait()
+                started = time.monotonic()
+                result = await function(*args, **kwargs)
+                elapsed = time.monotonic() - started
         # The fastest answer seen stands for the service time: averages would include the
         # waits at the gate and in retries and feed back into a larger limit.
         if self.latency_s == 0 or elapsed < self.latency_s:
@@ -645,7 +651,7 @@ async def _aclose_iterator(iterator: Any) -> None:
 class _Entry:
     """A job the poller is waiting for."""
 
-    __slots__ = ("attempt", "due", "interval", "job", "job_id", "key", "schedule")
+    __slots__ = ("added", "attempt", "due", "interval", "job", "job_id", "key", "schedule")
 
     def __init__(self, key: int, job_id: str, job: Job | None, schedule: PollSchedule) -> None:
         self.key = key
@@ -654,6 +660,7 @@ class _Entry:
         self.schedule = schedule
         self.attempt = 0
         self.due = 0.0
+        self.added = 0.0
         self.interval = schedule.initial_s
 
 
@@ -681,6 +688,7 @@ class _Poller:
         self._sequence = 0
         self._wakeup = anyio.Event()
         self._sleeping_until = math.inf
+        self._typical_s: float | None = None
         self.ids_supported = True
         self.list_requests = 0
         self.single_requests = 0
@@ -700,7 +708,15 @@ class _Poller:
         entry = _Entry(key, job_id, job, schedule)
         self._entries[job_id] = entry
         now = anyio.current_time()
-        delay = 0.0 if immediate else schedule.delay_s(0, job, self._rng)
+        entry.added = now
+        if immediate:
+            delay = 0.0
+        elif _predicted_remaining_s(job) is None and self._typical_s is not None:
+            # A new job has no predictions yet; its siblings' predicted durations are the
+            # best guess of when it will be done.
+            delay = max(schedule.initial_s, min(self._typical_s, schedule.max_predicted_s))
+        else:
+            delay = schedule.delay_s(0, job, self._rng)
         entry.interval = max(delay, schedule.initial_s)
         self._schedule(entry, now + delay)
 
@@ -814,8 +830,14 @@ class _Poller:
         if job.is_terminal:
             del self._entries[entry.job_id]
             self._on_terminal(entry.key, job)
-        else:
-            self._reschedule(entry, job)
+            return
+        if entry.attempt == 0:
+            remaining = _predicted_remaining_s(job)
+            if remaining is not None:
+                total = anyio.current_time() - entry.added + remaining
+                typical = self._typical_s
+                self._typical_s = total if typical is None else 0.8 * typical + 0.2 * total
+        self._reschedule(entry, job)
 
     def _reschedule(self, entry: _Entry, job: Job | None) -> None:
         if self._entries.get(entry.job_id) is not entry:

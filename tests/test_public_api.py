@@ -1,0 +1,54 @@
+"""The public surface is small, sorted and deliberate: a change to it must change this test."""
+
+from __future__ import annotations
+
+import ionq_async
+import ionq_async.emulator
+import ionq_async.exceptions
+
+EXPECTED = [
+    "APIError", "AuthenticationError", "Backend", "BadRequestError", "BatchProgress",
+    "BatchRun", "Characterization", "CharacterizationPage", "Circuit", "CircuitError",
+    "Client", "ClientClosedError", "ConfigurationError", "ConflictError", "Cost", "Estimate",
+    "Failure", "Gate", "InvalidRequestError", "IonQConnectionError", "IonQError",
+    "IonQTimeoutError", "Job", "JobCanceled", "JobError", "JobFailed", "JobStatus",
+    "JournalError", "Money", "Noise", "NotFoundError", "Outcome", "PayloadTooLargeError",
+    "PermissionDeniedError", "RateLimitError", "ResponseError", "Result",
+    "ResultsNotReadyError", "RetryPolicy", "ServerError", "Session", "SyncClient",
+    "TransportError", "WaitTimeoutError", "WhoAmI", "__version__", "bitstring",
+    "circuits_from_multi_json", "counts_from_probabilities", "marginal",
+    "multi_circuit_json", "sample_counts", "to_bitstrings",
+]  # fmt: skip
+
+
+def test_all_is_pinned() -> None:
+    assert ionq_async.__all__ == EXPECTED
+
+
+def test_all_is_sorted() -> None:
+    assert ionq_async.__all__ == sorted(ionq_async.__all__)
+
+
+def test_every_name_in_all_exists() -> None:
+    for name in ionq_async.__all__:
+        assert hasattr(ionq_async, name), name
+
+
+def test_every_exception_derives_from_ionq_error() -> None:
+    for name in ionq_async.exceptions.__all__:
+        value = getattr(ionq_async.exceptions, name)
+        if isinstance(value, type):
+            assert issubclass(value, ionq_async.exceptions.IonQError), name
+
+
+def test_every_exception_is_drawn_in_the_tree() -> None:
+    tree = ionq_async.exceptions.__doc__ or ""
+    for name in ionq_async.exceptions.__all__:
+        if isinstance(getattr(ionq_async.exceptions, name), type):
+            assert name in tree, name
+
+
+def test_the_emulator_package_exports_its_entry_points() -> None:
+    assert {"Emulator", "EmulatorConfig", "FaultConfig", "ManualClock"} <= set(
+        ionq_async.emulator.__all__
+    )
