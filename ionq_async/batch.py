@@ -246,15 +246,22 @@ QPU_SCHEDULE: Final = PollSchedule(initial_s=1.0, factor=1.5, max_s=15.0, max_pr
 
 
 def _predicted_remaining_s(job: Job | None) -> float | None:
-    """Seconds until the job's predicted end: predicted wait (negative once it runs, as
-    the time since it started) plus predicted execution; None without predictions."""
+    """Seconds until the job's predicted end, or None without predictions.
+
+    Queued: predicted wait plus predicted execution. Running: the predicted execution
+    less the time since ``started_at`` (by our clock; a negative predicted wait, as some
+    servers send, counts the same way). None when that leaves nothing to go by.
+    """
     if job is None or job.is_terminal:
         return None
     wait_ms = job.predicted_wait_time_ms
     run_ms = job.predicted_execution_duration_ms
     if wait_ms is None and run_ms is None:
         return None
-    return max(0.0, ((wait_ms or 0.0) + (run_ms or 0.0)) / 1000.0)
+    remaining = ((wait_ms or 0.0) + (run_ms or 0.0)) / 1000.0
+    if job.status is JobStatus.STARTED and (wait_ms or 0.0) >= 0 and job.started_at is not None:
+        remaining -= max(0.0, time.time() - job.started_at.timestamp())
+    return remaining if remaining > 0 else None
 
 
 @frozen(kw_only=True)
@@ -737,7 +744,7 @@ class _Poller:
                 heapq.heappop(heap)  # stale: finished or rescheduled
                 continue
             # Jobs due soon ride along with the ones due now: one request serves them all.
-            if due > now and (due - now > 0.5 * entry.interval or not taken):
+            if due > now and (due - now > 0.2 * entry.interval or not taken):
                 break
             heapq.heappop(heap)
             taken.append(entry)
