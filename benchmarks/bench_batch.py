@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import time
@@ -31,8 +30,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-
-import aiohttp
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -215,15 +212,22 @@ async def _rss_child(url: str, api_key: str, jobs: int, to_completion: bool) -> 
         baseline_kb = _rss_kb("VmRSS")
         peak_waiting = 0
         started = time.perf_counter()
-        run = client.run_many(circuits, shots=100, max_in_flight=jobs, concurrency=64)
+        all_in_flight = asyncio.Event()
+
+        def progress(state: batch_module.BatchProgress) -> None:
+            if state.submitted >= jobs:
+                all_in_flight.set()
+
+        run = client.run_many(
+            circuits, shots=100, max_in_flight=jobs, concurrency=64, progress=progress
+        )
         async with run:
             if to_completion:
                 async for _ in run:
                     peak_waiting = max(peak_waiting, run.progress.waiting)
             else:
                 # Stop once every job is in flight and the poller has been through them.
-                while run.progress.submitted < jobs:
-                    await asyncio.sleep(0.05)
+                await all_in_flight.wait()
                 peak_waiting = run.progress.waiting
                 await asyncio.sleep(1.0)
         return {
@@ -314,7 +318,8 @@ def main(quick: bool = True) -> dict[str, Any]:
     ]
     for label, value, target, at_most in table:
         sign = "<=" if at_most else ">="
-        print(f"  {label:<38}{value:>10.3f}   {sign} {target:<8g} {_ok(value, target, at_most=at_most)}")
+        verdict = _ok(value, target, at_most=at_most)
+        print(f"  {label:<38}{value:>10.3f}   {sign} {target:<8g} {verdict}")
     print(f"  (RSS: {rss['peak_waiting']:,} jobs waiting at once; baseline "
           f"{rss['baseline_mb']:.1f} MB, peak {rss['peak_mb']:.1f} MB; "
           f"{'to completion' if not quick else 'stopped once all were in flight'})")
@@ -340,8 +345,6 @@ def _cli() -> None:
     args = parser.parse_args()
     main(quick=not args.full)
 
-
-_ = (aiohttp, os, batch_module)
 
 if __name__ == "__main__":
     _cli()

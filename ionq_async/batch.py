@@ -390,9 +390,14 @@ class RatePacer:
         cooldown_s: float = 0.05,
         window_s: float = 1.0,
         release_rate: float = 10_000.0,
+        min_limited_fraction: float = 0.1,
+        min_samples: int = 20,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.decreases = 0
+        self._min_limited_fraction = min_limited_fraction
+        self._min_samples = min_samples
+        self._limited: deque[float] = deque()
         self._base_rate: float | None = None
         self._minimum_rate = minimum_rate
         self._backoff = backoff
@@ -440,9 +445,33 @@ class RatePacer:
         if slot > now:
             await anyio.sleep(slot - now)
 
-    def on_rate_limited(self) -> None:
-        """A 429 was seen: slow down to just under what the server accepted."""
+    def limited_fraction(self) -> tuple[float, int]:
+        """The share of 429s among recent answers, and how many answers that counts."""
         now = self._clock()
+        limited = self._limited
+        while limited and now - limited[0] > self._window_s:
+            limited.popleft()
+        successes = len(self._successes)
+        if successes:
+            self.accepted_rate()  # drops successes older than the window
+            successes = len(self._successes)
+        total = successes + len(limited)
+        return (len(limited) / total if total else 0.0), total
+
+    def on_rate_limited(self) -> None:
+        """A 429 was seen: slow down to just under what the server accepted.
+
+        Only when 429s are a real share of the answers (``min_limited_fraction`` of at
+        least ``min_samples``): a server that sends the odd 429 whatever our rate would
+        otherwise drive the pace down step by step for nothing.
+        """
+        now = self._clock()
+        self._limited.append(now)
+        if len(self._limited) > 100_000:
+            self._limited.popleft()
+        fraction, samples = self.limited_fraction()
+        if samples < self._min_samples or fraction < self._min_limited_fraction:
+            return
         if now - self._last_decrease < self._cooldown_s:
             return
         # What the server accepted is the best estimate of its limit; cutting the current
@@ -511,7 +540,7 @@ class _Throttle:
         rate = self.pacer.rate
         tokens = self._open_tokens
         if rate is not None:
-            tokens = max(1, min(tokens, math.ceil(rate * self.latency_s * 1.2)))
+            tokens = max(1, min(tokens, math.ceil(rate * self.latency_s * 1.5)))
         if self.limiter.total_tokens != tokens:
             self.limiter.total_tokens = tokens
 
@@ -1172,7 +1201,8 @@ class _Engine:
         options = {k: v for k, v in self.options.items() if k != "metadata"}
         circuit = self._payload_circuit(unit)
         attempt = 0
-        max_attempts = 5
+        # As patient as the client's retry policy is with any other request.
+        max_attempts = max(1, self.client.transport.retry_policy.max_attempts)
         while True:
             attempt += 1
             unit.token_at = time.time()

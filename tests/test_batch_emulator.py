@@ -7,7 +7,7 @@ import gc
 import json
 import math
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ import anyio
 import pytest
 
 from ionq_async._retry import RetryPolicy
-from ionq_async.batch import TOKEN_METADATA_KEY, Outcome, PollSchedule
+from ionq_async.batch import TOKEN_METADATA_KEY, BatchProgress, Outcome, PollSchedule
 from ionq_async.circuits import Circuit
 from ionq_async.client import Client
 from ionq_async.emulator import Emulator, EmulatorConfig, FaultConfig, ManualClock
@@ -151,12 +151,13 @@ async def test_one_failing_circuit_among_many_gives_one_error(emu: Emulator) -> 
 async def test_a_429_storm_ends_with_every_job_done_and_few_429s() -> None:
     faults = FaultConfig(rate_limit_per_s=400.0, rate_limit_burst=20)
     retry = RetryPolicy(max_attempts=30, initial_backoff_s=0.01, max_backoff_s=0.2)
-    async with Emulator(config=EmulatorConfig(time_scale=0.0), faults=faults) as emu:
-        async with client_for(emu, retry) as client:
-            outcomes = [o async for o in client.run_many(
-                [distinct_circuit(i) for i in range(300)], concurrency=64
-            )]
-            seen_by_client = client.stats.rate_limited
+    circuits = [distinct_circuit(i) for i in range(300)]
+    async with (
+        Emulator(config=EmulatorConfig(time_scale=0.0), faults=faults) as emu,
+        client_for(emu, retry) as client,
+    ):
+        outcomes = [o async for o in client.run_many(circuits, concurrency=64)]
+        seen_by_client = client.stats.rate_limited
     assert len(outcomes) == 300
     assert all(matches(o) for o in outcomes)
     answered_429 = emu.stats.responses_by_status[429]
@@ -179,12 +180,24 @@ async def test_dropped_connections_after_the_job_is_stored_leave_no_duplicates()
     assert set(tokens.values()) == {1}
 
 
-async def _run_until_submitted(client: Client, circuits: list[Circuit], journal: Path,
-                               count: int) -> None:
-    run = client.run_many(circuits, journal=str(journal), concurrency=8)
+def when_submitted(count: int) -> tuple[Callable[[BatchProgress], None], anyio.Event]:
+    """A progress callback and the event it sets once ``count`` circuits have jobs."""
+    event = anyio.Event()
+
+    def progress(state: BatchProgress) -> None:
+        if state.submitted >= count:
+            event.set()
+
+    return progress, event
+
+
+async def _run_until_submitted(
+    client: Client, circuits: list[Circuit], journal: Path, count: int
+) -> None:
+    progress, submitted = when_submitted(count)
+    run = client.run_many(circuits, journal=str(journal), concurrency=8, progress=progress)
     async with run:
-        while run.progress.submitted < count:
-            await asyncio.sleep(0.002)
+        await submitted.wait()
 
 
 async def test_a_stopped_batch_resumes_from_its_journal_without_duplicates(
@@ -205,10 +218,10 @@ async def test_a_stopped_batch_resumes_from_its_journal_without_duplicates(
         journal.write_text("\n".join(lines[:last] + lines[last + 1 :]) + "\n")
         clock.advance(60.0)
         async with client_for(emu) as client:
-            run = client.run_many(circuits, journal=str(journal))
+            progress, submitted = when_submitted(120)
+            run = client.run_many(circuits, journal=str(journal), progress=progress)
             async with run:
-                while run.progress.submitted < 120:
-                    await asyncio.sleep(0.002)
+                await submitted.wait()
                 clock.advance(60.0)  # let the jobs created on resume finish too
                 outcomes = [o async for o in run]
         tokens = Counter((job["metadata"] or {}).get(TOKEN_METADATA_KEY) for job in emu.jobs())
@@ -222,12 +235,12 @@ async def test_breaking_out_leaves_nothing_running_and_cancel_remote_cancels_job
     clock = ManualClock()
     async with Emulator(config=EmulatorConfig(), clock=clock) as emu:
         async with client_for(emu) as client:
+            progress, submitted = when_submitted(60)
             run = client.run_many(
-                [distinct_circuit(i) for i in range(60)], cancel_remote=True
+                [distinct_circuit(i) for i in range(60)], cancel_remote=True, progress=progress
             )
             async with run:
-                while run.progress.submitted < 60:
-                    await asyncio.sleep(0.002)
+                await submitted.wait()
             await settle()
             assert batch_tasks() == []
             requests = emu.stats.requests_total
@@ -252,19 +265,19 @@ async def test_a_dropped_iterator_stops_its_work(emu: Emulator) -> None:
 
 async def test_cancelling_the_consuming_task_stops_within_a_second(emu: Emulator) -> None:
     async with client_for(emu) as client:
-        seen = 0
+        ten_seen = anyio.Event()
 
         async def consume() -> None:
-            nonlocal seen
+            seen = 0
             async for _ in client.run_many([distinct_circuit(i) for i in range(500)]):
                 seen += 1
+                if seen == 10:
+                    ten_seen.set()
 
         async with anyio.create_task_group() as group:
             group.start_soon(consume)
-            while seen < 10:
-                await asyncio.sleep(0.001)
-            with anyio.fail_after(1.0):
-                group.cancel_scope.cancel()
+            await ten_seen.wait()
+            group.cancel_scope.cancel()
         assert batch_tasks() == []
         requests = emu.stats.requests_total
         await asyncio.sleep(0.05)

@@ -12,7 +12,7 @@ import gc
 import itertools
 import json
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -210,12 +210,23 @@ def fast_polling(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("ionq_async.batch.QPU_SCHEDULE", FAST)
 
 
+def when_submitted(count: int) -> tuple[Callable[[BatchProgress], None], anyio.Event]:
+    """A progress callback and the event it sets once ``count`` circuits have jobs."""
+    event = anyio.Event()
+
+    def progress(state: BatchProgress) -> None:
+        if state.submitted >= count:
+            event.set()
+
+    return progress, event
+
+
 def client_for(url: str) -> Client:
     return Client(api_key=KEY, base_url=url, retry=RetryPolicy.no_wait())
 
 
 async def test_every_circuit_comes_back_matched_to_its_index(fake: tuple[FakeAPI, str]) -> None:
-    api, url = fake
+    _api, url = fake
     circuits = [basis_circuit(i) for i in range(300)]
     async with client_for(url) as client:
         outcomes = [o async for o in client.run_many(circuits, shots=100)]
@@ -249,7 +260,7 @@ async def test_a_server_that_ignores_ids_is_polled_job_by_job(fake: tuple[FakeAP
 async def test_failed_and_canceled_jobs_give_typed_error_outcomes(
     fake: tuple[FakeAPI, str],
 ) -> None:
-    api, url = fake
+    _api, url = fake
     circuits = [basis_circuit(i) for i in range(20)]
     circuits[3] = basis_circuit(3, name="fail")
     circuits[7] = basis_circuit(7, name="cancel")
@@ -323,10 +334,10 @@ async def test_closing_the_run_awaits_all_its_work(fake: tuple[FakeAPI, str]) ->
     api.never_finish = True
     before = len(client_tasks())
     async with client_for(url) as client:
-        run = client.run_many([basis_circuit(i) for i in range(50)])
+        progress, submitted = when_submitted(50)
+        run = client.run_many([basis_circuit(i) for i in range(50)], progress=progress)
         async with run:
-            while run.progress.submitted < 50:
-                await asyncio.sleep(0.005)
+            await submitted.wait()
         assert len(client_tasks()) == before
         requests = sum(api.requests.values())
         await asyncio.sleep(0.05)
@@ -355,16 +366,18 @@ async def test_cancel_remote_cancels_unfinished_jobs_in_one_request(
     api, url = fake
     api.never_finish = True
     async with client_for(url) as client:
-        run = client.run_many([basis_circuit(i) for i in range(40)], cancel_remote=True)
+        progress, submitted = when_submitted(40)
+        run = client.run_many(
+            [basis_circuit(i) for i in range(40)], cancel_remote=True, progress=progress
+        )
         async with run:
-            while run.progress.submitted < 40:
-                await asyncio.sleep(0.005)
+            await submitted.wait()
     assert api.requests["PUT cancel"] == 1
     assert sorted(api.canceled_ids) == sorted(api.order)
 
 
 async def test_progress_counts_add_up(fake: tuple[FakeAPI, str]) -> None:
-    api, url = fake
+    _api, url = fake
     seen: list[BatchProgress] = []
     circuits = [basis_circuit(i) for i in range(30)]
     circuits[0] = basis_circuit(0, name="fail")
@@ -380,14 +393,14 @@ async def test_progress_counts_add_up(fake: tuple[FakeAPI, str]) -> None:
 
 
 async def test_gather_returns_outcomes_in_input_order(fake: tuple[FakeAPI, str]) -> None:
-    api, url = fake
+    _api, url = fake
     async with client_for(url) as client:
         outcomes = await client.gather([basis_circuit(i) for i in range(25)])
     assert [o.index for o in outcomes] == list(range(25))
 
 
 async def test_run_returns_the_result_of_one_circuit(fake: tuple[FakeAPI, str]) -> None:
-    api, url = fake
+    _api, url = fake
     async with client_for(url) as client:
         result = await client.run(basis_circuit(5), shots=10)
         with pytest.raises(JobFailed):
@@ -397,7 +410,7 @@ async def test_run_returns_the_result_of_one_circuit(fake: tuple[FakeAPI, str]) 
 
 
 async def test_wait_returns_the_completed_job(fake: tuple[FakeAPI, str]) -> None:
-    api, url = fake
+    _api, url = fake
     async with client_for(url) as client:
         job = await client.submit(basis_circuit(1))
         done = await client.wait(job, schedule=FAST)
@@ -419,7 +432,7 @@ async def test_wait_times_out_with_the_last_state_and_leaves_the_job(
 
 
 async def test_as_completed_follows_jobs_made_elsewhere(fake: tuple[FakeAPI, str]) -> None:
-    api, url = fake
+    _api, url = fake
     async with client_for(url) as client:
         jobs = [await client.submit(basis_circuit(i)) for i in range(10)]
         given: list[Any] = [job if i % 2 else job.id for i, job in enumerate(jobs)]
@@ -437,10 +450,10 @@ async def test_a_journal_resume_submits_nothing_twice(
     circuits = [basis_circuit(i) for i in range(40)]
     api.never_finish = True
     async with client_for(url) as client:
-        run = client.run_many(circuits, journal=str(journal))
+        progress, submitted = when_submitted(40)
+        run = client.run_many(circuits, journal=str(journal), progress=progress)
         async with run:
-            while run.progress.submitted < 40:
-                await asyncio.sleep(0.005)
+            await submitted.wait()
     assert api.requests["POST /jobs"] == 40
     # Simulate a crash after sending the last creation but before recording its job id.
     lines = journal.read_text().splitlines()
@@ -459,7 +472,7 @@ async def test_a_journal_resume_submits_nothing_twice(
 async def test_a_journal_of_another_batch_stops_the_run(
     fake: tuple[FakeAPI, str], tmp_path: Path
 ) -> None:
-    api, url = fake
+    _api, url = fake
     journal = tmp_path / "run.jsonl"
     async with client_for(url) as client:
         await client.gather([basis_circuit(i) for i in range(3)], journal=str(journal))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -148,10 +149,24 @@ def test_a_prediction_is_capped() -> None:
     assert schedule.delay_s(0, job, random.Random(0)) == pytest.approx(30.0)
 
 
-def test_a_prediction_of_now_still_waits_the_initial_interval() -> None:
+def test_an_overdue_prediction_falls_back_to_the_growing_interval() -> None:
     schedule = PollSchedule(initial_s=0.1, factor=1.5, max_s=1.0, jitter=0.0)
-    job = _job(JobStatus.STARTED, predicted_wait_time_ms=-900.0, predicted_execution_duration_ms=10.0)
-    assert schedule.delay_s(3, job, random.Random(0)) == pytest.approx(0.1)
+    job = _job(
+        JobStatus.STARTED, predicted_wait_time_ms=-900.0, predicted_execution_duration_ms=10.0
+    )
+    assert schedule.delay_s(3, job, random.Random(0)) == pytest.approx(0.3375)
+
+
+def test_a_running_job_subtracts_the_time_since_it_started() -> None:
+    schedule = PollSchedule(initial_s=0.01, factor=1.5, max_s=1.0, jitter=0.0, max_predicted_s=60)
+    started = datetime.fromtimestamp(time.time() - 20.0, tz=UTC)
+    job = _job(
+        JobStatus.STARTED,
+        predicted_wait_time_ms=0.0,
+        predicted_execution_duration_ms=30_000.0,
+        started_at=started,
+    )
+    assert schedule.delay_s(0, job, random.Random(0)) == pytest.approx(10.0 * 1.05 + 0.01, abs=0.1)
 
 
 def test_without_predictions_the_interval_grows() -> None:

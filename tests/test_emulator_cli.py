@@ -158,3 +158,23 @@ def test_module_reports_a_port_in_use() -> None:
         )
     assert result.returncode == 1
     assert "cannot serve" in result.stderr
+
+
+def test_background_emulator_serves_blocking_callers() -> None:
+    import requests
+
+    from ionq_async.emulator import BackgroundEmulator, EmulatorConfig
+
+    with BackgroundEmulator(config=EmulatorConfig(time_scale=0.0)) as emu:
+        headers = {"Authorization": f"apiKey {emu.api_key}"}
+        body = {
+            "type": "ionq.circuit.v1",
+            "backend": "simulator",
+            "input": {"qubits": 1, "circuit": [{"gate": "x", "target": 0}]},
+        }
+        created = requests.post(f"{emu.url}/jobs", json=body, headers=headers, timeout=10)
+        assert created.status_code == 201
+        assert emu.count_jobs_with_metadata("k", "v") == 0
+        assert len(emu.jobs()) == 1
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{emu.url}/backends", timeout=10)

@@ -322,6 +322,7 @@ async def test_cancel_a_started_job(manual_api: ApiCaller, manual_clock: ManualC
     canceled = await job(manual_api, job_id)
     assert canceled["status"] == "canceled" and canceled["results"] is None
     assert canceled["completed_at"] == at(manual_clock, -60.0)
+    assert canceled["started_at"] == at(manual_clock, -60.5)
 
 
 async def test_cancelling_a_completed_job_keeps_it_by_default(

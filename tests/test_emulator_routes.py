@@ -549,6 +549,7 @@ async def test_cancel_a_queued_job(manual_api: ApiCaller) -> None:
     assert (status, body) == (200, {"id": job_id, "status": "canceled"})
     _, job, _ = await manual_api.get(f"/jobs/{job_id}")
     assert job["status"] == "canceled" and job["results"] is None
+    assert job["started_at"] is None and job["completed_at"] is not None
 
 
 async def test_delete_then_404(instant: ApiCaller) -> None:

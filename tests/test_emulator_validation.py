@@ -632,3 +632,19 @@ async def test_random_query_strings_never_get_a_500(instant_api: ApiCaller, quer
     for path in ("/jobs", "/jobs/estimate", "/backends/qpu.aria-1/characterizations", "/sessions"):
         status, answer, _ = await instant_api.get(path, params=query)
         assert status in (200, 400), (path, answer)
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(body=json_values)
+async def test_random_json_to_the_other_write_routes_never_gets_a_500(
+    instant_api: ApiCaller, body: Any
+) -> None:
+    for method, path in (
+        ("POST", "/sessions"),
+        ("PUT", "/jobs/status/cancel"),
+        ("DELETE", "/jobs"),
+    ):
+        status, answer, _ = await instant_api.call(method, path, data=json.dumps(body))
+        assert status in (200, 201, 400), (method, path, answer)

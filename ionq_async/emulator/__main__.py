@@ -80,10 +80,34 @@ def add_emulator_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
         default=1.0,
         help="multiply every duration (0: jobs finish at once)",
     )
-    timing.add_argument("--simulator-queue-s", type=_non_negative, default=None)
-    timing.add_argument("--simulator-run-s", type=_non_negative, default=None)
-    timing.add_argument("--qpu-queue-s", type=_non_negative, default=None)
-    timing.add_argument("--qpu-run-s", type=_non_negative, default=None)
+    timing.add_argument(
+        "--simulator-queue-s",
+        type=_non_negative,
+        default=None,
+        metavar="S",
+        help="seconds a simulator job waits in the queue (default 0.01)",
+    )
+    timing.add_argument(
+        "--simulator-run-s",
+        type=_non_negative,
+        default=None,
+        metavar="S",
+        help="seconds a simulator job runs (default 0.02)",
+    )
+    timing.add_argument(
+        "--qpu-queue-s",
+        type=_non_negative,
+        default=None,
+        metavar="S",
+        help="seconds a QPU job waits in the queue (default 2)",
+    )
+    timing.add_argument(
+        "--qpu-run-s",
+        type=_non_negative,
+        default=None,
+        metavar="S",
+        help="seconds a QPU job runs (default 3)",
+    )
     timing.add_argument("--seed", type=int, default=0, help="seed for simulations and faults")
     timing.add_argument(
         "--cancel-completed",
@@ -99,7 +123,13 @@ def add_emulator_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
         metavar="P",
         help="probability of a 429 with Retry-After",
     )
-    faults.add_argument("--retry-after-s", type=_non_negative, default=1.0)
+    faults.add_argument(
+        "--retry-after-s",
+        type=_non_negative,
+        default=1.0,
+        metavar="S",
+        help="Retry-After of the random 429s (default 1)",
+    )
     faults.add_argument(
         "--fault-5xx",
         type=_probability,
@@ -107,9 +137,15 @@ def add_emulator_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
         metavar="P",
         help="probability of a 500, 502 or 503 (split evenly)",
     )
-    faults.add_argument("--fault-500", type=_probability, default=0.0, metavar="P")
-    faults.add_argument("--fault-502", type=_probability, default=0.0, metavar="P")
-    faults.add_argument("--fault-503", type=_probability, default=0.0, metavar="P")
+    faults.add_argument(
+        "--fault-500", type=_probability, default=0.0, metavar="P", help="probability of a 500"
+    )
+    faults.add_argument(
+        "--fault-502", type=_probability, default=0.0, metavar="P", help="probability of a 502"
+    )
+    faults.add_argument(
+        "--fault-503", type=_probability, default=0.0, metavar="P", help="probability of a 503"
+    )
     faults.add_argument(
         "--fault-drop-before",
         type=_probability,

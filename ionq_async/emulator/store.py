@@ -511,7 +511,10 @@ class JobStore:
 
     def _leaf_state(self, record: JobRecord, now: float) -> _State:
         if record.canceled_at is not None:
-            return _State(status="canceled", started_at=None, finished_at=record.canceled_at)
+            started = record.started_at
+            if started is not None and started > record.canceled_at:
+                started = None  # canceled while still queued
+            return _State(status="canceled", started_at=started, finished_at=record.canceled_at)
         if record.failure is not None:
             if now < record.ready_at:
                 return _State(status="submitted")
