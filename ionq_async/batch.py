@@ -390,14 +390,9 @@ class RatePacer:
         cooldown_s: float = 0.05,
         window_s: float = 1.0,
         release_rate: float = 10_000.0,
-        min_limited_fraction: float = 0.1,
-        min_samples: int = 20,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.decreases = 0
-        self._min_limited_fraction = min_limited_fraction
-        self._min_samples = min_samples
-        self._limited: deque[float] = deque()
         self._base_rate: float | None = None
         self._minimum_rate = minimum_rate
         self._backoff = backoff
@@ -445,33 +440,9 @@ class RatePacer:
         if slot > now:
             await anyio.sleep(slot - now)
 
-    def limited_fraction(self) -> tuple[float, int]:
-        """The share of 429s among recent answers, and how many answers that counts."""
-        now = self._clock()
-        limited = self._limited
-        while limited and now - limited[0] > self._window_s:
-            limited.popleft()
-        successes = len(self._successes)
-        if successes:
-            self.accepted_rate()  # drops successes older than the window
-            successes = len(self._successes)
-        total = successes + len(limited)
-        return (len(limited) / total if total else 0.0), total
-
     def on_rate_limited(self) -> None:
-        """A 429 was seen: slow down to just under what the server accepted.
-
-        Only when 429s are a real share of the answers (``min_limited_fraction`` of at
-        least ``min_samples``): a server that sends the odd 429 whatever our rate would
-        otherwise drive the pace down step by step for nothing.
-        """
+        """The server is limiting our rate: slow down to just under what it accepted."""
         now = self._clock()
-        self._limited.append(now)
-        if len(self._limited) > 100_000:
-            self._limited.popleft()
-        fraction, samples = self.limited_fraction()
-        if samples < self._min_samples or fraction < self._min_limited_fraction:
-            return
         if now - self._last_decrease < self._cooldown_s:
             return
         # What the server accepted is the best estimate of its limit; cutting the current
@@ -514,6 +485,10 @@ class _Throttle:
         self.users = 0
         self.events = 0
         self.latency_s = 0.0
+        self.window_s = 1.0
+        self.min_samples = 20
+        self.min_limited_fraction = 0.1
+        self._snapshots: deque[tuple[float, int, int]] = deque()
         self._open_tokens = max(1, int(client.transport.limiter.total_tokens))
         self.limiter = anyio.CapacityLimiter(self._open_tokens)
 
@@ -530,9 +505,35 @@ class _Throttle:
             with contextlib.suppress(ValueError):
                 self.client.transport.rate_limit_listeners.remove(self.on_rate_limited)
 
+    def _snapshot(self) -> None:
+        now = time.monotonic()
+        snapshots = self._snapshots
+        if not snapshots or now - snapshots[-1][0] >= 0.05:
+            stats = self.client.stats
+            snapshots.append((now, stats.requests_sent, stats.rate_limited))
+        while len(snapshots) > 2 and now - snapshots[1][0] >= self.window_s:
+            snapshots.popleft()
+
+    def limited_fraction(self) -> tuple[float, int]:
+        """The share of 429s among the client's requests of about the last second."""
+        self._snapshot()
+        _, sent_then, limited_then = self._snapshots[0]
+        stats = self.client.stats
+        sent = stats.requests_sent - sent_then
+        limited = stats.rate_limited - limited_then
+        return (limited / sent if sent > 0 else 0.0), sent
+
     def on_rate_limited(self, _event: RateLimitEvent | None = None) -> None:
-        """The transport saw a 429."""
+        """The transport saw a 429; pace only if 429s are a real share of the answers.
+
+        A server that sends the odd 429 whatever our rate (a few percent of answers)
+        would otherwise drive the pace down step by step for nothing; one that limits
+        our rate answers a large share of requests with 429.
+        """
         self.events += 1
+        fraction, sent = self.limited_fraction()
+        if sent < self.min_samples or fraction < self.min_limited_fraction:
+            return
         self.pacer.on_rate_limited()
         self._size_limiter()
 
@@ -548,6 +549,7 @@ class _Throttle:
         self, function: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """Await ``function(*args, **kwargs)`` in its paced slot, measuring its latency."""
+        self._snapshot()
         if not self.pacer.paced:
             # The common case: no 429 so far; the transport's own limiter is enough.
             started = time.monotonic()
@@ -609,9 +611,12 @@ def _is_ambiguous(error: BaseException) -> bool:
 class _TokenResolver:
     """Finds jobs by client token with ``GET /jobs``; concurrent lookups share one sweep.
 
-    A sweep walks the job list newest first and stops after ``stop_after_older`` jobs in
-    a row that are older than the earliest attempt it looks for (minus ``skew_s`` for
-    clock differences) or after ``max_scan`` jobs.
+    A sweep walks the job list newest first. Its cutoff needs no agreement between our
+    clock and the server's: the newest job listed stands for the server's "now" (it can
+    only be earlier, which makes the sweep longer, never wrong), and the attempt we look
+    for happened ``elapsed`` seconds before that by our own clock, less ``margin_s`` for
+    the server's own delays. The sweep stops after ``stop_after_older`` jobs in a row
+    older than the cutoff, once every token is found, or after ``max_scan`` jobs.
     """
 
     def __init__(
@@ -619,14 +624,14 @@ class _TokenResolver:
         client: Client,
         *,
         backend: str | None,
-        skew_s: float = 120.0,
-        stop_after_older: int = 200,
+        margin_s: float = 10.0,
+        stop_after_older: int = 50,
         max_scan: int = 20_000,
         page_size: int = 100,
     ) -> None:
         self._client = client
         self._backend = backend
-        self._skew_s = skew_s
+        self._margin_s = margin_s
         self._stop_after_older = stop_after_older
         self._max_scan = max_scan
         self._page_size = page_size
@@ -634,9 +639,10 @@ class _TokenResolver:
         self._pending: dict[str, float] = {}
         self._answers: dict[str, Job | None] = {}
         self.sweeps = 0
+        self.scanned = 0
 
     async def find(self, token: str, since: float) -> Job | None:
-        """The job created with ``token`` at or after ``since`` (epoch s), or None."""
+        """The job created with ``token`` by an attempt at ``since`` (our epoch s), or None."""
         self._pending[token] = min(since, self._pending.get(token, since))
         async with self._lock:
             if token not in self._answers:
@@ -648,7 +654,9 @@ class _TokenResolver:
         self._pending.clear()
         self.sweeps += 1
         found: dict[str, Job] = {}
-        oldest = min(wanted.values()) - self._skew_s
+        # How long ago, by our clock, the earliest attempt was made.
+        elapsed_s = max(0.0, time.time() - min(wanted.values()))
+        cutoff: float | None = None
         older_in_a_row = scanned = 0
         try:
             jobs = self._client.jobs(backend=self._backend, page_size=self._page_size)
@@ -660,7 +668,9 @@ class _TokenResolver:
                     if len(found) == len(wanted):
                         break
                 submitted = job.submitted_at.timestamp() if job.submitted_at else None
-                if submitted is not None and submitted < oldest:
+                if submitted is not None and cutoff is None:
+                    cutoff = submitted - elapsed_s - self._margin_s
+                if submitted is not None and cutoff is not None and submitted < cutoff:
                     older_in_a_row += 1
                     if older_in_a_row >= self._stop_after_older:
                         break
@@ -674,6 +684,8 @@ class _TokenResolver:
             for token, since in wanted.items():
                 self._pending.setdefault(token, since)
             raise
+        finally:
+            self.scanned += scanned
         for token in wanted:
             self._answers[token] = found.get(token)
 

@@ -28,7 +28,7 @@ from ionq_async._converter import format_timestamp
 from ionq_async.results import counts_from_probabilities
 
 from . import simulator
-from ._backends import BACKENDS, BackendSpec
+from ._backends import BackendSpec
 from ._validation import CircuitSpec, JobRequest
 
 __all__ = [
@@ -995,6 +995,3 @@ def characterizations(backend: BackendSpec, now: float) -> list[dict[str, Any]]:
 def default_clock() -> float:
     """The wall clock in epoch seconds."""
     return time.time()
-
-
-_ = BACKENDS  # re-exported for the app
