@@ -614,9 +614,10 @@ class _TokenResolver:
     A sweep walks the job list newest first. Its cutoff needs no agreement between our
     clock and the server's: the newest job listed stands for the server's "now" (it can
     only be earlier, which makes the sweep longer, never wrong), and the attempt we look
-    for happened ``elapsed`` seconds before that by our own clock, less ``margin_s`` for
-    the server's own delays. The sweep stops after ``stop_after_older`` jobs in a row
-    older than the cutoff, once every token is found, or after ``max_scan`` jobs.
+    for happened ``elapsed`` seconds before that by our own clock (measured once the
+    first page has arrived), less ``margin_s`` for timestamp rounding and clock drift.
+    The sweep stops after ``stop_after_older`` jobs in a row older than the cutoff, once
+    every token is found, or after ``max_scan`` jobs.
     """
 
     def __init__(
@@ -624,7 +625,7 @@ class _TokenResolver:
         client: Client,
         *,
         backend: str | None,
-        margin_s: float = 10.0,
+        margin_s: float = 2.0,
         stop_after_older: int = 50,
         max_scan: int = 20_000,
         page_size: int = 100,
@@ -654,8 +655,7 @@ class _TokenResolver:
         self._pending.clear()
         self.sweeps += 1
         found: dict[str, Job] = {}
-        # How long ago, by our clock, the earliest attempt was made.
-        elapsed_s = max(0.0, time.time() - min(wanted.values()))
+        earliest = min(wanted.values())
         cutoff: float | None = None
         older_in_a_row = scanned = 0
         try:
@@ -669,6 +669,9 @@ class _TokenResolver:
                         break
                 submitted = job.submitted_at.timestamp() if job.submitted_at else None
                 if submitted is not None and cutoff is None:
+                    # Measured now, after the answer came: the newest job cannot be
+                    # younger than this moment, so the cutoff is never too late.
+                    elapsed_s = max(0.0, time.time() - earliest)
                     cutoff = submitted - elapsed_s - self._margin_s
                 if submitted is not None and cutoff is not None and submitted < cutoff:
                     older_in_a_row += 1

@@ -157,12 +157,6 @@ class _Response(aiohttp.ClientResponse):
         super().__init__(method, url, **kwargs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="batch._Engine._create stops after a fixed 5 attempts, whatever the client's "
-    "RetryPolicy.max_attempts; at 12 % unresolvable creation failures that loses a "
-    "circuit in about 6 % of 2,000-job campaigns (0.126**5 * 2000)",
-)
 async def test_a_job_creation_is_tried_as_often_as_the_retry_policy_allows() -> None:
     failures_before_success = 6  # more than 5, fewer than the policy's 10 attempts
     posts = 0
