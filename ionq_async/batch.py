@@ -1727,6 +1727,11 @@ class BatchMethods:
         for task in tasks:
             task.cancel()
         for task in tasks:
-            with contextlib.suppress(BaseException):
-                await _await_to_the_end(task)
+            await _await_to_the_end(task)  # raises only if *we* are cancelled meanwhile
+            if not task.cancelled() and task.exception() is not None:
+                # Nobody is iterating this batch any more, so nobody else can see this.
+                logger.warning(
+                    "a batch stopped by Client.aclose() had failed",
+                    exc_info=task.exception(),
+                )
 

@@ -394,8 +394,14 @@ class Client(BatchMethods):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the client (and its session, unless it was passed in); idempotent."""
-        await self._transport.aclose()
+        """Close the client (and its session, unless it was passed in); idempotent.
+
+        Batches of this client still running are cancelled and awaited first.
+        """
+        try:
+            await self._aclose_batches()
+        finally:
+            await self._transport.aclose()
 
     @property
     def base_url(self) -> str:

@@ -36,6 +36,7 @@ PROBABILITY_SUM_TOLERANCE = 1e-6
 """How far from 1 the probabilities may sum before they are rejected."""
 
 _TIE_DECIMALS = 9
+_SNAP_TOLERANCE = 1e-9
 
 
 def parse_probabilities(raw: Mapping[str, Any]) -> dict[int, float]:
@@ -159,6 +160,10 @@ def counts_from_probabilities(probabilities: Mapping[int, float], shots: int) ->
     shots = _check_shots(shots)
     keys, values = _arrays(probabilities)
     exact = values * shots
+    # A product within float error of a whole number is that number: 0.05 * 500 may come
+    # out as 24.999999999999993, which must count as 25 with nothing left over.
+    nearest = np.rint(exact)
+    exact = np.where(np.abs(exact - nearest) < _SNAP_TOLERANCE, nearest, exact)
     counts = np.floor(exact).astype(np.int64)
     # Fractions equal to 9 decimals are ties: exact ties such as 1/6 and 2/3 of 62 shots
     # (both x.333...) differ in their last float bits.

@@ -161,12 +161,17 @@ def test_extra_shots_go_to_the_largest_remainders(
 ) -> None:
     counts = counts_from_probabilities(probabilities, shots)
     total = sum(probabilities.values())
-    fraction = {key: (p / total * shots) % 1 for key, p in probabilities.items()}
+    # Products within 1e-9 of a whole number are that whole number (no remainder).
+    fraction = {
+        key: 0.0 if abs(x - round(x)) < 1e-9 else x % 1
+        for key, x in ((key, p / total * shots) for key, p in probabilities.items())
+    }
     promoted = {
         key
         for key, p in probabilities.items()
         if counts.get(key, 0) > math.floor(p / total * shots + 1e-9)
     }
+    assert sum(counts.values()) == shots
     for up in promoted:
         for down in set(probabilities) - promoted:
             if not math.isclose(fraction[up], fraction[down], abs_tol=1e-9):
