@@ -81,6 +81,8 @@ _EXCERPT_CHARS: Final = 200
 _BODY_TEXT_CHARS: Final = 4096
 _REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 _READ_CHUNK_BYTES: Final = 64 * 1024
+# The API version at the start of a root-relative URL it hands out: ``/v0.4/jobs/...``.
+_VERSION_PREFIX: Final = re.compile(r"/v\d+(?:\.\d+)*(?=/)")
 
 
 class Secret:
@@ -415,6 +417,39 @@ class Transport:
         if query:
             text += "?" + urlencode(list(query), quote_via=quote)
         return URL(text, encoded=True)
+
+    def api_path_of(self, url: str) -> tuple[str, list[tuple[str, str]]]:
+        """The (encoded path, query) under the base URL of a URL the API handed out.
+
+        Result URLs such as ``/v0.4/jobs/ID/results/probabilities`` are root-relative and
+        carry the API version; they are read against this client's base URL (as qiskit-ionq
+        does, the leading ``/vX.Y`` is replaced by the base URL's path). A URL on another
+        origin, or one that would climb out of the API, raises ResponseError: answers never
+        send the key anywhere else.
+        """
+        try:
+            target = URL(url)
+        except (TypeError, ValueError):
+            raise ResponseError(f"the API gave an unreadable URL {self.redact(url)!r}") from None
+        if target.is_absolute() and _origin(target) != _origin(self._base_url):
+            raise ResponseError(
+                f"refusing to follow a URL on another origin: {self.redact(url)!r}"
+            )
+        raw_path = target.raw_path
+        base_path = self._base_url.raw_path.rstrip("/")
+        if base_path and (raw_path == base_path or raw_path.startswith(base_path + "/")):
+            relative = raw_path[len(base_path) :]
+        elif match := _VERSION_PREFIX.match(raw_path):
+            relative = raw_path[match.end() :]
+        else:
+            raise ResponseError(
+                f"the URL {self.redact(url)!r} is not under the API's base path {base_path!r}"
+            )
+        if not relative.startswith("/") or any(
+            segment in (".", "..") for segment in relative.split("/")
+        ):
+            raise ResponseError(f"the URL {self.redact(url)!r} does not name an API resource")
+        return relative, [(key, value) for key, value in target.query.items()]
 
     def _headers(self, *, send_key: bool, has_body: bool) -> dict[str, str]:
         headers = {"User-Agent": self._user_agent, "Accept": "application/json"}

@@ -8,6 +8,8 @@ Two gatesets exist and a circuit uses exactly one of them:
   ``z`` with a ``rotation`` is the phase gate diag(1, e^{iθ}) (qiskit's encoding of ``p``).
 - ``native``: ``gpi``/``gpi2`` with ``phase``, ``ms`` with ``phases`` (and ``angle``,
   default 0.25), ``zz`` with ``angle``; all phases and angles in turns (1 turn = 2π).
+  ``nop`` (in the API's NativeGate enum, semantics undocumented) is the identity on one
+  qubit.
 
 Qubit 0 is the least significant bit of a result key (the rightmost character of a
 bitstring); see :mod:`ionq_async.results`.
@@ -54,7 +56,7 @@ _QIS_ROTATIONS: Final = frozenset({"rx", "ry", "rz"})
 _QIS_PAIR_ROTATIONS: Final = frozenset({"xx", "yy", "zz"})
 QIS_GATES: Final = _QIS_SINGLE | _QIS_ROTATIONS | _QIS_PAIR_ROTATIONS | {"swap", "pauliexp"}
 """Canonical gate names of the qis gateset (aliases such as ``not``/``cnot`` resolved)."""
-NATIVE_GATES: Final = frozenset({"gpi", "gpi2", "ms", "zz"})
+NATIVE_GATES: Final = frozenset({"gpi", "gpi2", "ms", "zz", "nop"})
 """Gate names of the native gateset."""
 
 # Names accepted on input for the qis gateset, and the canonical name each stands for.
@@ -178,6 +180,7 @@ _ALLOWED_PARAMETERS: Final[dict[str, dict[str, frozenset[str]]]] = {
         "gpi2": frozenset({"phase"}),
         "ms": frozenset({"phases", "angle"}),
         "zz": frozenset({"angle"}),
+        "nop": frozenset(),
     },
 }
 
@@ -243,6 +246,8 @@ def _parameter_problem(gate: Gate, gateset: str) -> str | None:
             return _number_problem(name, "phase", gate.phase, "turns")
         if name == "zz":
             return _number_problem(name, "angle", gate.angle, "turns")
+        if name == "nop":
+            return None
         # ms
         phases = gate.phases
         if phases is None:
@@ -638,6 +643,10 @@ class Circuit:
                 angle=angle,
             )
         )
+
+    def nop(self, target: int) -> Circuit:
+        """Native no-operation on ``target`` (the API's ``nop``; simulated as the identity)."""
+        return self.add(Gate(gate="nop", targets=(target,)))
 
     def native_zz(self, angle: float, a: int, b: int) -> Circuit:
         """Native ZZ(θ) = exp(-iπθ Z⊗Z) on ``a``, ``b``; ``angle`` in turns."""

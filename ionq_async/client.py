@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import math
+import numbers
 import os
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from types import TracebackType
@@ -120,8 +121,10 @@ def _job_ids(jobs: Iterable[Job | str] | Job | str) -> list[str]:
 
 
 def _check_int(name: str, value: object, *, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InvalidRequestError(f"{name} must be an integer, got {value!r}")
+    # NumPy integers are integers too; send them as plain ints (they are not JSON).
+    value = int(value)
     if value < low or (high is not None and value > high):
         bound = f"between {low:,} and {high:,}" if high is not None else f">= {low:,}"
         raise InvalidRequestError(f"{name} must be {bound}, got {value:,}")
@@ -221,8 +224,12 @@ def job_payload(
             raise InvalidRequestError(
                 f"noise models apply to the simulator only, not to backend {backend!r}"
             )
-        if not isinstance(noise_model, str) or not noise_model:
+        if noise_model is None:
             raise InvalidRequestError("noise_seed needs a noise_model (such as 'aria-1')")
+        if not isinstance(noise_model, str) or not noise_model:
+            raise InvalidRequestError(
+                f"noise_model must be a name such as 'aria-1', got {noise_model!r}"
+            )
         noise: dict[str, Any] = {"model": noise_model}
         if noise_seed is not None:
             noise["seed"] = _check_int("noise_seed", noise_seed, low=0, high=_INT32_MAX)
@@ -293,7 +300,23 @@ def _structure_list(data: Any, cls: type[T], what: str) -> list[T]:
     return [_structure(item, cls, f"{what} [{index}]") for index, item in enumerate(data)]
 
 
-def _bool_text(value: bool) -> str:
+def _check_has_results(job: Job) -> None:
+    """Raise InvalidRequestError for a job whose probabilities can never be fetched as one."""
+    if job.is_parent:
+        raise InvalidRequestError(
+            f"job {job.id} is a multi-circuit parent: use aggregated_probabilities() "
+            "or the result of each child job"
+        )
+    if job.dry_run:
+        raise InvalidRequestError(
+            f"job {job.id} is a dry run: it was compiled and priced, never run, "
+            "so it has no results (see cost())"
+        )
+
+
+def _bool_text(name: str, value: object) -> str:
+    if not isinstance(value, bool):
+        raise InvalidRequestError(f"{name} must be True or False, got {value!r}")
     return "true" if value else "false"
 
 
@@ -559,6 +582,10 @@ class Client(BatchMethods):
             except ValueError:
                 raise InvalidRequestError(f"unknown job status {status!r}") from None
         if backend is not None:
+            if not isinstance(backend, str | Sequence):
+                raise InvalidRequestError(
+                    f"backend must be a name or a list of names, got {backend!r}"
+                )
             names = [backend] if isinstance(backend, str) else list(backend)
             query.append(("target", ",".join(_check_backend(name) for name in names)))
         if session_id is not None:
@@ -622,11 +649,34 @@ class Client(BatchMethods):
     ) -> dict[int, float]:
         """A completed job's probabilities ``{state: p}`` (qubit 0 the least significant bit).
 
-        Raises ResultsNotReadyError (a 404) while the job has not completed.
+        Given a Job whose ``results`` name a probabilities URL, that URL is fetched (it
+        must be on the API's own origin); otherwise ``/jobs/{id}/results/probabilities``.
+        Raises ResultsNotReadyError (a 404) while the job has not completed, and
+        InvalidRequestError for a dry run (it never has results) or a multi-circuit
+        parent (use :meth:`aggregated_probabilities`).
         """
-        path = path_of("jobs", _job_id(job), "results", "probabilities")
-        query = [] if sharpen is None else [("sharpen", _bool_text(sharpen))]
+        job_id = _job_id(job)
+        path = path_of("jobs", job_id, "results", "probabilities")
+        query: list[tuple[str, str]] = []
+        if isinstance(job, Job):
+            _check_has_results(job)
+            url = job.results.probabilities_url if job.results is not None else None
+            if url is not None:
+                path, query = self._transport.api_path_of(url)
+        if sharpen is not None:
+            query = [(k, v) for k, v in query if k != "sharpen"]
+            query.append(("sharpen", _bool_text("sharpen", sharpen)))
         data = await self._get(path, query, results=True)
+        if (
+            isinstance(data, Mapping)
+            and data
+            and all(isinstance(value, Mapping) for value in data.values())
+        ):
+            # A parent's probabilities come keyed by child job; they are not one distribution.
+            raise InvalidRequestError(
+                f"job {job_id} is a multi-circuit parent: its probabilities are by child job; "
+                "use aggregated_probabilities()"
+            )
         return parse_probabilities(data)
 
     async def aggregated_probabilities(self, job: Job | str) -> dict[str, dict[int, float]]:
@@ -642,8 +692,9 @@ class Client(BatchMethods):
     async def result(self, job: Job | str) -> Result:
         """The result of a completed job (fetched first unless a terminal Job is given).
 
-        Raises JobFailed or JobCanceled for jobs that ended without results, and
-        ResultsNotReadyError for jobs that are still queued or running.
+        Raises JobFailed or JobCanceled for jobs that ended without results,
+        ResultsNotReadyError for jobs that are still queued or running, and
+        InvalidRequestError for dry runs and multi-circuit parents.
         """
         if isinstance(job, str) or not job.is_terminal:
             job = await self.get_job(job)
@@ -656,11 +707,7 @@ class Client(BatchMethods):
                 f"job {job.id} is {job.status.value}; results exist once it has completed",
                 status=404,
             )
-        if job.is_parent:
-            raise InvalidRequestError(
-                f"job {job.id} is a multi-circuit parent: use aggregated_probabilities() "
-                "or the result of each child job"
-            )
+        _check_has_results(job)
         probabilities = await self.probabilities(job)
         return Result(job=job, probabilities=probabilities, shots=job.shots)
 
@@ -695,7 +742,7 @@ class Client(BatchMethods):
         if two_qubit_gates is not None:
             query.append(("2q_gates", str(_check_int("two_qubit_gates", two_qubit_gates, low=0))))
         if error_mitigation is not None:
-            query.append(("error_mitigation", _bool_text(bool(error_mitigation))))
+            query.append(("error_mitigation", _bool_text("error_mitigation", error_mitigation)))
         return _structure(await self._get("/jobs/estimate", query), Estimate, "GET /jobs/estimate")
 
     # -- cancel and delete --------------------------------------------------------------
@@ -772,7 +819,7 @@ class Client(BatchMethods):
 
     async def sessions(self, *, active: bool | None = None) -> list[Session]:
         """The organization's sessions, optionally only the active (or ended) ones."""
-        query = [] if active is None else [("active", _bool_text(active))]
+        query = [] if active is None else [("active", _bool_text("active", active))]
         data = await self._get("/sessions", query)
         return list(_structure(data, SessionList, "GET /sessions").sessions)
 

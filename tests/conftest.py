@@ -1,14 +1,16 @@
-"""Shared fixtures: in-process emulators (real or manual clock) and a small HTTP helper."""
+"""Shared fixtures: in-process emulators (real or manual clock), a small HTTP helper, and
+aioresponses (``mocked_api``; the class is in ``_aioresponses_compat.py``)."""
 
 from __future__ import annotations
 
 import io
 import json as _json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 import aiohttp
 import pytest
+from _aioresponses_compat import MockedAPI
 
 from ionq_async.emulator import Emulator, EmulatorConfig, ManualClock
 
@@ -18,6 +20,14 @@ async def emulator() -> AsyncIterator[Emulator]:
     """A started in-process emulator with default settings (simulator jobs take ~30 ms)."""
     async with Emulator() as emu:
         yield emu
+
+
+@pytest.fixture
+def mocked_api() -> Iterator[MockedAPI]:
+    """aioresponses (working on this aiohttp) active for the test: no real HTTP leaves."""
+    mocked = MockedAPI()
+    with mocked:
+        yield mocked
 
 
 @pytest.fixture

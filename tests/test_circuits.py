@@ -115,6 +115,22 @@ def test_native_gates_build_with_phases_in_turns() -> None:
     ]
 
 
+def test_native_nop_is_a_one_qubit_gate_without_parameters() -> None:
+    circuit = Circuit(gateset="native").nop(1).gpi(0.5, 0)
+    assert circuit.gates[0] == Gate(gate="nop", targets=(1,))
+    assert circuit.gates[0].to_json() == {"gate": "nop", "target": 1}
+    assert Circuit.from_json(circuit.to_json()) == circuit
+    read = Circuit.from_json({"gateset": "native", "circuit": [{"gate": "nop", "targets": [2]}]})
+    assert read.gates == (Gate(gate="nop", targets=(2,)),)
+    assert "nop belongs to the native gateset" in _error(lambda: Circuit().nop(0)).problem
+    with_phase = Gate(gate="nop", targets=(0,), phase=0.1)
+    assert "nop takes no phase" in _error(lambda: Circuit(gateset="native").add(with_phase)).problem
+    assert (
+        "takes 1 target, got 2"
+        in _error(lambda: Circuit(gateset="native").add(Gate(gate="nop", targets=(0, 1)))).problem
+    )
+
+
 def test_add_accepts_a_gate_and_resolves_aliases() -> None:
     circuit = Circuit().add(Gate(gate="cnot", targets=[1], controls=[0]))  # type: ignore[arg-type]
     assert circuit.gates == (Gate(gate="x", targets=(1,), controls=(0,)),)
@@ -420,7 +436,7 @@ def test_missing_gateset_uses_the_default() -> None:
 @pytest.mark.parametrize(
     ("gate", "problem"),
     [
-        ({"gate": "h", "target": 5}, "qubit index 5 in targets is out of range"),
+        ({"gate": "h", "target": 9}, "qubit index 9 in targets is out of range"),
         ({"gate": "h", "target": -1}, "negative"),
         ({"gate": "h", "target": 1.5}, "must be an integer, got 1.5"),
         ({"gate": "h", "target": True}, "must be an integer, got True"),
@@ -438,11 +454,17 @@ def test_missing_gateset_uses_the_default() -> None:
         ({"target": 0}, "no 'gate' name"),
         ({"gate": "swap", "targets": [0, 1], "controls": [2]}, "swap cannot be controlled"),
         ({"gate": "x", "target": 0, "controls": [1, 1]}, "appears more than once"),
+        (
+            {"gate": "x", "target": 0, "controls": list(range(1, 9))},
+            "x has 8 controls; at most 7 are allowed",
+        ),
+        ({"gate": "ry", "targets": [0], "rotation": -math.inf}, "ry: rotation is infinite"),
+        ({"gate": "gpi2", "target": 0}, "gpi2 belongs to the native gateset"),
         ([1, 2], "a gate must be a JSON object, got list"),
     ],
 )
 def test_from_json_names_the_position_and_problem(gate: Any, problem: str) -> None:
-    payload = {"gateset": "qis", "qubits": 3, "circuit": [{"gate": "h", "target": 0}, gate]}
+    payload = {"gateset": "qis", "qubits": 9, "circuit": [{"gate": "h", "target": 0}, gate]}
     error = _error(lambda: Circuit.from_json(payload))
     assert error.position == 1
     assert problem in error.problem
@@ -629,7 +651,9 @@ def _qis_gate(draw: st.DrawFn, width: int) -> Gate:
 
 @st.composite
 def _native_gate(draw: st.DrawFn, width: int) -> Gate:
-    kind = draw(st.sampled_from(["gpi", "gpi2", "ms", "zz"]))
+    kind = draw(st.sampled_from(["gpi", "gpi2", "ms", "zz", "nop"]))
+    if kind == "nop":
+        return Gate(gate="nop", targets=(draw(st.integers(0, width - 1)),))
     if kind in ("gpi", "gpi2"):
         return Gate(gate=kind, targets=(draw(st.integers(0, width - 1)),), phase=draw(_turns))
     pair = tuple(draw(st.lists(st.integers(0, width - 1), min_size=2, max_size=2, unique=True)))
@@ -703,7 +727,7 @@ _json = st.recursive(
     max_leaves=20,
 )
 _junk_gate = st.fixed_dictionaries(
-    {"gate": st.sampled_from(["x", "cnot", "rx", "swap", "pauliexp", "gpi", "ms", "zz"])},
+    {"gate": st.sampled_from(["x", "cnot", "rx", "swap", "pauliexp", "gpi", "ms", "zz", "nop"])},
     optional={
         "target": _json,
         "targets": _json,

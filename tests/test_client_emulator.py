@@ -15,6 +15,7 @@ from ionq_async.emulator import Emulator, EmulatorConfig
 from ionq_async.exceptions import (
     AuthenticationError,
     BadRequestError,
+    InvalidRequestError,
     IonQConnectionError,
     IonQError,
     JobFailed,
@@ -129,12 +130,24 @@ async def test_multi_circuit_job_aggregates_children_in_order(
     assert list(aggregated.values()) == [{0: 0.5, 3: 0.5}, {1: 1.0}]
     children = [job.id async for job in client.jobs(parent_job_id=parent.id)]
     assert sorted(children) == sorted(fetched.child_job_ids)
+    # One distribution per child is not one distribution: each way in says where to look.
+    for asked in (fetched, parent.id):
+        with pytest.raises(InvalidRequestError, match="aggregated_probabilities"):
+            await client.probabilities(asked)
+    first = await client.get_job(fetched.child_job_ids[0])
+    assert await client.probabilities(first) == {0: 0.5, 3: 0.5}
 
 
 async def test_a_dry_run_is_accepted(instant_emulator: Emulator, client: Client) -> None:
     job = await client.submit(bell(), backend="qpu.aria-1", dry_run=True)
     await finished(instant_emulator, client, job.id)
-    assert (await client.get_job(job)).dry_run is True
+    fetched = await client.get_job(job)
+    assert fetched.dry_run is True and fetched.status is JobStatus.COMPLETED
+    assert fetched.results is None
+    assert (await client.cost(fetched)).estimated_cost.value > 0
+    # Never "not ready yet": a dry run has no results to wait for.
+    with pytest.raises(InvalidRequestError, match="dry run"):
+        await client.result(job.id)
 
 
 async def test_a_failed_job_raises_job_failed(instant_emulator: Emulator, client: Client) -> None:

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
 import attrs
 import pytest
-from aioresponses import aioresponses
+from _aioresponses_compat import MockedAPI
 from yarl import URL
 
 from ionq_async._converter import converter
@@ -41,22 +40,6 @@ USER_AGENT = re.compile(r"^ionq-async/\S+ aiohttp/\S+ python/\d+\.\d+\.\d+\S*$")
 
 def sample(name: str) -> Any:
     return json.loads((SAMPLES / f"{name}.json").read_text())
-
-
-class _Response(aiohttp.ClientResponse):
-    """aioresponses 0.7.9 predates aiohttp 3.14's required ``stream_writer`` argument."""
-
-    def __init__(self, method: str, url: URL, **kwargs: Any) -> None:
-        kwargs.setdefault("stream_writer", SimpleNamespace(output_size=0))
-        super().__init__(method, url, **kwargs)
-
-
-class MockedAPI(aioresponses):
-    """aioresponses with the response class that works on this aiohttp."""
-
-    def add(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("response_class", _Response)
-        super().add(*args, **kwargs)
 
 
 @attrs.frozen
@@ -88,10 +71,9 @@ def query(request: Sent) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def api() -> Iterator[MockedAPI]:
-    mocked = MockedAPI()
-    with mocked:
-        yield mocked
+def api(mocked_api: MockedAPI) -> MockedAPI:
+    """aioresponses for this test (the shared ``mocked_api`` fixture)."""
+    return mocked_api
 
 
 @pytest.fixture
@@ -533,6 +515,78 @@ async def test_aggregated_probabilities_keep_child_order(api: MockedAPI, client:
     aggregated = await client.aggregated_probabilities(JOB_ID)
     assert list(aggregated) == ["z-child", "a-child"]
     assert aggregated["a-child"] == {0: 0.5, 3: 0.5}
+
+
+def completed_with_url(url: str) -> Job:
+    body = sample("jobs")["completed_both_results"]
+    return converter.structure({**body, "results": {"probabilities": {"url": url}}}, Job)
+
+
+async def test_probabilities_of_a_job_follow_the_url_in_its_results(
+    api: MockedAPI, client: Client
+) -> None:
+    # The OAS-May variant path: not the path the client would build itself.
+    url = f"/v0.4/jobs/{JOB_ID}/variants/v-1/results/probabilities"
+    api.get(
+        f"{BASE}/jobs/{JOB_ID}/variants/v-1/results/probabilities?sharpen=true", payload={"3": 1}
+    )
+    assert await client.probabilities(completed_with_url(url), sharpen=True) == {3: 1.0}
+    request = only(api)
+    assert request.url.path == url
+    assert query(request) == [("sharpen", "true")]
+    assert request.headers["Authorization"] == f"apiKey {KEY}"
+
+
+async def test_a_result_url_is_read_against_the_base_url_behind_a_proxy_prefix(
+    api: MockedAPI,
+) -> None:
+    base = "https://proxy.example/ionq/v0.4"
+    api.get(f"{base}/jobs/{JOB_ID}/results/probabilities", payload={"0": 1})
+    async with Client(api_key=KEY, base_url=base, retry=RetryPolicy.never()) as proxied:
+        job = completed_with_url(f"/v0.4/jobs/{JOB_ID}/results/probabilities")
+        assert await proxied.probabilities(job) == {0: 1.0}
+    assert only(api).url.path == f"/ionq/v0.4/jobs/{JOB_ID}/results/probabilities"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://elsewhere.example/v0.4/jobs/x/results/probabilities",
+        "http://api.ionq.co/v0.4/jobs/x/results/probabilities",
+        "/other/jobs/x/results/probabilities",
+        "/v0.4/jobs/../../whoami",
+    ],
+)
+async def test_a_result_url_off_the_api_is_refused_without_a_request(
+    api: MockedAPI, client: Client, url: str
+) -> None:
+    with pytest.raises(ResponseError):
+        await client.probabilities(completed_with_url(url))
+    assert sent(api) == []
+
+
+async def test_probabilities_of_a_parent_by_id_point_to_aggregated(
+    api: MockedAPI, client: Client
+) -> None:
+    keyed = {"child-1": {"1": 1}, "child-2": {"0": 0.5, "3": 0.5}}
+    api.get(f"{BASE}/jobs/{JOB_ID}/results/probabilities", payload=keyed)
+    with pytest.raises(InvalidRequestError, match="aggregated_probabilities"):
+        await client.probabilities(JOB_ID)
+
+
+async def test_probabilities_of_a_parent_or_dry_run_job_are_refused_without_a_request(
+    api: MockedAPI, client: Client
+) -> None:
+    parent = converter.structure(sample("jobs")["multi_circuit_parent"], Job)
+    with pytest.raises(InvalidRequestError, match="aggregated_probabilities"):
+        await client.probabilities(parent)
+    completed = converter.structure(sample("jobs")["completed_legacy_results"], Job)
+    dry = attrs.evolve(completed, dry_run=True, results=None)
+    with pytest.raises(InvalidRequestError, match="dry run"):
+        await client.probabilities(dry)
+    with pytest.raises(InvalidRequestError, match="dry run"):
+        await client.result(dry)
+    assert sent(api) == []
 
 
 async def test_result_of_a_completed_job_object_fetches_only_probabilities(

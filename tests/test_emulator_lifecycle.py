@@ -51,6 +51,9 @@ async def test_simulator_job_walks_through_every_status(
     assert started["status"] == "started"
     assert started["started_at"] == at(manual_clock)
     assert started["results"] is None
+    # Running: nothing left to wait for in the queue; the run is predicted to take 2 s.
+    assert started["predicted_wait_time_ms"] == 0
+    assert started["predicted_execution_duration_ms"] == 2000
 
     manual_clock.advance(2.0)
     await manual_api.emulator.wait_for_simulations()

@@ -6,16 +6,12 @@ import logging
 import pickle
 import socket
 import traceback
-from collections.abc import AsyncIterator, Iterator
-from types import SimpleNamespace
-from typing import Any
+from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
+from _aioresponses_compat import MockedAPI
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from aioresponses import aioresponses
-from yarl import URL
 
 from ionq_async._retry import RetryPolicy
 from ionq_async._transport import Secret, is_loopback_host
@@ -318,27 +314,10 @@ async def test_no_log_record_repr_or_exception_text_shows_the_key(
 # -- redirects with aioresponses (the key never reaches the other host) -------------------
 
 
-class _Response(aiohttp.ClientResponse):
-    """aioresponses 0.7.9 predates aiohttp 3.14's required ``stream_writer`` argument."""
-
-    def __init__(self, method: str, url: URL, **kwargs: Any) -> None:
-        kwargs.setdefault("stream_writer", SimpleNamespace(output_size=0))
-        super().__init__(method, url, **kwargs)
-
-
-class MockedAPI(aioresponses):
-    """aioresponses with the response class that works on this aiohttp."""
-
-    def add(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("response_class", _Response)
-        super().add(*args, **kwargs)
-
-
 @pytest.fixture
-def api() -> Iterator[MockedAPI]:
-    mocked = MockedAPI()
-    with mocked:
-        yield mocked
+def api(mocked_api: MockedAPI) -> MockedAPI:
+    """aioresponses for this test (the shared ``mocked_api`` fixture)."""
+    return mocked_api
 
 
 async def test_an_https_to_http_downgrade_on_the_same_host_drops_the_key(api: MockedAPI) -> None:

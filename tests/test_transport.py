@@ -5,15 +5,14 @@ from __future__ import annotations
 import email.utils
 import json
 import socket
-from collections.abc import AsyncIterator, Iterator
-from types import SimpleNamespace
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import anyio
 import anyio.lowlevel
 import pytest
-from aioresponses import aioresponses
+from _aioresponses_compat import MockedAPI
 from yarl import URL
 
 from ionq_async._retry import RetryPolicy
@@ -46,22 +45,6 @@ WHOAMI = {"key_id": "k", "key_name": "n", "project_id": "p"}
 ERRORS: dict[str, Any] = json.loads(
     (__import__("pathlib").Path(__file__).parent / "samples" / "errors.json").read_text()
 )
-
-
-class _Response(aiohttp.ClientResponse):
-    """aioresponses 0.7.9 predates aiohttp 3.14's required ``stream_writer`` argument."""
-
-    def __init__(self, method: str, url: URL, **kwargs: Any) -> None:
-        kwargs.setdefault("stream_writer", SimpleNamespace(output_size=0))
-        super().__init__(method, url, **kwargs)
-
-
-class MockedAPI(aioresponses):
-    """aioresponses with the response class that works on this aiohttp."""
-
-    def add(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("response_class", _Response)
-        super().add(*args, **kwargs)
 
 
 def count(api: MockedAPI, method: str | None = None) -> int:
@@ -99,10 +82,9 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def api() -> Iterator[MockedAPI]:
-    mocked = MockedAPI()
-    with mocked:
-        yield mocked
+def api(mocked_api: MockedAPI) -> MockedAPI:
+    """aioresponses for this test (the shared ``mocked_api`` fixture)."""
+    return mocked_api
 
 
 @pytest.fixture

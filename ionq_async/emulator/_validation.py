@@ -66,7 +66,8 @@ _QIS_ONE_QUBIT: Final = frozenset(
 )
 _QIS_TWO_QUBIT: Final = frozenset({"swap", "xx", "yy", "zz"})
 _QIS: Final = _QIS_ONE_QUBIT | _QIS_TWO_QUBIT | {"pauliexp"}
-_NATIVE: Final = frozenset({"gpi", "gpi2", "ms", "zz"})
+# ``nop`` is in the API's NativeGate enum (semantics undocumented): the identity.
+_NATIVE: Final = frozenset({"gpi", "gpi2", "ms", "zz", "nop"})
 _QIS_ALIASES: Final = {
     "not": "x",
     "cnot": "x",
@@ -259,6 +260,8 @@ def _check_gate(raw: object, path: str, gateset: str, declared: int | None) -> _
 
 
 def _check_native_parameters(raw: Mapping[str, Any], name: str, path: str) -> None:
+    if name == "nop":
+        return
     if name in ("gpi", "gpi2"):
         _number(raw, "phase", path, required=True)
     elif name == "zz":
@@ -308,7 +311,7 @@ def _backend_problem(
             "UnsupportedGate",
             f"{path}: gate {info.name!r} is not in the {gateset} gateset",
         )
-    if info.family == "native" and info.name not in backend.native_gates:
+    if info.family == "native" and info.name != "nop" and info.name not in backend.native_gates:
         return ("UnsupportedGate", f"{path}: {backend.name} does not support native {info.name!r}")
     if info.name == "swap" and info.controls:
         return ("UnsupportedGate", f"{path}: swap cannot be controlled")
