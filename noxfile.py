@@ -42,7 +42,9 @@ def bench(session: nox.Session) -> None:
 def compat(session: nox.Session) -> None:
     """qiskit-ionq and cirq-ionq run a Bell job each against the emulator, unchanged."""
     session.install("-e", ".[tests]", "qiskit-ionq", "cirq-ionq")
-    session.run("python", "-m", "pytest", "tests/compat", "-p", "no:cacheprovider", *session.posargs)
+    session.run(
+        "python", "-m", "pytest", "tests/compat", "-p", "no:cacheprovider", *session.posargs
+    )
 
 
 @nox.session(python="3.11")

@@ -23,6 +23,8 @@ from typing import Protocol
 
 from attrs import frozen
 
+from .exceptions import ConfigurationError
+
 __all__ = [
     "IDEMPOTENT_METHODS",
     "RETRYABLE_STATUSES",
@@ -71,18 +73,30 @@ class RetryPolicy:
     server_error_window_s: float = 5.0
 
     def __attrs_post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        for name in ("max_total_s", "initial_backoff_s", "max_backoff_s", "max_retry_after_s"):
+        for name in ("max_attempts", "server_error_burst"):
+            count = getattr(self, name)
+            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+                raise ConfigurationError(f"{name} must be an integer >= 1, got {count!r}")
+        for name in (
+            "max_total_s",
+            "initial_backoff_s",
+            "max_backoff_s",
+            "max_retry_after_s",
+            "multiplier",
+            "jitter",
+            "server_error_window_s",
+        ):
             value = getattr(self, name)
-            if not (value >= 0 and math.isfinite(value)):
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not (value >= 0 and math.isfinite(value))
+            ):
+                raise ConfigurationError(f"{name} must be a finite number >= 0, got {value!r}")
         if not self.multiplier >= 1:
-            raise ValueError("multiplier must be >= 1")
+            raise ConfigurationError("multiplier must be >= 1")
         if not 0 <= self.jitter <= 1:
-            raise ValueError("jitter must be between 0 and 1")
-        if self.server_error_burst < 1 or not self.server_error_window_s >= 0:
-            raise ValueError("server_error_burst must be >= 1 and server_error_window_s >= 0")
+            raise ConfigurationError("jitter must be between 0 and 1")
 
     @classmethod
     def no_wait(cls, *, max_attempts: int = 5) -> RetryPolicy:

@@ -28,6 +28,7 @@ import enum
 import ipaddress
 import json
 import logging
+import math
 import platform
 import random
 import re
@@ -138,6 +139,10 @@ def is_loopback_host(host: str | None) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped.is_loopback
     return address.is_loopback
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _origin(url: URL) -> tuple[str, str, int | None]:
@@ -258,12 +263,21 @@ class Transport:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         for name, value in (("timeout_s", timeout_s), ("connect_timeout_s", connect_timeout_s)):
-            if not value > 0:
-                raise ConfigurationError(f"{name} must be > 0, got {value!r}")
-        if max_connections < 1 or max_concurrent_requests < 1:
-            raise ConfigurationError("max_connections and max_concurrent_requests must be >= 1")
-        if max_response_bytes < 1:
-            raise ConfigurationError("max_response_bytes must be >= 1")
+            if not (_is_real(value) and 0 < value < math.inf):
+                raise ConfigurationError(f"{name} must be a finite number > 0, got {value!r}")
+        for name, count in (
+            ("max_connections", max_connections),
+            ("max_concurrent_requests", max_concurrent_requests),
+            ("max_response_bytes", max_response_bytes),
+        ):
+            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+                raise ConfigurationError(f"{name} must be an integer >= 1, got {count!r}")
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise ConfigurationError(f"retry must be a RetryPolicy or None, got {retry!r}")
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise ConfigurationError(
+                f"session must be an aiohttp.ClientSession or None, got {type(session).__name__}"
+            )
         self._allow_insecure_http = allow_insecure_http
         self._base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
         self._api_key = Secret(api_key) if api_key is not None else None

@@ -82,7 +82,7 @@ from .exceptions import (
     TransportError,
     WaitTimeoutError,
 )
-from .models import Job, JobStatus
+from .models import Job, JobStats, JobStatus
 from .results import Result
 
 if TYPE_CHECKING:
@@ -1108,8 +1108,10 @@ class _Engine:
                 continue
             valid.append(index)
             encoded = json.dumps(parsed.to_json(), separators=(",", ":"))
-            # Per-circuit overhead in the multi-circuit input: name and braces.
-            sizes.append((len(parsed), len(encoded) + len(parsed.name or "") + 32))
+            # Per-circuit overhead in the multi-circuit input: the name as JSON escapes it
+            # (non-ASCII takes 6 bytes a character), its key and the braces.
+            name_bytes = len(json.dumps(parsed.name)) if parsed.name is not None else 0
+            sizes.append((len(parsed), len(encoded) + name_bytes + 32))
         groups = [tuple(valid[i] for i in pack) for pack in plan_packs(sizes, self.pack_limits)]
         return [_Unit(number, indices) for number, indices in enumerate(groups)], invalid
 
@@ -1357,7 +1359,8 @@ class _Engine:
         for index, child_id in zip(unit.indices, children, strict=True):
             probabilities = aggregated.get(child_id)
             if probabilities is not None:
-                result = Result(job=job, probabilities=probabilities, shots=self._shots(job))
+                child = self._child_job(job, child_id, index)
+                result = Result(job=child, probabilities=probabilities, shots=self._shots(job))
                 await self._emit(index, job, result, None)
                 continue
             error: IonQError
@@ -1373,6 +1376,28 @@ class _Engine:
                 else:
                     error = ResponseError(f"no probabilities for child job {child_id}")
             await self._emit(index, job, None, error)
+
+    def _child_job(self, parent: Job, child_id: str, index: int) -> Job:
+        """The child job of a completed pack that ran circuit ``index``, without asking.
+
+        Its width is the circuit's own (the parent's is the widest circuit's), so the
+        result's bitstrings are as long as they would be had the circuit run alone.
+        """
+        circuit = _as_circuit(self.circuits[index])
+        return Job(
+            id=child_id,
+            status=JobStatus.COMPLETED,
+            type="ionq.circuit.v1",
+            backend=parent.backend,
+            name=circuit.name,
+            parent_job_id=parent.id,
+            session_id=parent.session_id,
+            shots=parent.shots,
+            noise=parent.noise,
+            submitted_at=parent.submitted_at,
+            completed_at=parent.completed_at,
+            stats=JobStats(qubits=circuit.num_qubits, circuits=1),
+        )
 
     async def _emit(
         self, index: int, job: Job | None, result: Result | None, error: IonQError | None
@@ -1450,12 +1475,30 @@ async def _supervise(shared: _Shared) -> None:
         shared.error = _unwrap_group(error)
 
 
+def _leaves(error: BaseException) -> list[BaseException]:
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in _leaves(inner)]
+    return [error]
+
+
 def _unwrap_group(error: BaseException) -> BaseException:
-    while isinstance(error, BaseExceptionGroup):
-        inner = [e for e in error.exceptions if not isinstance(e, anyio.get_cancelled_exc_class())]
-        if len(inner) != 1:
-            return error
-        error = inner[0]
+    """The one error a consumer should see for a batch's failure.
+
+    Several workers often fail at once for the same reason (a rejected key: every
+    creation in flight gets its 401): the consumer gets the first of them, so that
+    ``except AuthenticationError`` works, with a note saying how many more there were. A
+    group holding anything but IonQErrors (a bug) is passed on whole.
+    """
+    cancelled = anyio.get_cancelled_exc_class()
+    leaves = [leaf for leaf in _leaves(error) if not isinstance(leaf, cancelled)]
+    if not leaves:
+        return error
+    if len(leaves) == 1:
+        return leaves[0]
+    if all(isinstance(leaf, IonQError) for leaf in leaves):
+        first = leaves[0]
+        first.add_note(f"{len(leaves) - 1} more request(s) of the batch failed at the same time")
+        return first
     return error
 
 

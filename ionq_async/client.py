@@ -301,7 +301,15 @@ def _structure_list(data: Any, cls: type[T], what: str) -> list[T]:
 
 
 def _check_has_results(job: Job) -> None:
-    """Raise InvalidRequestError for a job whose probabilities can never be fetched as one."""
+    """Raise for a job whose probabilities can never be fetched as one distribution.
+
+    JobFailed or JobCanceled for a job that ended without results; InvalidRequestError
+    for a multi-circuit parent or a dry run.
+    """
+    if job.status is JobStatus.FAILED:
+        raise JobFailed(job)
+    if job.status is JobStatus.CANCELED:
+        raise JobCanceled(job)
     if job.is_parent:
         raise InvalidRequestError(
             f"job {job.id} is a multi-circuit parent: use aggregated_probabilities() "
@@ -651,9 +659,11 @@ class Client(BatchMethods):
 
         Given a Job whose ``results`` name a probabilities URL, that URL is fetched (it
         must be on the API's own origin); otherwise ``/jobs/{id}/results/probabilities``.
-        Raises ResultsNotReadyError (a 404) while the job has not completed, and
+        Raises ResultsNotReadyError (a 404) while the job has not completed; given a Job
+        that failed or was canceled, JobFailed or JobCanceled without asking;
         InvalidRequestError for a dry run (it never has results) or a multi-circuit
-        parent (use :meth:`aggregated_probabilities`).
+        parent (use :meth:`aggregated_probabilities`); ResponseError, saying so, when an
+        id turns out to be a parent's.
         """
         job_id = _job_id(job)
         path = path_of("jobs", job_id, "results", "probabilities")
@@ -673,9 +683,10 @@ class Client(BatchMethods):
             and all(isinstance(value, Mapping) for value in data.values())
         ):
             # A parent's probabilities come keyed by child job; they are not one distribution.
-            raise InvalidRequestError(
-                f"job {job_id} is a multi-circuit parent: its probabilities are by child job; "
-                "use aggregated_probabilities()"
+            raise ResponseError(
+                f"GET {path}: the answer holds one distribution per child job; job {job_id} "
+                "looks like a multi-circuit parent: use aggregated_probabilities()",
+                body=data,
             )
         return parse_probabilities(data)
 

@@ -6,13 +6,15 @@ from __future__ import annotations
 import io
 import json as _json
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import pytest
-from _aioresponses_compat import MockedAPI
 
 from ionq_async.emulator import Emulator, EmulatorConfig, ManualClock
+
+if TYPE_CHECKING:
+    from _aioresponses_compat import MockedAPI
 
 
 @pytest.fixture
@@ -25,6 +27,9 @@ async def emulator() -> AsyncIterator[Emulator]:
 @pytest.fixture
 def mocked_api() -> Iterator[MockedAPI]:
     """aioresponses (working on this aiohttp) active for the test: no real HTTP leaves."""
+    # Imported here so that test runs without aioresponses (tests/compat) still load.
+    from _aioresponses_compat import MockedAPI
+
     mocked = MockedAPI()
     with mocked:
         yield mocked

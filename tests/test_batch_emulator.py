@@ -13,6 +13,7 @@ from typing import Any
 
 import anyio
 import pytest
+from asyncio_hygiene import no_asyncio_leaks  # noqa: F401 (an autouse fixture)
 
 from ionq_async._retry import RetryPolicy
 from ionq_async.batch import TOKEN_METADATA_KEY, BatchProgress, Outcome, PollSchedule

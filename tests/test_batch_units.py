@@ -10,6 +10,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from asyncio_hygiene import no_asyncio_leaks  # noqa: F401 (an autouse fixture)
 from hypothesis import given
 from hypothesis import strategies as st
 

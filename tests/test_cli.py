@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from anyio.from_thread import start_blocking_portal
+from asyncio_hygiene import no_asyncio_leaks  # noqa: F401 (an autouse fixture)
 
 from ionq_async.cli import ExitCode, apply_options, build_parser, exit_code_for, main
 from ionq_async.emulator import Emulator, EmulatorConfig

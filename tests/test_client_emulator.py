@@ -21,6 +21,7 @@ from ionq_async.exceptions import (
     JobFailed,
     NotFoundError,
     RateLimitError,
+    ResponseError,
     ResultsNotReadyError,
     ServerError,
 )
@@ -131,9 +132,10 @@ async def test_multi_circuit_job_aggregates_children_in_order(
     children = [job.id async for job in client.jobs(parent_job_id=parent.id)]
     assert sorted(children) == sorted(fetched.child_job_ids)
     # One distribution per child is not one distribution: each way in says where to look.
-    for asked in (fetched, parent.id):
-        with pytest.raises(InvalidRequestError, match="aggregated_probabilities"):
-            await client.probabilities(asked)
+    with pytest.raises(InvalidRequestError, match="aggregated_probabilities"):
+        await client.probabilities(fetched)
+    with pytest.raises(ResponseError, match="aggregated_probabilities"):
+        await client.probabilities(parent.id)
     first = await client.get_job(fetched.child_job_ids[0])
     assert await client.probabilities(first) == {0: 0.5, 3: 0.5}
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 import attrs
+import numpy as np
 import pytest
 from _aioresponses_compat import MockedAPI
 from yarl import URL
@@ -321,7 +322,8 @@ async def test_create_job_sends_the_payload_as_given(api: MockedAPI, client: Cli
         ({"metadata": {"k" * 41: "v"}}, "metadata key"),
         ({"metadata": {"k": 1}}, "metadata value"),
         ({"backend": "qpu.aria-1", "noise_model": "aria-1"}, "simulator only"),
-        ({"noise_seed": 3}, "noise_model"),
+        ({"noise_seed": 3}, "noise_seed needs a noise_model"),
+        ({"noise_model": 5}, "noise_model must be a name"),
         ({"backend": ""}, "backend"),
         ({"settings": {"error_mitigation": {"debiasing": True}}, "shots": 100}, "debiasing"),
     ],
@@ -331,6 +333,29 @@ async def test_submit_rejects_what_the_api_would_before_sending(
 ) -> None:
     with pytest.raises(InvalidRequestError, match=problem):
         await client.submit(bell(), **options)
+    assert sent(api) == []
+
+
+async def test_numpy_integers_are_accepted_and_sent_as_json_integers(
+    api: MockedAPI, client: Client
+) -> None:
+    api.post(f"{BASE}/jobs", status=201, payload=sample("job_created"))
+    job = await client.submit(
+        bell(), shots=np.int64(1000), noise_model="aria-1", noise_seed=np.int32(7)
+    )
+    assert only(api).body["shots"] == 1000 and only(api).body["noise"]["seed"] == 7
+    assert type(job.shots) is int
+
+
+async def test_flags_must_be_booleans_not_truthy_values(api: MockedAPI, client: Client) -> None:
+    with pytest.raises(InvalidRequestError, match="sharpen must be True or False"):
+        await client.probabilities(JOB_ID, sharpen="yes")  # type: ignore[arg-type]
+    with pytest.raises(InvalidRequestError, match="active must be True or False"):
+        await client.sessions(active=1)  # type: ignore[arg-type]
+    with pytest.raises(InvalidRequestError, match="error_mitigation must be True or False"):
+        await client.estimate(backend="simulator", error_mitigation="false")  # type: ignore[arg-type]
+    with pytest.raises(InvalidRequestError, match="backend must be a name or a list"):
+        await client.job_page(backend=5)  # type: ignore[arg-type]
     assert sent(api) == []
 
 
@@ -570,7 +595,7 @@ async def test_probabilities_of_a_parent_by_id_point_to_aggregated(
 ) -> None:
     keyed = {"child-1": {"1": 1}, "child-2": {"0": 0.5, "3": 0.5}}
     api.get(f"{BASE}/jobs/{JOB_ID}/results/probabilities", payload=keyed)
-    with pytest.raises(InvalidRequestError, match="aggregated_probabilities"):
+    with pytest.raises(ResponseError, match="aggregated_probabilities"):
         await client.probabilities(JOB_ID)
 
 
@@ -586,6 +611,18 @@ async def test_probabilities_of_a_parent_or_dry_run_job_are_refused_without_a_re
         await client.probabilities(dry)
     with pytest.raises(InvalidRequestError, match="dry run"):
         await client.result(dry)
+    assert sent(api) == []
+
+
+async def test_probabilities_of_a_failed_or_canceled_job_raise_its_end_without_asking(
+    api: MockedAPI, client: Client
+) -> None:
+    failed = converter.structure(sample("jobs")["failed"], Job)
+    with pytest.raises(JobFailed) as caught:
+        await client.probabilities(failed)
+    assert caught.value.code == "TooManyShots"
+    with pytest.raises(JobCanceled):
+        await client.probabilities(converter.structure(sample("jobs")["canceled"], Job))
     assert sent(api) == []
 
 
@@ -807,3 +844,129 @@ async def test_end_session_posts_to_end(api: MockedAPI, client: Client) -> None:
         "/v0.4/sessions/s-1/end",
         None,
     )
+
+
+# -- every endpoint at once: method, path, query, the exact headers and the body ----------
+
+
+class Endpoint(NamedTuple):
+    call: Callable[[Client], Awaitable[Any]]
+    method: str
+    path: str
+    answer: Any
+    query: tuple[tuple[str, str], ...] = ()
+    body: Any = None
+
+
+J = f"/jobs/{JOB_ID}"
+OTHER = sample("other")
+ENDPOINTS = {
+    "backends": Endpoint(lambda c: c.backends(), "GET", "/backends", OTHER["backends"]),
+    "backend": Endpoint(
+        lambda c: c.backend("simulator"), "GET", "/backends/simulator", OTHER["backends"][0]
+    ),
+    "characterizations": Endpoint(
+        lambda c: c.characterizations("qpu.forte-1", limit=2),
+        "GET",
+        "/backends/qpu.forte-1/characterizations",
+        OTHER["characterizations"],
+        query=(("limit", "2"),),
+    ),
+    "characterization": Endpoint(
+        lambda c: c.characterization("qpu.forte-1", "c-1"),
+        "GET",
+        "/backends/qpu.forte-1/characterizations/c-1",
+        OTHER["characterizations"]["characterizations"][0],
+    ),
+    "whoami": Endpoint(lambda c: c.whoami(), "GET", "/whoami", OTHER["whoami"]),
+    "submit": Endpoint(
+        lambda c: c.submit(bell(), shots=10),
+        "POST",
+        "/jobs",
+        sample("job_created"),
+        body={
+            "type": "ionq.circuit.v1",
+            "backend": "simulator",
+            "shots": 10,
+            "input": bell().to_json(),
+        },
+    ),
+    "get_job": Endpoint(lambda c: c.get_job(JOB_ID), "GET", J, sample("jobs")["ready"]),
+    "jobs": Endpoint(
+        lambda c: c.job_page(status="ready", limit=5),
+        "GET",
+        "/jobs",
+        sample("job_list"),
+        query=(("status", "ready"), ("limit", "5")),
+    ),
+    "probabilities": Endpoint(
+        lambda c: c.probabilities(JOB_ID),
+        "GET",
+        f"{J}/results/probabilities",
+        OTHER["probabilities"],
+    ),
+    "aggregated": Endpoint(
+        lambda c: c.aggregated_probabilities(JOB_ID),
+        "GET",
+        f"{J}/results/probabilities/aggregated",
+        OTHER["aggregated"],
+    ),
+    "cost": Endpoint(lambda c: c.cost(JOB_ID), "GET", f"{J}/cost", OTHER["cost"]),
+    "estimate": Endpoint(
+        lambda c: c.estimate(backend="qpu.forte-1", shots=100),
+        "GET",
+        "/jobs/estimate",
+        sample("estimates")["new"],
+        query=(("backend", "qpu.forte-1"), ("shots", "100")),
+    ),
+    "cancel": Endpoint(lambda c: c.cancel(JOB_ID), "PUT", f"{J}/status/cancel", OTHER["cancel"]),
+    "delete": Endpoint(lambda c: c.delete(JOB_ID), "DELETE", J, OTHER["delete"]),
+    "cancel_many": Endpoint(
+        lambda c: c.cancel_many(["a", "b"]),
+        "PUT",
+        "/jobs/status/cancel",
+        OTHER["bulk_cancel"],
+        body={"ids": ["a", "b"]},
+    ),
+    "delete_many": Endpoint(
+        lambda c: c.delete_many(["a"]), "DELETE", "/jobs", OTHER["bulk_delete"], body={"ids": ["a"]}
+    ),
+    "create_session": Endpoint(
+        lambda c: c.create_session("qpu.forte-1"),
+        "POST",
+        "/sessions",
+        OTHER["session"],
+        body={"backend": "qpu.forte-1"},
+    ),
+    "get_session": Endpoint(
+        lambda c: c.get_session("s-1"), "GET", "/sessions/s-1", OTHER["session"]
+    ),
+    "sessions": Endpoint(lambda c: c.sessions(), "GET", "/sessions", OTHER["sessions"]),
+    "end_session": Endpoint(
+        lambda c: c.end_session("s-1"), "POST", "/sessions/s-1/end", OTHER["session"]
+    ),
+}
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS.values(), ids=ENDPOINTS.keys())
+async def test_every_endpoint_sends_exactly_this_request(
+    api: MockedAPI, client: Client, endpoint: Endpoint
+) -> None:
+    pattern = re.compile(re.escape(BASE + endpoint.path) + r"(\?.*)?$")
+    api.add(pattern, endpoint.method, payload=endpoint.answer)
+    await endpoint.call(client)
+    request = only(api)
+    assert request.method == endpoint.method
+    assert request.url.raw_path == "/v0.4" + endpoint.path
+    # aioresponses records the query sorted; the order sent is pinned elsewhere.
+    assert sorted(query(request)) == sorted(endpoint.query)
+    expected_headers = {
+        "User-Agent": request.headers["User-Agent"],
+        "Accept": "application/json",
+        "Authorization": f"apiKey {KEY}",
+    }
+    if endpoint.body is not None:
+        expected_headers["Content-Type"] = "application/json"
+    assert USER_AGENT.match(request.headers["User-Agent"])
+    assert request.headers == expected_headers
+    assert request.body == endpoint.body

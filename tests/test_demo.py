@@ -8,6 +8,7 @@ import sys
 from collections import Counter
 
 import pytest
+from asyncio_hygiene import no_asyncio_leaks  # noqa: F401 (an autouse fixture)
 
 from ionq_async._demo import INVALID_NAME, INVALID_QUBITS, demo_circuits
 from ionq_async.cli import main

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -17,6 +18,7 @@ from ionq_async._retry import (
     retry_wait_s,
     should_retry,
 )
+from ionq_async.exceptions import ConfigurationError
 
 
 class FixedRandom:
@@ -177,9 +179,16 @@ def test_never_policy_makes_one_attempt() -> None:
         {"initial_backoff_s": float("nan")},
         {"multiplier": 0.5},
         {"jitter": 1.5},
+        {"jitter": float("nan")},
+        {"multiplier": float("nan")},
         {"server_error_burst": 0},
+        {"max_attempts": 2.5},
+        {"max_attempts": "3"},
+        {"max_attempts": True},
+        {"max_total_s": "60"},
+        {"server_error_window_s": float("inf")},
     ],
 )
-def test_nonsense_policies_are_refused(kwargs: dict[str, float]) -> None:
-    with pytest.raises(ValueError):
-        RetryPolicy(**kwargs)  # type: ignore[arg-type]
+def test_nonsense_policies_are_refused_with_a_configuration_error(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ConfigurationError, match=next(iter(kwargs))):
+        RetryPolicy(**kwargs)

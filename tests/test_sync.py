@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from anyio.from_thread import start_blocking_portal
+from asyncio_hygiene import no_asyncio_leaks  # noqa: F401 (an autouse fixture)
 
 from ionq_async.circuits import Circuit
 from ionq_async.client import Client

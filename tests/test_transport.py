@@ -625,10 +625,19 @@ def test_unusable_base_urls_are_refused(url: str) -> None:
         {"max_connections": 0},
         {"max_concurrent_requests": 0},
         {"max_response_bytes": 0},
+        {"timeout_s": "30"},
+        {"timeout_s": float("nan")},
+        {"timeout_s": float("inf")},
+        {"connect_timeout_s": True},
+        {"max_connections": 2.5},
+        {"max_concurrent_requests": "8"},
+        {"retry": {"max_attempts": 3}},
+        {"session": "not a session"},
     ],
 )
-def test_nonsense_limits_are_refused(kwargs: dict[str, Any]) -> None:
-    with pytest.raises(ConfigurationError):
+def test_nonsense_settings_are_refused_at_construction(kwargs: dict[str, Any]) -> None:
+    # Refused here, with the setting named, rather than as an AttributeError mid-request.
+    with pytest.raises(ConfigurationError, match=next(iter(kwargs))):
         Client(api_key=KEY, **kwargs)
 
 
@@ -640,3 +649,23 @@ async def test_timeouts_are_sent_with_every_request(api: MockedAPI) -> None:
     timeout = call.kwargs["timeout"]
     assert (timeout.total, timeout.sock_connect) == (12.0, 3.0)
     assert call.kwargs["allow_redirects"] is False
+
+
+@pytest.mark.parametrize(
+    ("base", "url", "expected"),
+    [
+        (BASE, "/v0.4/jobs/j/results/probabilities", ("/jobs/j/results/probabilities", [])),
+        (BASE, f"{BASE}/jobs/j/results/shots", ("/jobs/j/results/shots", [])),
+        (
+            BASE,
+            "/v0.4/jobs/a%2Fb/results/x?sharpen=true",
+            ("/jobs/a%2Fb/results/x", [("sharpen", "true")]),
+        ),
+        ("https://proxy.example/ionq/v0.4", "/v0.4/jobs/j", ("/jobs/j", [])),
+        ("https://proxy.example/ionq/v0.4", "/ionq/v0.4/jobs/j", ("/jobs/j", [])),
+    ],
+)
+def test_api_urls_are_read_against_the_base_url(
+    base: str, url: str, expected: tuple[str, list[tuple[str, str]]]
+) -> None:
+    assert Client(api_key=KEY, base_url=base).transport.api_path_of(url) == expected
