@@ -143,6 +143,7 @@ class Journal:
         self._queue: list[bytes] = []
         self._queued = 0  # records ever queued
         self._written = 0  # records ever written and synced
+        self._failed: JournalError | None = None
         self.syncs = 0
 
     @classmethod
@@ -202,14 +203,23 @@ class Journal:
         self._queued += 1
         mine = self._queued
         async with self._lock:
+            if self._failed is not None:
+                # A failed write may have held this record too: it is not on disk.
+                raise self._failed
             if self._written >= mine:
                 return  # an earlier holder of the lock wrote it with its own batch
             batch, self._queue = self._queue, []
             count = len(batch)
             try:
                 await anyio.to_thread.run_sync(self._write, b"".join(batch))
-            except OSError as error:
-                raise JournalError(f"cannot write journal {self.path}: {error}") from error
+            except (OSError, JournalError) as error:
+                failed = (
+                    error
+                    if isinstance(error, JournalError)
+                    else JournalError(f"cannot write journal {self.path}: {error}")
+                )
+                self._failed = failed
+                raise failed from (None if failed is error else error)
             self._written += count
 
     def _write(self, data: bytes) -> None:

@@ -32,9 +32,12 @@ task group is finalized whenever the garbage collector gets to it, possibly in a
 task, after the consumer ``break``-s. :class:`BatchRun` instead starts one supervisor task
 on first use; the supervisor owns an anyio task group with every worker and writes
 outcomes into a memory object stream. ``aclose()``, ``async with`` exit, cancellation of
-the consumer while it awaits the next outcome, and (as a last resort) garbage collection
-of an abandoned handle all cancel that supervisor; the first three also wait for it, so
-no task or request outlives the loop.
+the consumer while it awaits the next outcome, ``Client.aclose()`` and (as a last
+resort) garbage collection of an abandoned handle all cancel that supervisor; all but the
+last also wait for it, so no task or request outlives the loop. The engine works ahead
+of the consumer (up to 1,024 outcomes buffered), so a handle that stays referenced after
+a ``break`` keeps working until it is closed: hence ``async with`` whenever the handle
+is kept in a variable.
 """
 
 from __future__ import annotations
@@ -1060,12 +1063,35 @@ class _Engine:
                     self.journal.close()
 
     async def _cancel_unfinished(self) -> None:
-        ids = self.poller.waiting_ids
-        if not ids:
+        """Cancel, with the bulk endpoint, every job of this batch that has not finished.
+
+        That is the jobs being waited for and also those whose creation was under way
+        when the batch stopped (the request may have created the job although its answer
+        never came): their tokens are looked up first, in one sweep. Shielded, and given
+        at most 10 seconds.
+        """
+        ids = list(self.poller.waiting_ids)
+        unanswered = [
+            unit
+            for unit in self.units
+            if unit.token is not None
+            and unit.job_id is None
+            and unit.number not in self.finished_units
+        ]
+        if not ids and not unanswered:
             return
         with anyio.CancelScope(shield=True), anyio.move_on_after(10.0):
             try:
-                await self.client.cancel_many(ids)
+                for unit in unanswered:
+                    assert unit.token is not None
+                    self.resolver._pending[unit.token] = unit.token_at
+                for unit in unanswered:
+                    assert unit.token is not None
+                    job = await self.resolver.find(unit.token, unit.token_at)
+                    if job is not None and not job.is_terminal and job.id not in ids:
+                        ids.append(job.id)
+                if ids:
+                    await self.client.cancel_many(ids)
             except IonQError as error:
                 logger.warning("cancelling %d unfinished jobs failed: %r", len(ids), error)
 
@@ -1508,9 +1534,26 @@ def _abandon(shared: _Shared) -> None:
     task = shared.task
     if task is None:
         shared.engine.send.close()
-    elif not task.done():
-        with contextlib.suppress(RuntimeError):  # the event loop is already closed
-            task.cancel()
+        shared.receive.close()
+        return
+    loop = task.get_loop()
+    try:
+        running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        _stop(shared)
+        return
+    # The garbage collector may run this in any thread; tasks and streams belong to
+    # their loop's thread.
+    with contextlib.suppress(RuntimeError):  # that loop is closed: nothing runs any more
+        loop.call_soon_threadsafe(_stop, shared)
+
+
+def _stop(shared: _Shared) -> None:
+    task = shared.task
+    if task is not None and not task.done():
+        task.cancel()
     shared.receive.close()
 
 
@@ -1531,10 +1574,13 @@ class BatchRun:
     """The outcomes of a batch: an async iterator and an async context manager.
 
     ``async for outcome in client.run_many(...)`` yields one :class:`Outcome` per circuit
-    in completion order. Breaking out of the loop, cancelling the consuming task, or
-    ``await run.aclose()`` stops every request of the batch; ``async with
-    client.run_many(...) as run:`` closes on exit. :attr:`progress` gives the counts at
-    any time.
+    in completion order. Leaving the loop (``break``, an exception) stops every request of
+    the batch as the handle is dropped; so do cancelling the consuming task, ``await
+    run.aclose()`` and closing the client (a consumer still iterating then gets
+    ClientClosedError). The batch works ahead of its consumer, so a handle kept in a
+    variable keeps submitting after a ``break``: keep one only inside ``async with
+    client.run_many(...) as run:``, which closes on exit. :attr:`progress` gives the
+    counts at any time.
     """
 
     def __init__(self, engine: _Engine, receive: MemoryObjectReceiveStream[Outcome]) -> None:
@@ -1558,7 +1604,7 @@ class BatchRun:
             # One task the handle owns and always awaits (aclose/__aexit__/cancellation).
             # An anyio task group cannot span the consumer's separate __anext__ calls.
             shared.task = asyncio.get_running_loop().create_task(_supervise(shared))
-            _register(shared.engine.client, shared.task)
+            _register(shared.engine.client, shared)
 
     async def __aenter__(self) -> Self:
         self._start()
@@ -1606,18 +1652,17 @@ class BatchRun:
         self._shared.receive.close()
 
 
-_live_tasks: weakref.WeakKeyDictionary[Any, set[asyncio.Task[None]]] = (
-    weakref.WeakKeyDictionary()
-)
+_live_batches: weakref.WeakKeyDictionary[Any, set[_Shared]] = weakref.WeakKeyDictionary()
 
 
-def _register(client: Any, task: asyncio.Task[None]) -> None:
+def _register(client: Any, shared: _Shared) -> None:
     try:
-        tasks = _live_tasks.setdefault(client, set())
+        batches = _live_batches.setdefault(client, set())
     except TypeError:  # a client that cannot be weakly referenced
         return
-    tasks.add(task)
-    task.add_done_callback(tasks.discard)
+    batches.add(shared)
+    assert shared.task is not None
+    shared.task.add_done_callback(lambda _task: batches.discard(shared))
 
 
 # ---------------------------------------------------------------------------------------
@@ -1661,10 +1706,15 @@ class BatchMethods:
                 attempt += 1
         if scope.cancelled_caught or current is None or not current.is_terminal:
             last = current or Job(id=job_id, status=JobStatus.SUBMITTED)
+            timed_out = WaitTimeoutError(last, timeout_s or 0.0)
             if cancel_on_timeout:
                 with anyio.CancelScope(shield=True):
-                    await client.cancel(job_id)
-            raise WaitTimeoutError(last, timeout_s or 0.0)
+                    try:
+                        await client.cancel(job_id)
+                    except IonQError as error:
+                        # The timeout is what happened; the failed cancel is a detail of it.
+                        timed_out.add_note(f"cancelling job {job_id} failed: {error}")
+            raise timed_out
         if current.status is JobStatus.FAILED:
             raise JobFailed(current)
         if current.status is JobStatus.CANCELED:
@@ -1702,8 +1752,13 @@ class BatchMethods:
         path that makes the batch resumable after a crash without resubmitting.
         ``cancel_remote`` cancels unfinished jobs if the batch is stopped early. ``pack``
         sends circuits in ``ionq.multi-circuit.v1`` jobs (``True`` or :class:`PackLimits`);
-        outcomes still come one per circuit. ``progress`` is called with a
+        outcomes still come one per circuit (``outcome.job`` is then the parent,
+        ``outcome.result.job`` the circuit's child job). ``progress`` is called with a
         :class:`BatchProgress` whenever a count changes.
+
+        Use ``async for outcome in client.run_many(...)`` directly, or hold the handle in
+        ``async with client.run_many(...) as run:``; a handle kept in a variable without
+        ``async with`` goes on submitting after a ``break`` until it is closed.
         """
         send, receive = anyio.create_memory_object_stream[Outcome](max_buffer_size=1024)
         try:
@@ -1765,16 +1820,23 @@ class BatchMethods:
         return [o for o in outcomes if o is not None]
 
     async def _aclose_batches(self) -> None:
-        """Cancel and await every batch of this client still running (for Client.aclose)."""
-        tasks = list(_live_tasks.get(self, ()))
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            await _await_to_the_end(task)  # raises only if *we* are cancelled meanwhile
-            if not task.cancelled() and task.exception() is not None:
-                # Nobody is iterating this batch any more, so nobody else can see this.
-                logger.warning(
-                    "a batch stopped by Client.aclose() had failed",
-                    exc_info=task.exception(),
+        """Cancel and await every batch of this client still running (for Client.aclose).
+
+        A consumer still iterating such a batch gets the outcomes already made, then
+        ClientClosedError (not a quiet end that would pass for a finished batch).
+        """
+        batches = list(_live_batches.get(self, ()))
+        for shared in batches:
+            task = shared.task
+            if task is None or task.done():
+                continue
+            if shared.error is None and shared.engine.remaining > 0:
+                shared.error = ClientClosedError(
+                    f"the client was closed while a batch was running "
+                    f"({shared.engine.remaining} of {shared.engine.total} circuits unfinished)"
                 )
+            task.cancel()
+        for shared in batches:
+            if shared.task is not None:
+                await _await_to_the_end(shared.task)  # raises only if *we* are cancelled
 

@@ -22,6 +22,7 @@ await.
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from collections.abc import (
     AsyncIterable,
     Awaitable,
@@ -108,6 +109,37 @@ class _Pump:
         self.receive.close()
 
 
+class _Resources:
+    """What a SyncClient owns: the client, its portal and the open iterators' pumps."""
+
+    def __init__(
+        self,
+        client: Client,
+        portal: BlockingPortal,
+        portal_cm: AbstractContextManager[BlockingPortal],
+    ) -> None:
+        self.client: Client | None = client
+        self.portal: BlockingPortal | None = portal
+        self.portal_cm: AbstractContextManager[BlockingPortal] | None = portal_cm
+        self.pumps: set[_Pump] = set()
+
+
+def _shut_down(resources: _Resources) -> None:
+    """Close the client and stop the portal's thread (once; from close() or a finalizer)."""
+    client, portal, portal_cm = resources.client, resources.portal, resources.portal_cm
+    resources.client = resources.portal = resources.portal_cm = None
+    if portal is None or portal_cm is None or client is None:
+        return
+    try:
+        # Iterators still open (not exhausted, not closed) would keep the loop alive.
+        for pump in list(resources.pumps):
+            portal.call(pump.stop)
+        portal.call(client.aclose)
+    finally:
+        resources.pumps.clear()
+        portal_cm.__exit__(None, None, None)
+
+
 class SyncClient:
     """A blocking client with the same methods as :class:`~ionq_async.client.Client`.
 
@@ -150,10 +182,11 @@ class SyncClient:
         except BaseException as error:
             portal_cm.__exit__(type(error), error, error.__traceback__)
             raise
-        self._client: Client | None = client
-        self._portal: BlockingPortal | None = portal
-        self._portal_cm: AbstractContextManager[BlockingPortal] | None = portal_cm
-        self._pumps: set[_Pump] = set()
+        self._resources = _Resources(client, portal, portal_cm)
+        # Closes a SyncClient that was dropped or left open at exit (a script that never
+        # calls close() must still end: the portal's context would otherwise be finalized
+        # at interpreter shutdown, and block there).
+        self._finalizer = weakref.finalize(self, _shut_down, self._resources)
 
     def __repr__(self) -> str:
         state = "open" if self._client is not None else "closed"
@@ -174,23 +207,24 @@ class SyncClient:
 
     def close(self) -> None:
         """Close the client and stop its event loop thread; idempotent."""
-        client, portal, portal_cm = self._client, self._portal, self._portal_cm
-        self._client = self._portal = self._portal_cm = None
-        if portal is None or portal_cm is None or client is None:
-            return
-        try:
-            # Iterators still open (not exhausted, not closed) would keep the loop alive.
-            for pump in list(self._pumps):
-                portal.call(pump.stop)
-            portal.call(client.aclose)
-        finally:
-            self._pumps.clear()
-            portal_cm.__exit__(None, None, None)
+        self._finalizer()
 
     @property
     def closed(self) -> bool:
         """True once :meth:`close` has run."""
-        return self._client is None
+        return self._resources.client is None
+
+    @property
+    def _client(self) -> Client | None:
+        return self._resources.client
+
+    @property
+    def _portal(self) -> BlockingPortal | None:
+        return self._resources.portal
+
+    @property
+    def _pumps(self) -> set[_Pump]:
+        return self._resources.pumps
 
     @property
     def client(self) -> Client:

@@ -326,3 +326,101 @@ async def test_a_failing_circuit_in_a_pack_fails_alone(emu: Emulator) -> None:
         assert outcome.error.code == "NotEnoughQubits"
     assert all(matches(o) for o in packed.values())
     assert all(matches(o) for o in plain.values())
+
+
+async def test_packed_results_have_their_own_circuits_width_and_child_job(emu: Emulator) -> None:
+    bell = Circuit(qubits=2, name="bell").h(0).cnot(0, 1)
+    ghz = Circuit(qubits=10, name="ghz").h(0)
+    for target in range(1, 10):
+        ghz.cnot(target - 1, target)
+    async with client_for(emu) as client:
+        plain = {o.index: o async for o in client.run_many([bell, ghz], shots=1000)}
+        packed = {o.index: o async for o in client.run_many([bell, ghz], shots=1000, pack=True)}
+    for index in (0, 1):
+        counts = packed[index].unwrap().bitstring_counts()
+        assert counts == plain[index].unwrap().bitstring_counts()
+    assert packed[0].unwrap().bitstring_counts() == {"00": 500, "11": 500}
+    parent = packed[0].job
+    assert parent is not None
+    [stored] = [job for job in emu.jobs() if job["id"] == parent.id]
+    children = [packed[i].unwrap().job for i in (0, 1)]
+    assert [child.id for child in children] == stored["child_job_ids"]
+    assert all(child.parent_job_id == parent.id for child in children)
+
+
+async def test_a_429_storm_shrinks_the_limit_of_creations_in_flight() -> None:
+    # (How it grows back is specified with a fake clock in tests/test_batch_units.py.)
+    faults = FaultConfig(rate_limit_per_s=400.0, rate_limit_burst=20)
+    retry = RetryPolicy(max_attempts=30, initial_backoff_s=0.01, max_backoff_s=0.2)
+    limits: list[float] = []
+    async with (
+        Emulator(config=EmulatorConfig(time_scale=0.0), faults=faults) as emu,
+        client_for(emu, retry) as client,
+    ):
+        run = client.run_many([distinct_circuit(i) for i in range(300)], concurrency=64)
+        limiter = run._shared.engine.limiter  # the adaptive limit of creations in flight
+        async with run:
+            async for _ in run:
+                limits.append(limiter.limit)
+    assert limiter.decreases >= 1
+    assert min(limits) < 64
+
+
+CRASHING_BATCH = """
+import asyncio, json, sys
+from ionq_async.client import Client
+
+async def main(url, key, circuits_path, journal_path):
+    circuits = json.loads(open(circuits_path).read())
+    said = False
+
+    def progress(state):
+        nonlocal said
+        if state.submitted >= 30 and not said:
+            said = True
+            print("30 submitted", flush=True)
+
+    async with Client(api_key=key, base_url=url) as client:
+        async for _ in client.run_many(circuits, journal=journal_path, concurrency=8,
+                                       progress=progress):
+            pass
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+async def test_a_batch_killed_mid_run_resumes_from_its_journal_without_duplicates(
+    tmp_path: Path,
+) -> None:
+    import signal
+    import sys
+
+    clock = ManualClock()  # no job finishes while the first process lives
+    journal = tmp_path / "batch.jsonl"
+    circuits = [distinct_circuit(i).to_json() for i in range(120)]
+    circuits_path = tmp_path / "circuits.json"
+    circuits_path.write_text(json.dumps(circuits))
+    async with Emulator(config=EmulatorConfig(), clock=clock) as emu:
+        command = [sys.executable, "-c", CRASHING_BATCH, emu.url, emu.api_key,
+                   str(circuits_path), str(journal)]  # fmt: skip
+        async with await anyio.open_process(command) as process:
+            assert process.stdout is not None
+            line = await process.stdout.receive()
+            assert line.startswith(b"30 submitted")
+            process.send_signal(signal.SIGKILL)  # no clean-up of any kind
+            await process.wait()
+        created_before = emu.stats.jobs_created
+        assert 30 <= created_before < 120
+        clock.advance(60.0)
+        async with client_for(emu) as client:
+            progress, submitted = when_submitted(120)
+            run = client.run_many(circuits, journal=str(journal), progress=progress)
+            async with run:
+                await submitted.wait()
+                clock.advance(60.0)  # the jobs created on resume finish too
+                outcomes = [o async for o in run]
+        tokens = Counter((job["metadata"] or {}).get(TOKEN_METADATA_KEY) for job in emu.jobs())
+    assert sorted(o.index for o in outcomes) == list(range(120))
+    assert all(matches(o) for o in outcomes)
+    assert emu.stats.jobs_created == 120
+    assert set(tokens.values()) == {1}

@@ -11,6 +11,7 @@ import asyncio
 import gc
 import itertools
 import json
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -60,11 +61,27 @@ class FakeAPI:
         self.fail_names = {"fail"}
         self.cancel_names = {"cancel"}
         self.canceled_ids: list[str] = []
+        self.error_after_store = 0  # answer this many POSTs with a 500 after storing
+        self.stall_after_store = 0  # leave this many POSTs unanswered after storing
+        self.stall_posts_after = -1  # from this many POSTs on, stall every one
+        self.released = asyncio.Event()  # set at teardown: stalled answers may end
+        self.stored = asyncio.Event()  # set whenever a job is stored
+        self.post_delay_s = 0.0
+        self.posts_in_flight = 0
+        self.most_posts_in_flight = 0
+        self.journal_path: Path | None = None
+        self.tokens_not_in_journal: list[str] = []
+        self.rate_limit_lists = 0  # answer this many GET /jobs with a 429
+        self.refuse_cancel = False
+        self.retry_after_s = 1.0
+        self.request_times: list[tuple[float, str]] = []
+        self.rate_limited_at: list[float] = []
         self._ids = itertools.count(1)
         self.app = web.Application()
         self.app.router.add_post("/v0.4/jobs", self.create)
         self.app.router.add_get("/v0.4/jobs", self.list)
         self.app.router.add_put("/v0.4/jobs/status/cancel", self.cancel_many)
+        self.app.router.add_put("/v0.4/jobs/{id}/status/cancel", self.cancel_one)
         self.app.router.add_get("/v0.4/jobs/{id}", self.get)
         self.app.router.add_get("/v0.4/jobs/{id}/results/probabilities", self.probabilities)
         self.app.router.add_get(
@@ -104,7 +121,21 @@ class FakeAPI:
 
     async def create(self, request: web.Request) -> web.StreamResponse:
         self.requests["POST /jobs"] += 1
+        self.request_times.append((time.monotonic(), "POST /jobs"))
+        self.posts_in_flight += 1
+        self.most_posts_in_flight = max(self.most_posts_in_flight, self.posts_in_flight)
+        try:
+            return await self._create(request)
+        finally:
+            self.posts_in_flight -= 1
+
+    async def _create(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
+        token = str((body.get("metadata") or {}).get(TOKEN_METADATA_KEY))
+        if self.journal_path is not None and token not in self.journal_path.read_text():
+            self.tokens_not_in_journal.append(token)
+        if self.post_delay_s:
+            await asyncio.sleep(self.post_delay_s)
         job_id = f"job-{next(self._ids):05d}"
         children: list[str] = []
         if body["type"] == "ionq.multi-circuit.v1":
@@ -126,6 +157,14 @@ class FakeAPI:
             "state": None if children else self._state(body["input"]),
         }
         self.order.append(job_id)
+        self.stored.set()
+        if self.error_after_store > 0:
+            self.error_after_store -= 1
+            return web.json_response({"error": "internal"}, status=500)
+        stall_all = 0 <= self.stall_posts_after < len(self.order)
+        if self.stall_after_store > 0 or stall_all:
+            self.stall_after_store -= 1
+            await self.released.wait()
         if self.drop_after_store > 0:
             self.drop_after_store -= 1
             assert request.transport is not None
@@ -135,17 +174,31 @@ class FakeAPI:
 
     async def list(self, request: web.Request) -> web.Response:
         self.requests["GET /jobs"] += 1
+        self.request_times.append((time.monotonic(), "GET /jobs"))
+        if self.rate_limit_lists > 0:
+            self.rate_limit_lists -= 1
+            self.rate_limited_at.append(time.monotonic())
+            return web.json_response(
+                {"error": "slow down"},
+                status=429,
+                headers={"Retry-After": str(self.retry_after_s)},
+            )
         ids = request.query.getall("ids", [])
         if ids and not self.ignore_ids:
             chosen = [self.jobs[i] for i in ids if i in self.jobs]
-        else:
+        elif ids:
             chosen = [self.jobs[i] for i in reversed(self.order)][:25]
+        else:
+            # A plain listing (the token lookup): newest first, ``limit`` of them.
+            limit = int(request.query.get("limit", "25"))
+            chosen = [self.jobs[i] for i in reversed(self.order)][:limit]
         for job in chosen:
             self._advance(job)
         return web.json_response({"jobs": [self._view(j) for j in chosen], "next": None})
 
     async def get(self, request: web.Request) -> web.Response:
         self.requests["GET /jobs/{id}"] += 1
+        self.request_times.append((time.monotonic(), "GET /jobs/{id}"))
         job = self.jobs.get(request.match_info["id"])
         if job is None:
             return web.json_response({"error": "not found"}, status=404)
@@ -154,6 +207,7 @@ class FakeAPI:
 
     async def probabilities(self, request: web.Request) -> web.Response:
         self.requests["GET probabilities"] += 1
+        self.request_times.append((time.monotonic(), "GET probabilities"))
         job = self.jobs[request.match_info["id"]]
         return web.json_response({str(job["state"]): 1.0})
 
@@ -171,6 +225,21 @@ class FakeAPI:
             self.jobs[job_id]["status"] = "canceled"
         self.canceled_ids.extend(ids)
         return web.json_response({"ids": ids, "status": "canceled"})
+
+    async def wait_for_jobs(self, count: int) -> None:
+        """Return once ``count`` jobs are stored."""
+        while len(self.order) < count:
+            self.stored.clear()
+            await self.stored.wait()
+
+    async def cancel_one(self, request: web.Request) -> web.Response:
+        self.requests["PUT cancel one"] += 1
+        job_id = request.match_info["id"]
+        if self.refuse_cancel:
+            return web.json_response({"error": "the job cannot be canceled"}, status=400)
+        self.jobs[job_id]["status"] = "canceled"
+        self.canceled_ids.append(job_id)
+        return web.json_response({"id": job_id, "status": "canceled"})
 
     def created_with_token(self, token: str) -> int:
         return sum(
@@ -190,6 +259,7 @@ async def fake() -> AsyncIterator[tuple[FakeAPI, str]]:
     try:
         yield api, f"http://127.0.0.1:{port}/v0.4"
     finally:
+        api.released.set()
         await runner.cleanup()
 
 
@@ -479,3 +549,315 @@ async def test_a_journal_of_another_batch_stops_the_run(
         await client.gather([basis_circuit(i) for i in range(3)], journal=str(journal))
         with pytest.raises(JournalError):
             await client.gather([basis_circuit(i) for i in range(4)], journal=str(journal))
+
+
+# ---------------------------------------------------------------------------------------
+# Never twice: each kind of ambiguous creation failure is looked up, not re-sent.
+
+
+def one_job_per_token(api: FakeAPI, count: int) -> bool:
+    tokens = Counter((j.get("metadata") or {}).get(TOKEN_METADATA_KEY) for j in api.jobs.values())
+    return len(tokens) == count and set(tokens.values()) == {1}
+
+
+async def test_a_5xx_after_the_job_was_stored_is_looked_up_not_sent_again(
+    fake: tuple[FakeAPI, str],
+) -> None:
+    api, url = fake
+    api.error_after_store = 4
+    async with client_for(url) as client:
+        outcomes = [o async for o in client.run_many([basis_circuit(i) for i in range(20)])]
+    assert all(o.unwrap().probabilities == {o.index: 1.0} for o in outcomes)
+    assert api.requests["POST /jobs"] == 20
+    assert one_job_per_token(api, 20)
+
+
+async def test_a_read_timeout_after_the_job_was_stored_is_looked_up_not_sent_again(
+    fake: tuple[FakeAPI, str],
+) -> None:
+    api, url = fake
+    api.stall_after_store = 3
+    client = Client(api_key=KEY, base_url=url, retry=RetryPolicy.no_wait(), timeout_s=0.3)
+    async with client:
+        outcomes = [o async for o in client.run_many([basis_circuit(i) for i in range(20)])]
+    assert all(o.unwrap().probabilities == {o.index: 1.0} for o in outcomes)
+    assert api.requests["POST /jobs"] == 20
+    assert one_job_per_token(api, 20)
+
+
+async def test_each_token_is_in_the_journal_before_its_creation_is_sent(
+    fake: tuple[FakeAPI, str], tmp_path: Path
+) -> None:
+    api, url = fake
+    api.journal_path = tmp_path / "run.jsonl"
+    async with client_for(url) as client:
+        outcomes = await client.gather(
+            [basis_circuit(i) for i in range(30)], journal=str(api.journal_path)
+        )
+    assert all(o.ok for o in outcomes)
+    assert api.requests["POST /jobs"] == 30
+    assert api.tokens_not_in_journal == []
+
+
+# ---------------------------------------------------------------------------------------
+# Bounds and the shared back-off.
+
+
+async def test_max_in_flight_bounds_the_jobs_created_but_unfinished(
+    fake: tuple[FakeAPI, str],
+) -> None:
+    api, url = fake
+    api.never_finish = True
+    async with client_for(url) as client:
+        progress, submitted = when_submitted(5)
+        run = client.run_many([basis_circuit(i) for i in range(30)], max_in_flight=5,
+                              progress=progress)  # fmt: skip
+        async with run:
+            await submitted.wait()
+            await asyncio.sleep(0.1)  # time enough for more creations, were they allowed
+            assert api.requests["POST /jobs"] == 5
+            assert run.progress.submitted == 5
+
+
+async def test_concurrency_bounds_the_creations_in_flight(fake: tuple[FakeAPI, str]) -> None:
+    api, url = fake
+    api.post_delay_s = 0.01
+    async with client_for(url) as client:
+        outcomes = await client.gather([basis_circuit(i) for i in range(40)], concurrency=3)
+        assert all(o.ok for o in outcomes)
+        assert 1 <= api.most_posts_in_flight <= 3
+        api.most_posts_in_flight = 0
+        await client.gather([basis_circuit(i) for i in range(40)], concurrency=20)
+    assert api.most_posts_in_flight > 3  # so the bound above is the option's doing
+
+
+async def test_after_ids_are_seen_ignored_no_more_list_requests_are_made(
+    fake: tuple[FakeAPI, str],
+) -> None:
+    api, url = fake
+    api.ignore_ids = True
+    api.reads_to_finish = 4
+    async with client_for(url) as client:
+        outcomes = [o async for o in client.run_many([basis_circuit(i) for i in range(60)])]
+    assert all(o.ok for o in outcomes)
+    # The first round of list requests reveals it; every later poll is per job.
+    assert api.requests["GET /jobs"] <= 3
+    assert api.requests["GET /jobs/{id}"] >= 60 * 3
+
+
+async def test_a_429_on_one_poll_pauses_every_request_then_all_resume(
+    fake: tuple[FakeAPI, str],
+) -> None:
+    api, url = fake
+    api.rate_limit_lists = 1
+    api.retry_after_s = 1.0
+    api.post_delay_s = 0.002  # creations still under way when the 429 comes
+    retry = RetryPolicy(initial_backoff_s=0.001, max_backoff_s=0.01, max_retry_after_s=5.0)
+    async with Client(api_key=KEY, base_url=url, retry=retry) as client:
+        outcomes = [o async for o in client.run_many([basis_circuit(i) for i in range(200)],
+                                                     concurrency=4)]  # fmt: skip
+    assert all(o.ok for o in outcomes)
+    [limited_at] = api.rate_limited_at
+    # Requests already on the wire may land just after the 429; none starts after it
+    # until the advised second has passed (a wide margin either side: no timing flakes).
+    during = [what for at, what in api.request_times if limited_at + 0.2 < at < limited_at + 0.8]
+    after = [what for at, what in api.request_times if at >= limited_at + 0.8]
+    assert during == []
+    assert "POST /jobs" in after and "GET /jobs" in after
+
+
+# ---------------------------------------------------------------------------------------
+# The lifetime of a batch: every way of stopping leaves nothing behind.
+
+
+async def test_a_rejected_key_raises_one_authentication_error_not_a_group() -> None:
+    from ionq_async.exceptions import AuthenticationError
+
+
+    @web.middleware
+    async def reject(request: web.Request, handler: Any) -> web.StreamResponse:
+        return web.json_response({"error": "Invalid key provided."}, status=401)
+
+    runner = web.AppRunner(web.Application(middlewares=[reject]))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        async with client_for(f"http://127.0.0.1:{port}/v0.4") as client:
+            with pytest.raises(AuthenticationError) as caught:
+                async for _ in client.run_many([basis_circuit(i) for i in range(50)]):
+                    pass
+            assert not isinstance(caught.value, BaseExceptionGroup)
+            await settle()
+            assert not batch_tasks()
+    finally:
+        await runner.cleanup()
+
+
+def batch_tasks() -> list[asyncio.Task[Any]]:
+    """Running tasks whose code is the client's batch engine."""
+    found = []
+    for task in asyncio.all_tasks():
+        code = getattr(task.get_coro(), "cr_code", None)
+        if code is not None and code.co_filename.endswith("batch.py"):
+            found.append(task)
+    return found
+
+
+async def settle() -> None:
+    gc.collect()
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
+async def test_an_exception_in_the_loop_body_stops_the_batch(fake: tuple[FakeAPI, str]) -> None:
+    api, url = fake
+    async with client_for(url) as client:
+        with pytest.raises(ZeroDivisionError):
+            async for outcome in client.run_many([basis_circuit(i) for i in range(200)]):
+                outcome.index / 0  # the consumer's own bug
+        await settle()
+        assert batch_tasks() == []
+        requests = sum(api.requests.values())
+        await asyncio.sleep(0.05)
+        assert sum(api.requests.values()) == requests
+
+
+async def test_closing_the_client_mid_batch_gives_the_consumer_client_closed_error(
+    fake: tuple[FakeAPI, str],
+) -> None:
+    from ionq_async.exceptions import ClientClosedError
+
+    api, url = fake
+    api.never_finish = True
+    client = client_for(url)
+    await client.__aenter__()
+    progress, submitted = when_submitted(10)
+    caught: list[BaseException] = []
+
+    async def consume() -> None:
+        try:
+            async for _ in client.run_many([basis_circuit(i) for i in range(10)],
+                                           progress=progress):  # fmt: skip
+                pass
+        except ClientClosedError as error:
+            caught.append(error)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(consume)
+        await submitted.wait()
+        await client.aclose()
+    [error] = caught
+    assert "10 of 10 circuits unfinished" in str(error)
+    await settle()
+    assert batch_tasks() == []
+
+
+async def test_a_batch_that_finished_is_not_reported_closed_by_the_clients_close(
+    fake: tuple[FakeAPI, str],
+) -> None:
+    _api, url = fake
+    async with client_for(url) as client:
+        run = client.run_many([basis_circuit(i) for i in range(5)])
+        outcomes = [o async for o in run]
+    assert len(outcomes) == 5
+    assert [o async for o in run] == []  # closed, exhausted: nothing more, no error
+
+
+async def test_cancel_remote_also_cancels_jobs_whose_creation_was_under_way(
+    fake: tuple[FakeAPI, str],
+) -> None:
+    api, url = fake
+    api.never_finish = True
+    api.stall_posts_after = 5  # the 6th creation on: stored, but never answered
+    async with client_for(url) as client:
+        progress, submitted = when_submitted(5)
+        run = client.run_many([basis_circuit(i) for i in range(20)], concurrency=8,
+                              cancel_remote=True, progress=progress)  # fmt: skip
+        async with run:
+            await submitted.wait()
+            await api.wait_for_jobs(5 + 8)  # every creation slot holds a stalled one
+    assert api.requests["PUT cancel"] == 1
+    assert sorted(api.canceled_ids) == sorted(api.order)
+    assert len(api.order) == 13
+
+
+# ---------------------------------------------------------------------------------------
+# wait()
+
+
+async def test_wait_raises_job_failed_and_job_canceled(fake: tuple[FakeAPI, str]) -> None:
+    _api, url = fake
+    async with client_for(url) as client:
+        failing = await client.submit(basis_circuit(1, name="fail"))
+        canceled = await client.submit(basis_circuit(2, name="cancel"))
+        with pytest.raises(JobFailed) as failed:
+            await client.wait(failing, schedule=FAST)
+        with pytest.raises(JobCanceled) as cancel:
+            await client.wait(canceled.id, schedule=FAST)
+    assert failed.value.job.id == failing.id
+    assert failed.value.code == "SimulationError"
+    assert cancel.value.job.status is JobStatus.CANCELED
+
+
+async def test_wait_cancels_the_remote_job_on_timeout_only_when_asked(
+    fake: tuple[FakeAPI, str],
+) -> None:
+    api, url = fake
+    api.never_finish = True
+    async with client_for(url) as client:
+        job = await client.submit(basis_circuit(1))
+        with pytest.raises(WaitTimeoutError):
+            await client.wait(job, timeout_s=0.05, schedule=FAST, cancel_on_timeout=True)
+    assert api.canceled_ids == [job.id]
+
+
+async def test_a_failed_cancel_after_a_timeout_still_raises_the_timeout(
+    fake: tuple[FakeAPI, str],
+) -> None:
+    api, url = fake
+    api.never_finish = True
+    api.refuse_cancel = True
+    async with client_for(url) as client:
+        job = await client.submit(basis_circuit(1))
+        with pytest.raises(WaitTimeoutError) as caught:
+            await client.wait(job, timeout_s=0.05, schedule=FAST, cancel_on_timeout=True)
+    assert api.requests["PUT cancel one"] == 1
+    assert any("cancelling job" in note for note in caught.value.__notes__)
+
+
+async def test_wait_polls_ever_less_often_up_to_the_cap(fake: tuple[FakeAPI, str]) -> None:
+    api, url = fake
+    api.never_finish = True
+    growing = PollSchedule(initial_s=0.01, factor=2.0, max_s=0.16, jitter=0.0)
+    async with client_for(url) as client:
+        job = await client.submit(basis_circuit(1))
+        with pytest.raises(WaitTimeoutError):
+            await client.wait(job, timeout_s=0.6, schedule=growing)
+    polls = [at for at, what in api.request_times if what == "GET /jobs/{id}"]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(polls)]
+    # 10, 20, 40, 80, 160, 160 ms ...: a fixed 10 ms interval would make about 60 polls.
+    assert len(polls) <= 10
+    assert gaps[-1] > 4 * gaps[0]
+
+
+async def test_wait_defaults_to_short_polls_for_the_simulator_and_patient_ones_for_qpus(
+    fake: tuple[FakeAPI, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api, url = fake
+    api.never_finish = True
+    monkeypatch.setattr("ionq_async.batch.QPU_SCHEDULE", PollSchedule(
+        initial_s=10.0, factor=1.5, max_s=10.0, jitter=0.0
+    ))  # fmt: skip
+    reads: dict[str, int] = {}
+    async with client_for(url) as client:
+        for backend in ("simulator", "qpu.forte-1"):
+            job = await client.submit(basis_circuit(1), backend=backend)
+            before = api.requests["GET /jobs/{id}"]
+            with pytest.raises(WaitTimeoutError):
+                await client.wait(job.id, timeout_s=0.2)
+            reads[backend] = api.requests["GET /jobs/{id}"] - before
+    # Each job is read once to learn its backend; the QPU's next poll is 10 s away.
+    assert reads["simulator"] > 5
+    assert reads["qpu.forte-1"] == 1

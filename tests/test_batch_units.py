@@ -30,6 +30,7 @@ from ionq_async.batch import (
     _is_ambiguous,
     plan_packs,
 )
+from ionq_async.circuits import Circuit
 from ionq_async.exceptions import (
     BadRequestError,
     IonQConnectionError,
@@ -405,3 +406,84 @@ def test_timestamps_in_job_lists_are_comparable_with_attempt_times() -> None:
     job = _job(JobStatus.READY, submitted_at=datetime(2025, 1, 1, tzinfo=UTC))
     assert job.submitted_at is not None
     assert job.submitted_at.timestamp() == 1735689600.0
+
+
+# -- a whole pack, as sent ----------------------------------------------------------------
+
+
+def _packed_bodies(circuits: list[Circuit]) -> list[bytes]:
+    """The POST /jobs bodies a packed batch of ``circuits`` would send, as the client does."""
+    from ionq_async.batch import TOKEN_METADATA_KEY, _Engine
+    from ionq_async.client import Client, job_payload
+
+    send, receive = anyio.create_memory_object_stream[Outcome](max_buffer_size=1)
+    client = Client(api_key="unused", base_url="http://127.0.0.1:9/v0.4")
+    engine = _Engine(
+        client, circuits=circuits, jobs=None, options={"shots": 100}, concurrency=1,
+        max_in_flight=1, journal_path=None, cancel_remote=False, pack=True, progress=None,
+        send=send,
+    )  # fmt: skip
+    units, invalid = engine._plan()
+    send.close()
+    receive.close()
+    assert invalid == []
+    metadata = {TOKEN_METADATA_KEY: "0" * 32}
+    return [
+        json.dumps(
+            job_payload(engine._payload_circuit(unit), shots=100, metadata=metadata),
+            separators=(",", ":"),
+            allow_nan=False,
+        ).encode()
+        for unit in units
+    ]
+
+
+def test_packs_of_long_native_gates_and_non_ascii_names_stay_under_ten_megabytes() -> None:
+    # About 100 bytes a native gate, and names of non-ASCII letters that take 6 bytes a
+    # letter as JSON: far from the gate limit, the byte limit decides.
+    phases = (0.12345678901234567, 0.98765432109876543)
+    circuits = []
+    for index in range(200):
+        circuit = Circuit(qubits=2, gateset="native", name="ü" * 8_000 + str(index))
+        for _ in range(100):
+            circuit.ms(phases, 0, 1, 0.24999999999999999)
+        circuits.append(circuit)
+    bodies = _packed_bodies(circuits)
+    assert len(bodies) >= 2
+    assert max(len(body) for body in bodies) <= 10_000_000
+    # Full packs: nothing is split much earlier than the limit asks.
+    assert max(len(body) for body in bodies) > 8_000_000
+
+
+async def test_after_a_failed_write_no_append_claims_its_record_is_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = Journal.open(tmp_path / "batch.jsonl", batch="abc", units=50)
+    real_write = journal._write
+    writes = 0
+
+    def fail_first(data: bytes) -> None:
+        nonlocal writes
+        writes += 1
+        if writes == 1:
+            raise OSError(28, "No space left on device")
+        real_write(data)
+
+    monkeypatch.setattr(journal, "_write", fail_first)
+    returned: list[int] = []
+    failed: list[int] = []
+
+    async def append(unit: int) -> None:
+        try:
+            await journal.record_token(_record(unit, f"t{unit}"))
+        except JournalError:
+            failed.append(unit)
+        else:
+            returned.append(unit)
+
+    async with anyio.create_task_group() as group:
+        for unit in range(50):
+            group.start_soon(append, unit)
+    journal.close()
+    assert returned == []  # the first write held some of them: none may pass for durable
+    assert sorted(failed) == list(range(50))

@@ -605,3 +605,68 @@ def test_the_emulator_command_serves_until_interrupted(
         for stream in (process.stdout, process.stderr):
             if stream is not None:
                 stream.close()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["run", "bell.json"], ["submit", "bell.json"], ["status", "some-id"], ["result", "some-id"],
+     ["jobs"], ["cancel", "some-id"], ["cost", "some-id"], ["estimate", "--qubits", "2"]],
+)  # fmt: skip
+def test_without_key_or_emulator_a_command_names_the_key_and_suggests_the_emulator(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "bell.json", BELL)
+    code = main(command)
+    err = capsys.readouterr().err
+    assert code == ExitCode.API
+    assert err.count("\n") == 1
+    assert err.startswith("ionq-async: MissingKeyError: no API key")
+    assert "IONQ_API_KEY" in err
+    assert "--emulator" in err
+
+
+def test_a_base_url_without_a_key_still_asks_for_the_key(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["--base-url", "http://127.0.0.1:9/v0.4", "status", "some-id"])
+    assert code == ExitCode.API
+    assert "IONQ_API_KEY" in capsys.readouterr().err
+
+
+def test_run_of_many_files_draws_a_live_progress_bar_on_a_terminal(
+    server: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from rich.console import Console
+
+    import ionq_async.cli as cli_module
+
+    screen = io.StringIO()
+    real_output = cli_module.Output
+
+    class TerminalOutput(real_output):  # type: ignore[misc, valid-type]
+        def __init__(self, *, json_mode: bool) -> None:
+            super().__init__(json_mode=json_mode)
+            self.err = Console(file=screen, force_terminal=True, width=200)
+
+    monkeypatch.setattr(cli_module, "Output", TerminalOutput)
+    files = [write(tmp_path, f"c{i}.json", BELL) for i in range(5)]
+    code = main(["--base-url", server.url, "--api-key", server.api_key, "run", *files])
+    assert code == 0
+    drawn = screen.getvalue()
+    for part in ("submitted 5", "running", "done 5", "failed 0", "jobs/s"):
+        assert part in drawn
+    assert "completed: 5/5" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["status", "result", "cost", "cancel"])
+def test_an_unknown_job_id_is_an_api_error_for_every_command_that_takes_one(
+    cli: Any, command: str
+) -> None:
+    code, out, err = cli(command, "00000000-0000-0000-0000-000000000000")
+    assert code == ExitCode.API
+    assert out == ""
+    assert err.startswith("ionq-async: NotFoundError: 404")
+    assert err.count("\n") == 1

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -176,3 +179,39 @@ def test_the_constructor_takes_the_clients_arguments_but_an_aiohttp_session() ->
     assert [(p.name, p.default) for p in sync_params.values()] == [
         (p.name, p.default) for p in client_params.values()
     ]
+
+
+SCRIPT_THAT_NEVER_CLOSES = """
+from ionq_async.circuits import Circuit
+from ionq_async.emulator import BackgroundEmulator, EmulatorConfig
+from ionq_async.sync import SyncClient
+
+with BackgroundEmulator(config=EmulatorConfig(time_scale=0.0)) as emu:
+    client = SyncClient(emu.api_key, emu.url)  # never closed, as in many a script
+    print(client.run(Circuit(qubits=2).h(0).cnot(0, 1), shots=10).counts(), flush=True)
+    for _ in client.run_many([Circuit(qubits=1).h(0)] * 20, shots=10):
+        break  # and an iterator left open too
+"""
+
+
+def test_a_script_that_never_closes_its_client_still_exits() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT_THAT_NEVER_CLOSES],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "{0: 5, 3: 5}"
+    assert done.stderr == ""
+
+
+def test_a_client_dropped_without_close_stops_its_thread(server: Any) -> None:
+    threads = threading.active_count()
+    sync_client = SyncClient(server.api_key, server.url)
+    assert sync_client.backends()
+    assert threading.active_count() == threads + 1
+    del sync_client
+    gc.collect()
+    assert threading.active_count() == threads
