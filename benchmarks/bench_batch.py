@@ -215,6 +215,8 @@ async def _rss_child(url: str, api_key: str, jobs: int, to_completion: bool) -> 
         all_in_flight = asyncio.Event()
 
         def progress(state: batch_module.BatchProgress) -> None:
+            nonlocal peak_waiting
+            peak_waiting = max(peak_waiting, state.waiting)
             if state.submitted >= jobs:
                 all_in_flight.set()
 
@@ -224,11 +226,10 @@ async def _rss_child(url: str, api_key: str, jobs: int, to_completion: bool) -> 
         async with run:
             if to_completion:
                 async for _ in run:
-                    peak_waiting = max(peak_waiting, run.progress.waiting)
+                    pass
             else:
                 # Stop once every job is in flight and the poller has been through them.
                 await all_in_flight.wait()
-                peak_waiting = run.progress.waiting
                 await asyncio.sleep(1.0)
         return {
             "baseline_mb": baseline_kb / 1024,

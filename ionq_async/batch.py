@@ -23,9 +23,10 @@ How a batch runs (:meth:`BatchMethods.run_many`):
   jobs that come due close together share a request. Ids a server leaves out of its
   answer are fetched one by one, and a server that ignores ``ids`` altogether is polled
   per job from then on.
-- **Stream.** A finished job gets its probabilities fetched and becomes an
-  :class:`Outcome`; failed and canceled jobs become outcomes carrying ``JobFailed`` /
-  ``JobCanceled``. Waiting jobs hold no task, only a small entry in the poller.
+- **Stream.** A finished job is queued for one of a few finisher tasks, which fetches
+  its probabilities and makes it an :class:`Outcome`; failed and canceled jobs become
+  outcomes carrying ``JobFailed`` / ``JobCanceled``. Waiting jobs hold no task, only a
+  small entry in the poller.
 
 Lifetime (why a handle rather than an async generator): an async generator that owns a
 task group is finalized whenever the garbage collector gets to it, possibly in another
@@ -954,6 +955,13 @@ def _fingerprint(inputs: Sequence[Any], options: Mapping[str, Any], units: Seque
     return digest.hexdigest()
 
 
+_Finished = tuple[int, "Job | IonQError"]
+"""A unit whose job ended (or could not be polled): its number and the job or the error."""
+
+FINISHERS: Final = 64
+"""Tasks per batch that turn ended jobs into outcomes (fetching their results)."""
+
+
 class _Engine:
     """The state and workers of one batch; owned by the supervisor task of a BatchRun."""
 
@@ -1006,6 +1014,7 @@ class _Engine:
             throttle=self.throttle,
         )
         self.group: anyio.abc.TaskGroup | None = None
+        self._finish_send: MemoryObjectSendStream[_Finished] | None = None
         self.rate_limit_events = 0
         self._emitted: set[int] = set()
         self._submitted_indices: set[int] = set()
@@ -1040,18 +1049,13 @@ class _Engine:
         hook = self._on_rate_limited
         _subscribe_rate_limit(self.client, hook)
         self.throttle.attach()
+        finish_send, finish_receive = anyio.create_memory_object_stream[_Finished](math.inf)
+        self._finish_send = finish_send
         try:
-            async with anyio.create_task_group() as group:
-                self.group = group
-                group.start_soon(self.poller.run)
-                if self.total:
-                    if self.given_jobs:
-                        await self._feed_jobs()
-                    else:
-                        await self._feed_circuits()
-                    await self.all_done.wait()
-                group.cancel_scope.cancel()
+            with finish_send, finish_receive:
+                await self._run_workers(finish_receive)
         finally:
+            self._finish_send = None
             _unsubscribe_rate_limit(self.client, hook)
             self.throttle.detach()
             self.send.close()
@@ -1061,6 +1065,29 @@ class _Engine:
             finally:
                 if self.journal is not None:
                     self.journal.close()
+
+    async def _run_workers(self, finished: MemoryObjectReceiveStream[_Finished]) -> None:
+        async with anyio.create_task_group() as group:
+            self.group = group
+            group.start_soon(self.poller.run)
+            # A few finishers fetch the results of the jobs that end: 10,000 jobs ending
+            # at once wait as 10,000 small tuples, not as 10,000 tasks.
+            for _ in range(FINISHERS):
+                group.start_soon(self._finisher, finished)
+            if self.total:
+                if self.given_jobs:
+                    await self._feed_jobs()
+                else:
+                    await self._feed_circuits()
+                await self.all_done.wait()
+            group.cancel_scope.cancel()
+
+    async def _finisher(self, finished: MemoryObjectReceiveStream[_Finished]) -> None:
+        async for key, item in finished:
+            if isinstance(item, Job):
+                await self._finish(key, item)
+            else:
+                await self._finish_with_error(key, item)
 
     async def _cancel_unfinished(self) -> None:
         """Cancel, with the bulk endpoint, every job of this batch that has not finished.
@@ -1283,12 +1310,12 @@ class _Engine:
         self.limiter.on_rate_limited()
 
     def _on_terminal(self, key: int, job: Job) -> None:
-        assert self.group is not None
-        self.group.start_soon(self._finish, key, job)
+        assert self._finish_send is not None
+        self._finish_send.send_nowait((key, job))
 
     def _on_poll_error(self, key: int, error: IonQError) -> None:
-        assert self.group is not None
-        self.group.start_soon(self._finish_with_error, key, error)
+        assert self._finish_send is not None
+        self._finish_send.send_nowait((key, error))
 
     async def _finish_with_error(self, key: int, error: IonQError) -> None:
         unit = self.units[key]
