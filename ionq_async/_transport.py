@@ -256,7 +256,7 @@ class Transport:
         timeout_s: float = 30.0,
         connect_timeout_s: float = 10.0,
         max_connections: int = 64,
-        max_concurrent_requests: int = 32,
+        max_concurrent_requests: int = 64,
         retry: RetryPolicy | None = None,
         allow_insecure_http: bool = False,
         session: aiohttp.ClientSession | None = None,

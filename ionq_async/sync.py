@@ -158,7 +158,7 @@ class SyncClient:
         timeout_s: float = 30.0,
         connect_timeout_s: float = 10.0,
         max_connections: int = 64,
-        max_concurrent_requests: int = 32,
+        max_concurrent_requests: int = 64,
         retry: RetryPolicy | None = None,
         allow_insecure_http: bool = False,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
