@@ -58,8 +58,8 @@ class RetryPolicy:
 
     ``jitter`` is the fraction of each back-off that is randomized away (0.5: a wait is
     drawn from [50 %, 100 %] of the exponential value). ``max_attempts`` counts the first
-    try. ``server_error_burst`` 5xx answers within ``server_error_window_s`` close the
-    client's shared back-off gate.
+    try. ``server_error_burst`` 5xx answers in a row (no success between them) within
+    ``server_error_window_s`` close the client's shared back-off gate.
     """
 
     max_attempts: int = 5

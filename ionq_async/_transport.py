@@ -525,6 +525,9 @@ class Transport:
                 error = exc
             else:
                 if 200 <= answer.status < 300:
+                    # A success ends any run of server errors: scattered 5xx among
+                    # successes are one request's bad luck, not a struggling server.
+                    self._server_errors_at.clear()
                     return self._decode_success(method, answer)
                 if answer.status < 400:
                     raise ResponseError(

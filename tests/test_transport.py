@@ -522,6 +522,23 @@ async def test_a_burst_of_server_errors_closes_the_gate(api: MockedAPI, once: Cl
     assert fake.sleeps == []
 
 
+async def test_server_errors_scattered_among_successes_do_not_close_the_gate(
+    api: MockedAPI, once: Client
+) -> None:
+    fake_time(once)
+    for _ in range(4):
+        api.get(f"{BASE}/whoami", status=503, payload=ERRORS["503"])
+        api.get(f"{BASE}/whoami", status=503, payload=ERRORS["503"])
+        api.get(f"{BASE}/whoami", payload=WHOAMI)
+    for _ in range(4):
+        for _ in range(2):
+            with pytest.raises(ServerError):
+                await once.whoami()
+        assert (await once.whoami()).key_id == "k"
+    assert once.stats.server_errors == 8
+    assert once.stats.gate_closures == 0
+
+
 async def test_the_limiter_bounds_requests_in_flight(api: MockedAPI) -> None:
     in_flight = 0
     peak = 0
