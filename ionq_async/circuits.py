@@ -32,6 +32,7 @@ __all__ = [
     "MAX_CONTROLS",
     "MAX_GATES_PER_JOB",
     "NATIVE_GATES",
+    "QIS_ALIASES",
     "QIS_GATES",
     "Circuit",
     "Gate",
@@ -61,7 +62,7 @@ NATIVE_GATES: Final = frozenset({"gpi", "gpi2", "ms", "zz", "nop"})
 
 # Names accepted on input for the qis gateset, and the canonical name each stands for.
 # qiskit's own names (sdg, sx, rxx, ...) are cheap to accept and appear in hand-written JSON.
-_QIS_ALIASES: Final = {
+QIS_ALIASES: Final = {
     "not": "x",
     "cnot": "x",
     "sdg": "si",
@@ -72,6 +73,7 @@ _QIS_ALIASES: Final = {
     "ryy": "yy",
     "rzz": "zz",
 }
+"""Gate names accepted on input for the qis gateset, and the canonical name of each."""
 _PARAMETERS: Final = ("rotation", "phase", "phases", "angle", "terms", "coefficients", "time")
 _MULTI_TARGET: Final = frozenset({"swap", "xx", "yy", "zz", "ms", "pauliexp"})
 _PAULI_LETTERS: Final = frozenset("IXYZ")
@@ -198,7 +200,7 @@ def _gate_problem(gate: Gate, gateset: str, qubits: int | None) -> str | None:
     if name not in known:
         other = "native" if gateset == "qis" else "qis"
         if name in (NATIVE_GATES if gateset == "qis" else QIS_GATES) or (
-            gateset == "native" and name in _QIS_ALIASES
+            gateset == "native" and name in QIS_ALIASES
         ):
             return f"{name} belongs to the {other} gateset, but this circuit uses {gateset}"
         return f"unknown gate {name!r} in the {gateset} gateset"
@@ -355,7 +357,7 @@ def _is_canonical(gate: Gate) -> bool:
 def _normalize(gate: Gate, gateset: GateSet) -> Gate:
     name = gate.gate
     if gateset == "qis" and isinstance(name, str):
-        name = _QIS_ALIASES.get(name, name)
+        name = QIS_ALIASES.get(name, name)
     if _is_canonical(gate):
         return gate if name == gate.gate else attrs.evolve(gate, gate=name)
     return attrs.evolve(
@@ -821,7 +823,7 @@ def _parse_gate(raw: object, gateset: GateSet, position: int) -> Gate:
         raise CircuitError(f"gate name must be a string, got {name!r}", position=position)
     spelled = name
     if gateset == "qis":
-        name = _QIS_ALIASES.get(name, name)
+        name = QIS_ALIASES.get(name, name)
     if name not in (QIS_GATES if gateset == "qis" else NATIVE_GATES):
         # _gate_problem explains unknown and other-gateset names.
         return Gate(gate=name, targets=())

@@ -23,6 +23,8 @@ from ionq_async.circuits import (
     MAX_CIRCUITS_PER_JOB,
     MAX_CONTROLS,
     MAX_GATES_PER_JOB,
+    NATIVE_GATES,
+    QIS_ALIASES,
     Circuit,
 )
 from ionq_async.exceptions import CircuitError
@@ -66,19 +68,9 @@ _QIS_ONE_QUBIT: Final = frozenset(
 )
 _QIS_TWO_QUBIT: Final = frozenset({"swap", "xx", "yy", "zz"})
 _QIS: Final = _QIS_ONE_QUBIT | _QIS_TWO_QUBIT | {"pauliexp"}
-# ``nop`` is in the API's NativeGate enum (semantics undocumented): the identity.
-_NATIVE: Final = frozenset({"gpi", "gpi2", "ms", "zz", "nop"})
-_QIS_ALIASES: Final = {
-    "not": "x",
-    "cnot": "x",
-    "sdg": "si",
-    "tdg": "ti",
-    "sx": "v",
-    "sxdg": "vi",
-    "rxx": "xx",
-    "ryy": "yy",
-    "rzz": "zz",
-}
+# One table of names for client and emulator alike (``nop``: the identity).
+_NATIVE: Final = NATIVE_GATES
+_QIS_ALIASES: Final = QIS_ALIASES
 _NEEDS_ROTATION: Final = frozenset({"rx", "ry", "rz", "xx", "yy", "zz"})
 _MS_MAX_ANGLE: Final = 0.25
 
