@@ -58,9 +58,16 @@ class LeakRecorder(logging.Handler):
 
 
 @pytest.fixture(autouse=True)
-def no_asyncio_leaks() -> Iterator[LeakRecorder]:
-    """Fail the test if asyncio or aiohttp log a leaked task, coroutine or session."""
+def no_asyncio_leaks(request: pytest.FixtureRequest) -> Iterator[LeakRecorder]:
+    """Fail the test if asyncio or aiohttp log a leaked task, coroutine or session.
+
+    A test that leaks on purpose (to test this very recorder) is marked
+    ``@pytest.mark.leaks_on_purpose``.
+    """
     recorder = LeakRecorder()
+    if request.node.get_closest_marker("leaks_on_purpose") is not None:
+        yield recorder
+        return
     root = logging.getLogger()
     # On the root logger (records of every logger reach it), and on asyncio's own in case
     # something sets it not to propagate.

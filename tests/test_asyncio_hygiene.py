@@ -12,6 +12,9 @@ import aiohttp
 import pytest
 from asyncio_hygiene import LeakRecorder
 
+# These tests make leaks on purpose, to show that the recorder sees them.
+pytestmark = pytest.mark.leaks_on_purpose
+
 
 @pytest.fixture
 def recorder() -> Iterator[LeakRecorder]:
