@@ -571,6 +571,16 @@ async def test_bulk_cancel_and_delete(manual_api: ApiCaller) -> None:
     assert manual_api.emulator.jobs() == []
 
 
+async def test_bulk_operations_skip_unknown_ids(manual_api: ApiCaller) -> None:
+    ids = await submit_many(manual_api, 1)
+    status, body, _ = await manual_api.put(
+        "/jobs/status/cancel", json={"ids": [UNKNOWN_ID, *ids]}
+    )
+    assert (status, body) == (200, {"ids": ids, "status": "canceled"})
+    status, body, _ = await manual_api.delete("/jobs", json={"ids": [*ids, UNKNOWN_ID]})
+    assert (status, body) == (200, {"ids": ids, "status": "deleted"})
+
+
 @pytest.mark.parametrize("body", [{}, {"ids": []}, {"ids": "abc"}, {"ids": [1]}, [1, 2]])
 async def test_bulk_operations_need_a_list_of_ids(api: ApiCaller, body: Any) -> None:
     for method, path in (("PUT", "/jobs/status/cancel"), ("DELETE", "/jobs")):

@@ -462,21 +462,16 @@ class _Api:
 
     async def cancel_jobs(self, request: web.Request) -> web.StreamResponse:
         """PUT /jobs/status/cancel with ``{ids}``."""
-        try:
-            ids = await self._bulk_ids(request)
-        except BadRequest as error:
-            return _bad_request(error)
-        done = []
-        for job_id in ids:
-            try:
-                self.store.cancel(job_id)
-            except NotFound:
-                continue
-            done.append(job_id)
-        return web.json_response({"ids": done, "status": "canceled"})
+        return await self._bulk(request, self.store.cancel, "canceled")
 
     async def delete_jobs(self, request: web.Request) -> web.StreamResponse:
         """DELETE /jobs with ``{ids}``."""
+        return await self._bulk(request, self.store.delete, "deleted")
+
+    async def _bulk(
+        self, request: web.Request, action: Callable[[str], object], status: str
+    ) -> web.StreamResponse:
+        """Apply ``action`` to every known job of the ``{ids}`` body; unknown ids are skipped."""
         try:
             ids = await self._bulk_ids(request)
         except BadRequest as error:
@@ -484,11 +479,11 @@ class _Api:
         done = []
         for job_id in ids:
             try:
-                self.store.delete(job_id)
+                action(job_id)
             except NotFound:
                 continue
             done.append(job_id)
-        return web.json_response({"ids": done, "status": "deleted"})
+        return web.json_response({"ids": done, "status": status})
 
     async def job_cost(self, request: web.Request) -> web.StreamResponse:
         """GET /jobs/{id}/cost."""
