@@ -100,12 +100,12 @@ async def test_a_thousand_circuits_come_back_matched_to_their_distributions(
     assert all(o.circuit is circuits[o.index] and o.name == f"c{o.index}" for o in outcomes)
     assert all(matches(o) for o in outcomes)
     assert emu.stats.jobs_created == 1000
-    status_requests = emu.stats.requests("GET", "/v0.4/jobs") + emu.stats.requests(
-        "GET", "/v0.4/jobs/{job_id}"
-    )
-    # Well under one status request per job, even polling every few milliseconds here
-    # (benchmarks/bench_batch.py measures the figure with the real schedule).
-    assert status_requests < 1000 * 0.5
+    # Status comes from GET /jobs?ids= lists, never job by job, and each result is fetched
+    # once. How many list requests that takes depends on the machine's speed, so it is a
+    # benchmark figure (benchmarks/bench_batch.py), not an assertion; the batching itself
+    # is pinned by test_batch_units.py::test_one_poll_cycle_asks_about_every_due_job_...
+    assert emu.stats.requests("GET", "/v0.4/jobs/{job_id}") == 0
+    assert emu.stats.requests("GET", "/v0.4/jobs/{job_id}/results/probabilities") == 1000
 
 
 async def test_completion_order_follows_durations_not_submission() -> None:

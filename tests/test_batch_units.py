@@ -192,6 +192,49 @@ def test_poll_chunks_keep_urls_short_for_long_ids() -> None:
         assert sum(len(e.job_id) + 5 for e in chunk) <= MAX_POLL_URL_BYTES
 
 
+async def test_one_poll_cycle_asks_about_every_due_job_in_chunks_of_100(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ionq_async.batch import _Poller, _Throttle
+    from ionq_async.client import Client
+    from ionq_async.models import JobPage
+
+    client = Client(api_key="unused", base_url="http://127.0.0.1:9/v0.4")
+    asked: list[list[str]] = []
+
+    async def job_page(*, ids: list[str], limit: int) -> JobPage:
+        asked.append(list(ids))
+        assert limit == len(ids)
+        return JobPage(jobs=tuple(Job(id=i, status=JobStatus.COMPLETED) for i in ids))
+
+    monkeypatch.setattr(client, "job_page", job_page)
+    finished: list[int] = []
+    all_done = anyio.Event()
+
+    def on_terminal(key: int, job: Job) -> None:
+        assert job.id == f"job-{key}"
+        finished.append(key)
+        if len(finished) == 250:
+            all_done.set()
+
+    poller = _Poller(
+        client, on_terminal=on_terminal, on_error=pytest.fail, throttle=_Throttle(client),
+        schedule=PollSchedule(initial_s=3600.0, factor=1.0, max_s=3600.0, jitter=0.0),
+    )  # fmt: skip
+    for key in range(250):
+        poller.add(key, f"job-{key}", None, immediate=True)
+    async with anyio.create_task_group() as group:
+        group.start_soon(poller.run)
+        with anyio.fail_after(60):
+            await all_done.wait()
+        group.cancel_scope.cancel()
+    # 250 waiting jobs cost three list requests, never one request per job.
+    assert [len(ids) for ids in asked] == [MAX_IDS_PER_POLL, MAX_IDS_PER_POLL, 50]
+    assert sorted(i for ids in asked for i in ids) == sorted(f"job-{k}" for k in range(250))
+    assert sorted(finished) == list(range(250))
+    assert (poller.list_requests, poller.single_requests, len(poller)) == (3, 0, 0)
+
+
 # -- the AIMD limiter ---------------------------------------------------------------------
 
 
