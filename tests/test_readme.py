@@ -1,0 +1,357 @@
+"""The README's Python examples run against the emulator and print what their comments say.
+
+Each ```python block is taken from README.md by the heading it sits under and executed as
+written. Fragments (top-level ``await``, names such as ``client`` or ``job`` defined by the
+surrounding prose) run statement by statement in a namespace that provides those names,
+connected to an in-process emulator over loopback. A comment that opens with a Python
+literal (``result.counts()  # {0: 500, 3: 500}: ...``) states the value of its line; the
+test checks it. Tracebacks point at README.md's own line numbers.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import io
+import json
+import tokenize
+from pathlib import Path
+from types import CodeType
+from typing import Any
+
+import pytest
+from asyncio_hygiene import no_asyncio_leaks  # noqa: F401 (an autouse fixture)
+from attrs import frozen
+from markdown_it import MarkdownIt
+
+import ionq_async as ionq
+from ionq_async.emulator import BackgroundEmulator, Emulator, EmulatorConfig
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+INSTANT = EmulatorConfig(time_scale=0.0)
+"""Emulator settings under which every job finishes as soon as it is simulated."""
+
+_TOP_LEVEL_AWAIT = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+
+
+@frozen(kw_only=True)
+class ReadmeBlock:
+    """One ```python block of README.md: its heading, its source and where it starts."""
+
+    heading: str
+    source: str
+    first_line: int  # README.md line number of the block's first line of code
+
+    def tree(self) -> ast.Module:
+        """The block parsed, with README.md's line numbers."""
+        tree = ast.parse(self.source, filename=str(README))
+        return ast.increment_lineno(tree, self.first_line - 1)
+
+    def code(self) -> CodeType:
+        """The whole block compiled as a script."""
+        return compile(self.tree(), str(README), "exec")
+
+    def stated_values(self) -> dict[int, Any]:
+        """The values stated by comments that open with a Python literal, by README line."""
+        stated: dict[int, Any] = {}
+        for token in tokenize.generate_tokens(io.StringIO(self.source).readline):
+            if token.type == tokenize.COMMENT:
+                value = _leading_literal(token.string.removeprefix("#").strip())
+                if value is not _NO_LITERAL:
+                    stated[self.first_line + token.start[0] - 1] = value
+        return stated
+
+    def stated_prints(self) -> list[Any]:
+        """The values stated on ``print(...)`` lines, in order."""
+        lines = self.source.splitlines()
+        return [
+            value
+            for line, value in sorted(self.stated_values().items())
+            if lines[line - self.first_line].lstrip().startswith("print(")
+        ]
+
+
+_NO_LITERAL = object()
+
+
+def _leading_literal(text: str) -> Any:
+    """The Python literal that ``text`` opens with (``{0: 3}: rest``), or _NO_LITERAL."""
+    if not text.startswith(("{", "[", "(")):
+        return _NO_LITERAL
+    closing = {"{": "}", "[": "]", "(": ")"}[text[0]]
+    ends = [i + 1 for i, char in enumerate(text) if char == closing]
+    for end in reversed(ends):
+        try:
+            return ast.literal_eval(text[:end])
+        except (ValueError, SyntaxError):
+            continue
+    return _NO_LITERAL
+
+
+def readme_blocks(heading: str) -> list[ReadmeBlock]:
+    """The ```python blocks under ``heading`` (up to the next heading of any level)."""
+    tokens = MarkdownIt("commonmark").parse(README.read_text(encoding="utf-8"))
+    headings: list[str] = []
+    blocks: list[ReadmeBlock] = []
+    current: str | None = None
+    for position, token in enumerate(tokens):
+        if token.type == "heading_open":
+            current = tokens[position + 1].content.strip()
+            headings.append(current)
+        elif token.type == "fence" and token.info.strip() == "python" and current == heading:
+            assert token.map is not None
+            # map[0] is the opening fence's 0-based line; the code starts on the next line.
+            blocks.append(
+                ReadmeBlock(heading=heading, source=token.content, first_line=token.map[0] + 2)
+            )
+    if heading not in headings:
+        pytest.fail(f"README.md has no heading {heading!r} (headings: {headings})")
+    if not blocks:
+        pytest.fail(f"README.md has no ```python block under the heading {heading!r}")
+    return blocks
+
+
+def readme_block(heading: str, position: int = 0) -> ReadmeBlock:
+    """The ``position``-th ```python block under ``heading``."""
+    blocks = readme_blocks(heading)
+    if position >= len(blocks):
+        pytest.fail(
+            f"README.md has {len(blocks)} ```python block(s) under {heading!r}, "
+            f"not the {position + 1} this test runs"
+        )
+    return blocks[position]
+
+
+async def run_fragment(block: ReadmeBlock, namespace: dict[str, Any]) -> dict[int, Any]:
+    """Run ``block`` statement by statement in ``namespace``, top-level ``await`` allowed.
+
+    Returns the value of each top-level expression statement, by its README line, as a
+    notebook would display it.
+    """
+    values: dict[int, Any] = {}
+    for statement in block.tree().body:
+        if isinstance(statement, ast.Expr):
+            code = compile(
+                ast.Expression(statement.value), str(README), "eval", flags=_TOP_LEVEL_AWAIT
+            )
+        else:
+            module = ast.Module(body=[statement], type_ignores=[])
+            code = compile(module, str(README), "exec", flags=_TOP_LEVEL_AWAIT)
+        value = eval(code, namespace)
+        if code.co_flags & inspect.CO_COROUTINE:
+            value = await value
+        if isinstance(statement, ast.Expr):
+            values[statement.lineno] = value
+    return values
+
+
+def assert_stated_values_hold(block: ReadmeBlock, values: dict[int, Any]) -> None:
+    """Every value a comment of ``block`` states is what its line evaluated to."""
+    stated = block.stated_values()
+    assert stated, f"the {block.heading!r} block states no value to check"
+    for line, expected in stated.items():
+        assert line in values, f"README.md line {line} states a value but is not an expression"
+        assert values[line] == expected, f"README.md line {line}"
+
+
+def use_emulator_from_environment(monkeypatch: pytest.MonkeyPatch, emu: Emulator) -> None:
+    """Point ``ionq.Client()`` with no arguments at ``emu``."""
+    monkeypatch.setenv("IONQ_API_KEY", emu.api_key)
+    monkeypatch.setenv("IONQ_API_URL", emu.url)
+
+
+def bell(name: str | None = None) -> ionq.Circuit:
+    """A two-qubit Bell circuit."""
+    return ionq.Circuit(qubits=2, name=name).h(0).cnot(0, 1)
+
+
+# ---------------------------------------------------------------- extraction
+
+
+def test_a_missing_heading_fails_with_its_name() -> None:
+    with pytest.raises(pytest.fail.Exception, match="no heading 'Nowhere'"):
+        readme_blocks("Nowhere")
+
+
+def test_a_heading_without_a_python_block_fails_with_its_name() -> None:
+    with pytest.raises(pytest.fail.Exception, match="no ```python block under the heading"):
+        readme_blocks("Install")
+
+
+def test_a_comment_opening_with_a_literal_states_its_value() -> None:
+    block = ReadmeBlock(
+        heading="test",
+        source='x  # {"00": 5}: the rest\ny  # not a literal\nz  # [1, (2, 3)]\n',
+        first_line=10,
+    )
+    assert block.stated_values() == {10: {"00": 5}, 12: [1, (2, 3)]}
+
+
+# ---------------------------------------------------------------- Quick start
+
+
+def test_quick_start_runs_as_a_script_and_prints_what_it_says(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    block = readme_block("Quick start")
+    stated = block.stated_prints()
+    assert stated, "the Quick start block states no printed value"
+    # The block calls asyncio.run itself, so this test is synchronous and the emulator
+    # serves from its own loop in a thread.
+    with BackgroundEmulator(config=INSTANT) as emu:
+        use_emulator_from_environment(monkeypatch, emu)
+        exec(block.code(), {"__name__": "__main__"})
+    printed = [ast.literal_eval(line) for line in capsys.readouterr().out.splitlines()]
+    assert printed == stated
+
+
+async def test_quick_start_emulator_fragment_connects_a_client_to_the_emulator() -> None:
+    block = readme_block("Quick start", 1)
+    namespace: dict[str, Any] = {"ionq": ionq}
+    await run_fragment(block, namespace)
+    client, emu = namespace["client"], namespace["emu"]
+    assert isinstance(client, ionq.Client)
+    assert isinstance(emu, Emulator)
+    assert client.base_url == emu.url
+
+
+# ---------------------------------------------------------------- Circuits
+
+
+async def test_circuits_block_builds_the_circuits_it_describes() -> None:
+    block = readme_block("Circuits")
+    namespace: dict[str, Any] = {"ionq": ionq}
+    values = await run_fragment(block, namespace)
+
+    sent = namespace["c"].to_json()
+    assert sent["qubits"] == 3
+    assert [gate["gate"] for gate in sent["circuit"]] == [
+        "h", "cnot", "cnot", "rx", "ry", "swap", "zz", "z", "pauliexp",
+    ]  # fmt: skip
+    assert sent["circuit"][2]["controls"] == [0, 1]
+    # phase(0.3, 1) is sent as z with a rotation.
+    assert sent["circuit"][7] == {"gate": "z", "target": 1, "rotation": 0.3}
+
+    native = namespace["native"].to_json()
+    assert native["gateset"] == "native"
+    assert [gate["gate"] for gate in native["circuit"]] == ["gpi2", "ms", "gpi"]
+
+    # The two closing expression lines: a circuit read from JSON, and c in the API's form.
+    from_json, to_json = (values[line] for line in sorted(values)[-2:])
+    assert isinstance(from_json, ionq.Circuit)
+    assert from_json.to_json()["circuit"] == [{"gate": "h", "target": 0}]
+    assert to_json == sent
+
+
+# ---------------------------------------------------------------- Results and counts
+
+
+async def test_results_block_gives_the_counts_it_states() -> None:
+    block = readme_block("Results and counts")
+    async with (
+        Emulator(config=INSTANT) as emu,
+        ionq.Client(api_key=emu.api_key, base_url=emu.url) as client,
+    ):
+        job = await client.wait(await client.submit(bell(), backend="simulator", shots=1000))
+        namespace: dict[str, Any] = {"ionq": ionq, "client": client, "job": job}
+        values = await run_fragment(block, namespace)
+
+    assert_stated_values_hold(block, values)
+    result = namespace["result"]
+    assert isinstance(result, ionq.Result)
+    assert result.job.id == job.id
+    assert sum(result.sample(seed=7).values()) == 1000
+    assert result.marginal([1]) == pytest.approx({0: 0.5, 1: 0.5})
+
+
+# ---------------------------------------------------------------- Batches
+
+
+async def test_batches_block_runs_every_circuit_and_keeps_a_journal(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    block = readme_block("Batches")
+    monkeypatch.chdir(tmp_path)
+    async with Emulator(config=INSTANT) as emu:
+        use_emulator_from_environment(monkeypatch, emu)
+        async with ionq.Client(api_key=emu.api_key, base_url=emu.url) as other:
+            elsewhere = [await other.submit(bell(), shots=100) for _ in range(3)]
+        job_ids = [job.id for job in elsewhere]
+        namespace: dict[str, Any] = {"ionq": ionq, "job_ids": job_ids}
+        await run_fragment(block, namespace)
+
+    circuits = namespace["circuits"]
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(circuits)
+    seen = []
+    for line in lines:
+        index, name, counts = line.split(" ", 2)
+        assert name == f"ghz-{index}", line  # not "failed:"
+        assert sum(ast.literal_eval(counts).values()) == 500
+        seen.append(int(index))
+    assert sorted(seen) == list(range(len(circuits)))
+
+    records = (tmp_path / "batch.jsonl").read_text().splitlines()
+    assert records
+    assert all(isinstance(json.loads(record), dict) for record in records)
+
+    results = namespace["results"]
+    assert [outcome.index for outcome in results] == list(range(len(circuits)))
+    assert all(outcome.ok for outcome in results)
+
+    # The last loop rebinds `outcome` to outcomes of the jobs submitted elsewhere.
+    last = namespace["outcome"]
+    assert last.ok
+    assert last.job.id in job_ids
+
+
+# ---------------------------------------------------------------- Offline emulator
+
+
+async def test_offline_emulator_block_starts_a_configured_emulator() -> None:
+    block = readme_block("Offline emulator")
+    namespace: dict[str, Any] = {"ionq": ionq}
+    await run_fragment(block, namespace)
+    emu = namespace["emu"]
+    assert emu.config.qpu_queue_s == 0.5
+    assert emu.faults.p_429 == 0.05
+    assert namespace["client"].base_url == emu.url
+    assert isinstance(emu.stats.requests_total, int)
+
+
+# ---------------------------------------------------------------- Scripts and notebooks
+
+
+def _sync_client_namespace() -> dict[str, Any]:
+    return {"__name__": "__main__", "circuits": [bell(f"bell-{i}") for i in range(3)]}
+
+
+def _check_sync_client_block_ran(namespace: dict[str, Any], out: str) -> None:
+    assert namespace["result"].counts() == {0: 500, 3: 500}
+    printed = sorted(line.split(" ", 1) for line in out.splitlines())
+    assert [int(index) for index, _ in printed] == [0, 1, 2]
+    assert all(ast.literal_eval(counts) == {0: 50, 3: 50} for _, counts in printed)
+
+
+def test_sync_client_block_runs_from_plain_code(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    block = readme_block("Scripts and notebooks")
+    namespace = _sync_client_namespace()
+    with BackgroundEmulator(config=INSTANT) as emu:
+        use_emulator_from_environment(monkeypatch, emu)
+        exec(block.code(), namespace)
+    _check_sync_client_block_ran(namespace, capsys.readouterr().out)
+
+
+async def test_sync_client_block_runs_in_a_thread_that_runs_an_event_loop(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A notebook cell without await: the calling thread's loop is running (and blocked).
+    block = readme_block("Scripts and notebooks")
+    namespace = _sync_client_namespace()
+    with BackgroundEmulator(config=INSTANT) as emu:
+        use_emulator_from_environment(monkeypatch, emu)
+        exec(block.code(), namespace)
+    _check_sync_client_block_ran(namespace, capsys.readouterr().out)
