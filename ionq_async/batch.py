@@ -471,6 +471,11 @@ class RatePacer:
             self._successes.popleft()
 
 
+async def _poll_sleep(delay_s: float) -> None:
+    """Sleep between two polls of ``wait`` (one name, so tests can count the delays)."""
+    await anyio.sleep(delay_s)
+
+
 class _Throttle:
     """A client's reaction to 429s, shared by all its running batches.
 
@@ -483,9 +488,10 @@ class _Throttle:
     its ``Retry-After`` runs out.
     """
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.client = client
-        self.pacer = RatePacer()
+        self._clock = clock
+        self.pacer = RatePacer(clock=clock)
         self.users = 0
         self.events = 0
         self.latency_s = 0.0
@@ -513,7 +519,7 @@ class _Throttle:
                 self.client.transport.rate_limit_listeners.remove(self.on_rate_limited)
 
     def _snapshot(self) -> None:
-        now = time.monotonic()
+        now = self._clock()
         snapshots = self._snapshots
         if not snapshots or now - snapshots[-1][0] >= 0.05:
             stats = self.client.stats
@@ -559,15 +565,15 @@ class _Throttle:
         self._snapshot()
         if not self.pacer.paced:
             # The common case: no 429 so far; the transport's own limiter is enough.
-            started = time.monotonic()
+            started = self._clock()
             result = await function(*args, **kwargs)
-            elapsed = time.monotonic() - started
+            elapsed = self._clock() - started
         else:
             async with self.limiter:
                 await self.pacer.wait()
-                started = time.monotonic()
+                started = self._clock()
                 result = await function(*args, **kwargs)
-                elapsed = time.monotonic() - started
+                elapsed = self._clock() - started
         # The fastest answer seen stands for the service time: averages would include the
         # waits at the gate and in retries and feed back into a larger limit.
         if self.latency_s == 0 or elapsed < self.latency_s:
@@ -1736,7 +1742,7 @@ class BatchMethods:
             attempt = 0
             while not current.is_terminal:
                 plan = schedule or PollSchedule.for_backend(current.backend)
-                await anyio.sleep(plan.delay_s(attempt, current, rng))
+                await _poll_sleep(plan.delay_s(attempt, current, rng))
                 current = await client.get_job(job_id)
                 attempt += 1
         if scope.cancelled_caught or current is None or not current.is_terminal:
