@@ -1284,6 +1284,7 @@ class _Engine:
         max_attempts = max(1, self.client.transport.retry_policy.max_attempts)
         while True:
             attempt += 1
+            served_before = _served(self.client)
             unit.token_at = time.time()
             if self.journal is not None:
                 await self.journal.record_token(
@@ -1299,6 +1300,10 @@ class _Engine:
                 # Refused outright: nothing was created. The transport's gate already
                 # waited; pause as advised and try again.
                 self._on_rate_limited()
+                if _served(self.client) > served_before:
+                    # The server is rationing, not refusing: other requests got through,
+                    # so this one is only waiting its turn.
+                    attempt -= 1
                 if attempt >= max_attempts:
                     raise
                 await anyio.sleep(min(error.retry_after or 0.0, 60.0))
@@ -1313,6 +1318,34 @@ class _Engine:
                 await anyio.sleep(_create_backoff_s(self.client, attempt))
 
     # -- finishing --------------------------------------------------------------------------------
+
+    async def _fetch(
+        self, function: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """A GET for a finished job, as patient as job creation.
+
+        The job is done on the server: a 429, 5xx or lost connection that outlasts the
+        transport's own retries must not turn it into a failed outcome. A 429 counts
+        against the budget only when nothing of this client's got through meanwhile.
+        """
+        max_attempts = max(1, self.client.transport.retry_policy.max_attempts)
+        attempt = 0
+        while True:
+            attempt += 1
+            served_before = _served(self.client)
+            try:
+                return await self.throttle.call(function, *args, **kwargs)
+            except RateLimitError as error:
+                self._on_rate_limited()
+                if _served(self.client) > served_before:
+                    attempt -= 1
+                if attempt >= max_attempts:
+                    raise
+                await anyio.sleep(min(error.retry_after or 0.0, 60.0))
+            except (TransportError, ServerError):
+                if attempt >= max_attempts:
+                    raise
+                await anyio.sleep(_create_backoff_s(self.client, attempt))
 
     def _on_rate_limited(self, *_: Any) -> None:
         self.rate_limit_events += 1
@@ -1352,7 +1385,7 @@ class _Engine:
             elif packed:
                 await self._finish_packed(unit, job)
             else:
-                probabilities = await self.throttle.call(self.client.probabilities, job)
+                probabilities = await self._fetch(self.client.probabilities, job)
                 result = Result(job=job, probabilities=probabilities, shots=self._shots(job))
                 await self._emit(unit.indices[0], job, result, None)
         except _FATAL_ERRORS:
@@ -1365,7 +1398,7 @@ class _Engine:
         children = list(job.child_job_ids or ())
         if len(children) != len(unit.indices):
             # List items leave child_job_ids out; the job itself has them.
-            children = list((await self.client.get_job(job.id)).child_job_ids or ())
+            children = list((await self._fetch(self.client.get_job, job.id)).child_job_ids or ())
         if len(children) != len(unit.indices):
             raise ResponseError(
                 f"job {job.id} has {len(children)} children for {len(unit.indices)} circuits"
@@ -1378,9 +1411,7 @@ class _Engine:
             JobFailed(parent) if parent.status is JobStatus.FAILED else JobCanceled(parent)
         )
         children = await self._children_of(unit, parent)
-        states: dict[str, Job] = {}
-        async for listed in self.client.jobs(parent_job_id=parent.id, page_size=1000):
-            states[listed.id] = listed
+        states = {listed.id: listed for listed in await self._fetch(self._children_listed, parent)}
         for index, child_id in zip(unit.indices, children, strict=True):
             child = states.get(child_id)
             if child is None:
@@ -1391,7 +1422,7 @@ class _Engine:
                 await self._emit(index, parent, None, JobFailed(child))
             elif child.status is JobStatus.COMPLETED:
                 try:
-                    probabilities = await self.client.probabilities(child)
+                    probabilities = await self._fetch(self.client.probabilities, child)
                 except _FATAL_ERRORS:
                     raise
                 except IonQError as error:
@@ -1402,6 +1433,9 @@ class _Engine:
                     await self._emit(index, parent, result, None)
             else:
                 await self._emit(index, parent, None, error_of_parent)
+
+    async def _children_listed(self, parent: Job) -> list[Job]:
+        return [job async for job in self.client.jobs(parent_job_id=parent.id, page_size=1000)]
 
     def _shots(self, job: Job) -> int | None:
         if job.shots is not None:
@@ -1414,7 +1448,7 @@ class _Engine:
             await self._emit(index, job, None, error)
 
     async def _finish_packed(self, unit: _Unit, job: Job) -> None:
-        aggregated = await self.throttle.call(self.client.aggregated_probabilities, job)
+        aggregated = await self._fetch(self.client.aggregated_probabilities, job)
         children = list(job.child_job_ids or ())
         if len(children) != len(unit.indices):
             # The aggregated answer lists children in circuit order (as qiskit and cirq
@@ -1432,7 +1466,9 @@ class _Engine:
                 continue
             error: IonQError
             try:
-                child = await self.client.get_job(child_id)
+                child = await self._fetch(self.client.get_job, child_id)
+            except _FATAL_ERRORS:
+                raise
             except IonQError as lookup_error:
                 error = lookup_error
             else:
@@ -1499,6 +1535,12 @@ class _Engine:
         if unit.number not in self.finished_units:
             self.finished_units.add(unit.number)
             self.in_flight.release()
+
+
+def _served(client: Client) -> int:
+    """How many of the client's requests got an answer other than 429."""
+    stats = client.stats
+    return stats.requests_sent - stats.rate_limited
 
 
 def _create_backoff_s(client: Client, attempt: int) -> float:

@@ -1,0 +1,184 @@
+"""A job that finished on the server is not lost to a refused or failed results fetch.
+
+The results GET of a finished job gets the same patience as job creation: 429s while the
+server is serving other requests cost nothing, and 429s, 5xx and dropped connections in a
+row get the client's retry budget once more on top of the transport's own retries. A
+server that never answers still ends the batch with a typed error, not a hang.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+from asyncio_hygiene import no_asyncio_leaks  # noqa: F401 (an autouse fixture)
+
+from ionq_async._retry import RetryPolicy
+from ionq_async.batch import PollSchedule
+from ionq_async.circuits import Circuit
+from ionq_async.client import Client
+from ionq_async.exceptions import RateLimitError, ServerError
+
+KEY = "patience-key-0000"
+FAST = PollSchedule(initial_s=0.001, factor=1.0, max_s=0.001, jitter=0.0)
+def retry_policy() -> RetryPolicy:
+    """Three tries per request inside the transport, no waiting between them."""
+    return RetryPolicy(max_attempts=3, initial_backoff_s=0.0, max_backoff_s=0.0)
+
+
+class ResultsRefusingAPI:
+    """Jobs complete at once; each job's results are refused ``refusals`` times first."""
+
+    def __init__(self, *, refusals: int, status: int) -> None:
+        self.refusals = refusals
+        self.status = status
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.refused: Counter[str] = Counter()
+        self.requests: Counter[str] = Counter()
+        self.app = web.Application()
+        prefix = "/v0.4/jobs"
+        self.app.router.add_post(prefix, self.create)
+        self.app.router.add_get(prefix, self.list)
+        self.app.router.add_get(prefix + "/{id}", self.get)
+        self.app.router.add_get(prefix + "/{id}/results/probabilities", self.probabilities)
+        self.app.router.add_get(
+            prefix + "/{id}/results/probabilities/aggregated", self.aggregated
+        )
+
+    def _view(self, job: dict[str, Any]) -> dict[str, Any]:
+        view = {k: job[k] for k in ("id", "status", "backend", "shots", "metadata")}
+        if job["children"]:
+            view["child_job_ids"] = job["children"]
+        return view
+
+    def _refuse(self, job_id: str) -> web.Response | None:
+        if self.refused[job_id] >= self.refusals:
+            return None
+        self.refused[job_id] += 1
+        headers = {"Retry-After": "0"} if self.status == 429 else {}
+        body = {"error": "Refused", "message": "try later", "statusCode": self.status}
+        return web.json_response(body, status=self.status, headers=headers)
+
+    async def create(self, request: web.Request) -> web.Response:
+        self.requests["POST /jobs"] += 1
+        body = await request.json()
+        circuits = body["input"].get("circuits")
+        job_id = str(uuid.uuid4())
+        children = [str(uuid.uuid4()) for _ in circuits] if circuits else []
+        self.jobs[job_id] = {
+            "id": job_id, "status": "completed", "backend": "simulator",
+            "shots": body.get("shots"), "metadata": body.get("metadata"),
+            "children": children,
+            "states": [len(c["circuit"]) for c in circuits] if circuits
+            else [len(body["input"]["circuit"])],
+        }  # fmt: skip
+        return web.json_response({"id": job_id, "status": "submitted"})
+
+    async def list(self, request: web.Request) -> web.Response:
+        self.requests["GET /jobs"] += 1
+        ids = request.query.getall("ids", [])
+        jobs = [self._view(self.jobs[i]) for i in ids if i in self.jobs]
+        return web.json_response({"jobs": jobs, "next": None})
+
+    async def get(self, request: web.Request) -> web.Response:
+        self.requests["GET /jobs/{id}"] += 1
+        return web.json_response(self._view(self.jobs[request.match_info["id"]]))
+
+    async def probabilities(self, request: web.Request) -> web.Response:
+        self.requests["GET probabilities"] += 1
+        job_id = request.match_info["id"]
+        refusal = self._refuse(job_id)
+        if refusal is not None:
+            return refusal
+        # The job's one outcome is its gate count: enough to match results to circuits.
+        return web.json_response({str(self.jobs[job_id]["states"][0]): 1.0})
+
+    async def aggregated(self, request: web.Request) -> web.Response:
+        self.requests["GET aggregated"] += 1
+        job_id = request.match_info["id"]
+        refusal = self._refuse(job_id)
+        if refusal is not None:
+            return refusal
+        job = self.jobs[job_id]
+        return web.json_response(
+            {
+                child: {str(state): 1.0}
+                for child, state in zip(job["children"], job["states"], strict=True)
+            }
+        )
+
+
+async def serve(api: ResultsRefusingAPI) -> AsyncIterator[str]:
+    runner = web.AppRunner(api.app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}/v0.4"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture(autouse=True)
+def fast_polling(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ionq_async.batch.SIMULATOR_SCHEDULE", FAST)
+    monkeypatch.setattr("ionq_async.batch.QPU_SCHEDULE", FAST)
+
+
+def circuit_with(gates: int) -> Circuit:
+    """A one-qubit circuit of ``gates`` gates; the fake answers state ``gates``."""
+    circuit = Circuit(qubits=1, name=f"g{gates}")
+    for _ in range(gates):
+        circuit.x(0)
+    return circuit
+
+
+async def run(api: ResultsRefusingAPI, circuits: list[Circuit], **options: Any) -> list[Any]:
+    async for url in serve(api):
+        async with Client(api_key=KEY, base_url=url, retry=retry_policy()) as client:
+            return [o async for o in client.run_many(circuits, shots=10, **options)]
+    raise AssertionError("the server did not start")  # pragma: no cover
+
+
+@pytest.mark.parametrize("status", [429, 503])
+async def test_results_refused_past_the_transports_retries_still_arrive(status: int) -> None:
+    # One job alone: no other request is served meanwhile, so every refusal counts.
+    # Five refusals outlast the transport's three tries; the engine tries again.
+    api = ResultsRefusingAPI(refusals=5, status=status)
+    outcomes = await run(api, [circuit_with(3)])
+    assert [o.unwrap().probabilities for o in outcomes] == [{3: 1.0}]
+    assert api.requests["POST /jobs"] == 1
+    assert api.requests["GET probabilities"] == 6
+
+
+@pytest.mark.parametrize("status", [429, 503])
+async def test_results_of_a_packed_job_refused_past_the_transports_retries_still_arrive(
+    status: int,
+) -> None:
+    api = ResultsRefusingAPI(refusals=5, status=status)
+    circuits = [circuit_with(gates) for gates in (1, 2, 3)]
+    outcomes = await run(api, circuits, pack=True)
+    assert {o.index: o.unwrap().probabilities for o in outcomes} == {
+        0: {1: 1.0}, 1: {2: 1.0}, 2: {3: 1.0}
+    }  # fmt: skip
+    assert api.requests["POST /jobs"] == 1
+    assert api.requests["GET aggregated"] == 6
+
+
+@pytest.mark.parametrize(("status", "error"), [(429, RateLimitError), (503, ServerError)])
+async def test_results_refused_for_good_end_in_a_typed_error_not_a_hang(
+    status: int, error: type[Exception]
+) -> None:
+    api = ResultsRefusingAPI(refusals=10**6, status=status)
+    outcomes = await run(api, [circuit_with(2)])
+    assert len(outcomes) == 1
+    assert isinstance(outcomes[0].error, error)
+    assert outcomes[0].job is not None and outcomes[0].job.status.value == "completed"
+    # Three rounds of the engine, each of three tries in the transport.
+    assert api.requests["GET probabilities"] == 9
+    assert api.requests["POST /jobs"] == 1
