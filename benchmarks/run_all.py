@@ -25,6 +25,7 @@ BENCHMARKS = [
     ("benchmarks.bench_counts", "counts from a 2^20-outcome distribution"),
     ("benchmarks.bench_simulator", "emulator simulator"),
     ("benchmarks.bench_emulator", "emulator throughput"),
+    ("benchmarks.bench_ratelimit", "batch engine against a server rate limit (429 storm)"),
 ]
 
 
@@ -56,6 +57,15 @@ def _summary(name: str, figures: Any) -> list[str]:
         for case, value in figures.items():
             if isinstance(value, int | float) and case.startswith("counts"):
                 lines.append(f"{case:<32} {value:>10.1f} ms  target <= 200 ms")
+    elif name == "benchmarks.bench_ratelimit":
+        for rate, run in figures.get("limits", {}).items():
+            lines.append(
+                f"limit {rate:>4}/s: {run['jobs_per_s']:>6.1f} jobs/s, efficiency "
+                f"{run['efficiency']:.2f}, {run['per_job_429']:.3f} 429s/job "
+                f"({run['share_429'] * 100:.1f} % of answers)   target -"
+            )
+        for defect in figures.get("defects", []):
+            lines.append(f"DEFECT: {defect}")
     else:
         for case, value in figures.items():
             if isinstance(value, int | float):
