@@ -1519,6 +1519,7 @@ class _Engine:
             self.completed += 1
         else:
             self.failed += 1
+            _note_finished_job(error, job)
         self.remaining -= 1
         self._changed()
         try:
@@ -1535,6 +1536,17 @@ class _Engine:
         if unit.number not in self.finished_units:
             self.finished_units.add(unit.number)
             self.in_flight.release()
+
+
+def _note_finished_job(error: IonQError, job: Job | None) -> None:
+    """Say where a completed job's results are when only fetching them failed."""
+    if job is None or job.status is not JobStatus.COMPLETED:
+        return
+    if isinstance(error, JobFailed | JobCanceled):  # pragma: no cover - not for completed jobs
+        return
+    note = f"job {job.id} completed on the server: client.result({job.id!r}) fetches it later"
+    if note not in getattr(error, "__notes__", ()):
+        error.add_note(note)
 
 
 def _served(client: Client) -> int:

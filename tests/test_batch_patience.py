@@ -178,7 +178,12 @@ async def test_results_refused_for_good_end_in_a_typed_error_not_a_hang(
     outcomes = await run(api, [circuit_with(2)])
     assert len(outcomes) == 1
     assert isinstance(outcomes[0].error, error)
-    assert outcomes[0].job is not None and outcomes[0].job.status.value == "completed"
+    job = outcomes[0].job
+    assert job is not None and job.status.value == "completed"
+    # The job is not lost: the error says where its results are.
+    assert outcomes[0].error.__notes__[-1] == (
+        f"job {job.id} completed on the server: client.result({job.id!r}) fetches it later"
+    )
     # Three rounds of the engine, each of three tries in the transport.
     assert api.requests["GET probabilities"] == 9
     assert api.requests["POST /jobs"] == 1
