@@ -11,18 +11,21 @@ import asyncio
 import gc
 import itertools
 import json
-import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import anyio
+import anyio.lowlevel
 import pytest
 from aiohttp import web
 from asyncio_hygiene import no_asyncio_leaks  # noqa: F401 (an autouse fixture)
 
 from ionq_async._retry import RetryPolicy
+from ionq_async.batch import QPU_SCHEDULE as DEFAULT_QPU_SCHEDULE
+from ionq_async.batch import SIMULATOR_SCHEDULE as DEFAULT_SIMULATOR_SCHEDULE
 from ionq_async.batch import TOKEN_METADATA_KEY, BatchProgress, PollSchedule
 from ionq_async.circuits import Circuit
 from ionq_async.client import Client
@@ -66,16 +69,19 @@ class FakeAPI:
         self.stall_posts_after = -1  # from this many POSTs on, stall every one
         self.released = asyncio.Event()  # set at teardown: stalled answers may end
         self.stored = asyncio.Event()  # set whenever a job is stored
-        self.post_delay_s = 0.0
+        self.on_store: Callable[[int], None] | None = None  # told the count of jobs stored
         self.posts_in_flight = 0
         self.most_posts_in_flight = 0
+        self.post_barrier = 0  # from 1 on: hold every POST until barrier_open is set
+        self.barrier_reached = asyncio.Event()  # set once post_barrier POSTs are held
+        self.barrier_open = asyncio.Event()
+        self.hold_posts_after = -1  # hold the POSTs that come once this many jobs are stored
+        self.posts_let_go = asyncio.Event()  # ... until this is set
         self.journal_path: Path | None = None
         self.tokens_not_in_journal: list[str] = []
         self.rate_limit_lists = 0  # answer this many GET /jobs with a 429
         self.refuse_cancel = False
         self.retry_after_s = 1.0
-        self.request_times: list[tuple[float, str]] = []
-        self.rate_limited_at: list[float] = []
         self._ids = itertools.count(1)
         self.app = web.Application()
         self.app.router.add_post("/v0.4/jobs", self.create)
@@ -121,10 +127,15 @@ class FakeAPI:
 
     async def create(self, request: web.Request) -> web.StreamResponse:
         self.requests["POST /jobs"] += 1
-        self.request_times.append((time.monotonic(), "POST /jobs"))
         self.posts_in_flight += 1
         self.most_posts_in_flight = max(self.most_posts_in_flight, self.posts_in_flight)
         try:
+            if self.post_barrier:
+                if self.posts_in_flight >= self.post_barrier:
+                    self.barrier_reached.set()
+                await self.barrier_open.wait()
+            if 0 <= self.hold_posts_after <= len(self.order):
+                await self.posts_let_go.wait()
             return await self._create(request)
         finally:
             self.posts_in_flight -= 1
@@ -134,8 +145,6 @@ class FakeAPI:
         token = str((body.get("metadata") or {}).get(TOKEN_METADATA_KEY))
         if self.journal_path is not None and token not in self.journal_path.read_text():
             self.tokens_not_in_journal.append(token)
-        if self.post_delay_s:
-            await asyncio.sleep(self.post_delay_s)
         job_id = f"job-{next(self._ids):05d}"
         children: list[str] = []
         if body["type"] == "ionq.multi-circuit.v1":
@@ -153,11 +162,15 @@ class FakeAPI:
             "metadata": body.get("metadata"),
             "shots": body.get("shots"),
             "reads": 0,
+            "list_reads": 0,
+            "single_reads": 0,
             "children": children,
             "state": None if children else self._state(body["input"]),
         }
         self.order.append(job_id)
         self.stored.set()
+        if self.on_store is not None:
+            self.on_store(len(self.order))
         if self.error_after_store > 0:
             self.error_after_store -= 1
             return web.json_response({"error": "internal"}, status=500)
@@ -174,10 +187,8 @@ class FakeAPI:
 
     async def list(self, request: web.Request) -> web.Response:
         self.requests["GET /jobs"] += 1
-        self.request_times.append((time.monotonic(), "GET /jobs"))
         if self.rate_limit_lists > 0:
             self.rate_limit_lists -= 1
-            self.rate_limited_at.append(time.monotonic())
             return web.json_response(
                 {"error": "slow down"},
                 status=429,
@@ -187,27 +198,29 @@ class FakeAPI:
         if ids and not self.ignore_ids:
             chosen = [self.jobs[i] for i in ids if i in self.jobs]
         elif ids:
-            chosen = [self.jobs[i] for i in reversed(self.order)][:25]
+            # Ignoring ``ids``: the account's oldest jobs, so a job made elsewhere (see
+            # add_job_made_elsewhere) is in every answer, whatever was asked for.
+            chosen = [self.jobs[i] for i in self.order][:25]
         else:
             # A plain listing (the token lookup): newest first, ``limit`` of them.
             limit = int(request.query.get("limit", "25"))
             chosen = [self.jobs[i] for i in reversed(self.order)][:limit]
         for job in chosen:
+            job["list_reads"] += job["status"] not in ("completed", "failed", "canceled")
             self._advance(job)
         return web.json_response({"jobs": [self._view(j) for j in chosen], "next": None})
 
     async def get(self, request: web.Request) -> web.Response:
         self.requests["GET /jobs/{id}"] += 1
-        self.request_times.append((time.monotonic(), "GET /jobs/{id}"))
         job = self.jobs.get(request.match_info["id"])
         if job is None:
             return web.json_response({"error": "not found"}, status=404)
+        job["single_reads"] += 1
         self._advance(job)
         return web.json_response(self._view(job))
 
     async def probabilities(self, request: web.Request) -> web.Response:
         self.requests["GET probabilities"] += 1
-        self.request_times.append((time.monotonic(), "GET probabilities"))
         job = self.jobs[request.match_info["id"]]
         return web.json_response({str(job["state"]): 1.0})
 
@@ -241,6 +254,17 @@ class FakeAPI:
         self.canceled_ids.append(job_id)
         return web.json_response({"id": job_id, "status": "canceled"})
 
+    def add_job_made_elsewhere(self) -> str:
+        """Store a finished job no batch asked for (as another program of the account would)."""
+        job_id = f"job-{next(self._ids):05d}"
+        self.jobs[job_id] = {
+            "id": job_id, "status": "completed", "type": "ionq.circuit.v1",
+            "backend": "simulator", "name": "elsewhere", "metadata": None, "shots": 100,
+            "reads": 0, "list_reads": 0, "single_reads": 0, "children": [], "state": 0,
+        }  # fmt: skip
+        self.order.append(job_id)
+        return job_id
+
     def created_with_token(self, token: str) -> int:
         return sum(
             1 for j in self.jobs.values() if (j.get("metadata") or {}).get(TOKEN_METADATA_KEY)
@@ -260,6 +284,8 @@ async def fake() -> AsyncIterator[tuple[FakeAPI, str]]:
         yield api, f"http://127.0.0.1:{port}/v0.4"
     finally:
         api.released.set()
+        api.barrier_open.set()
+        api.posts_let_go.set()
         await runner.cleanup()
 
 
@@ -296,6 +322,85 @@ def client_for(url: str) -> Client:
     return Client(api_key=KEY, base_url=url, retry=RetryPolicy.no_wait())
 
 
+class PollSleeps:
+    """Stands in for ``batch._poll_sleep``: records each delay and returns at once.
+
+    ``finish(job_id, after=n)`` completes that job on the fake server at the n-th sleep,
+    so the poll that follows it ends the wait.
+    """
+
+    def __init__(self, api: FakeAPI, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.api = api
+        self.delays: list[float] = []
+        self._job_id = ""
+        self._after = 0
+        monkeypatch.setattr("ionq_async.batch._poll_sleep", self.sleep)
+
+    def finish(self, job_id: str, *, after: int) -> None:
+        self._job_id, self._after = job_id, after
+
+    async def sleep(self, delay_s: float) -> None:
+        self.delays.append(delay_s)
+        if len(self.delays) >= self._after:
+            self.api.jobs[self._job_id]["status"] = "completed"
+        await anyio.lowlevel.checkpoint()
+
+
+class GateTime:
+    """The transport's clock and sleep, frozen: a closed back-off gate holds every request.
+
+    Each sleep is recorded and waits for :meth:`release`, which moves the clock past
+    every wait asked for; ``all_paused`` is set once ``paused`` sleeps are waiting.
+    """
+
+    def __init__(self, client: Client, *, paused: int) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+        self.all_paused = anyio.Event()
+        self._paused = paused
+        self._released = anyio.Event()
+        client.transport.clock = lambda: self.now
+        client.transport.sleep = self.sleep
+
+    async def sleep(self, seconds: float) -> None:
+        if self._released.is_set():
+            self.now += seconds
+            await anyio.lowlevel.checkpoint()
+            return
+        self.sleeps.append(seconds)
+        if len(self.sleeps) >= self._paused:
+            self.all_paused.set()
+        await self._released.wait()
+
+    def release(self) -> None:
+        self.now += max(self.sleeps, default=0.0)
+        self._released.set()
+
+
+async def ended(tasks: set[asyncio.Task[Any]]) -> None:
+    """Return once ``tasks`` have all finished (the 30 s limit only catches a hang)."""
+    gc.collect()  # a handle caught in a reference cycle is finalized (so stopped) only here
+    if tasks:
+        with anyio.fail_after(30):
+            await asyncio.wait(tasks)
+
+
+async def assert_sends_nothing_more(client: Client) -> None:
+    """Once every task of the loop waits, the client has sent no further request."""
+    sent = client.stats.requests_sent
+    with anyio.fail_after(30):
+        await anyio.wait_all_tasks_blocked()
+    assert client.stats.requests_sent == sent
+
+
+async def all_sent_requests_arrived(api: FakeAPI, client: Client) -> None:
+    """Return at a quiet point where the server has seen every request the client sent."""
+    with anyio.fail_after(30):
+        await anyio.wait_all_tasks_blocked()
+        while sum(api.requests.values()) < client.stats.requests_sent:
+            await anyio.lowlevel.checkpoint()  # the answer to a socket read, not a delay
+
+
 async def test_every_circuit_comes_back_matched_to_its_index(fake: tuple[FakeAPI, str]) -> None:
     _api, url = fake
     circuits = [basis_circuit(i) for i in range(300)]
@@ -323,10 +428,16 @@ async def test_status_comes_from_job_lists_not_job_by_job(fake: tuple[FakeAPI, s
 async def test_a_server_that_ignores_ids_is_polled_job_by_job(fake: tuple[FakeAPI, str]) -> None:
     api, url = fake
     api.ignore_ids = True
+    elsewhere = api.add_job_made_elsewhere()  # in every list answer: ids are seen ignored
     async with client_for(url) as client:
         outcomes = [o async for o in client.run_many([basis_circuit(i) for i in range(60)])]
     assert sorted(o.index for o in outcomes) == list(range(60))
     assert all(o.unwrap().probabilities == {o.index: 1.0} for o in outcomes)
+    batch_jobs = [job for job_id, job in api.jobs.items() if job_id != elsewhere]
+    # A job finishes on its second read and one list read at most comes before the switch:
+    # every job was read on its own at least once.
+    assert len(batch_jobs) == 60
+    assert all(job["single_reads"] >= 1 for job in batch_jobs)
     assert api.requests["GET /jobs/{id}"] >= 60
 
 
@@ -390,15 +501,15 @@ async def test_breaking_out_of_the_loop_stops_everything(fake: tuple[FakeAPI, st
     api.reads_to_finish = 1
     before = len(client_tasks())
     async with client_for(url) as client:
+        started: set[asyncio.Task[Any]] = set()
         async for _ in client.run_many([basis_circuit(i) for i in range(100)]):
+            started.update(batch_tasks())
             break
-        gc.collect()
-        for _ in range(20):
-            await asyncio.sleep(0)
+        assert started  # the batch's own tasks, stopped by dropping the handle
+        await ended(started)
+        assert batch_tasks() == []
         assert len(client_tasks()) == before
-        posts = api.requests["POST /jobs"]
-        await asyncio.sleep(0.05)
-        assert api.requests["POST /jobs"] == posts
+        await assert_sends_nothing_more(client)
     assert len(client_tasks()) == before
 
 
@@ -412,9 +523,7 @@ async def test_closing_the_run_awaits_all_its_work(fake: tuple[FakeAPI, str]) ->
         async with run:
             await submitted.wait()
         assert len(client_tasks()) == before
-        requests = sum(api.requests.values())
-        await asyncio.sleep(0.05)
-        assert sum(api.requests.values()) == requests
+        await assert_sends_nothing_more(client)
 
 
 async def test_cancelling_the_consumer_cancels_the_batch(fake: tuple[FakeAPI, str]) -> None:
@@ -422,14 +531,19 @@ async def test_cancelling_the_consumer_cancels_the_batch(fake: tuple[FakeAPI, st
     api.never_finish = True
     before = len(client_tasks())
     async with client_for(url) as client:
+        progress, submitted = when_submitted(50)
 
         async def consume() -> None:
-            async for _ in client.run_many([basis_circuit(i) for i in range(50)]):
+            async for _ in client.run_many([basis_circuit(i) for i in range(50)],
+                                           progress=progress):  # fmt: skip
                 pass
 
-        with anyio.move_on_after(0.2):
-            await consume()
+        async with anyio.create_task_group() as group:
+            group.start_soon(consume)
+            await submitted.wait()  # every job made, none can finish: the batch is busy
+            group.cancel_scope.cancel()
         assert len(client_tasks()) == before
+        await assert_sends_nothing_more(client)
     assert len(client_tasks()) == before
 
 
@@ -578,11 +692,26 @@ async def test_a_read_timeout_after_the_job_was_stored_is_looked_up_not_sent_aga
     fake: tuple[FakeAPI, str],
 ) -> None:
     api, url = fake
-    api.stall_after_store = 3
-    client = Client(api_key=KEY, base_url=url, retry=RetryPolicy.no_wait(), timeout_s=0.3)
-    async with client:
-        outcomes = [o async for o in client.run_many([basis_circuit(i) for i in range(20)])]
+    api.stall_after_store = 3  # the first three creations are stored, then never answered
+    async with client_for(url) as client:
+        # Only those three may time out, however loaded the machine: they go out alone
+        # (concurrency 3) with a short read timeout, and as the third is stored (before
+        # any other request can start) the client's timeout is made patient again.
+        patient = client.transport._timeout
+        client.transport._timeout = aiohttp.ClientTimeout(
+            total=patient.total, sock_connect=patient.sock_connect, sock_read=0.5
+        )
+
+        def be_patient_again(stored: int) -> None:
+            if stored == 3:
+                client.transport._timeout = patient
+
+        api.on_store = be_patient_again
+        run = client.run_many([basis_circuit(i) for i in range(20)], concurrency=3)
+        outcomes = [o async for o in run]
+        timeouts = client.stats.connection_errors
     assert all(o.unwrap().probabilities == {o.index: 1.0} for o in outcomes)
+    assert timeouts == 3
     assert api.requests["POST /jobs"] == 20
     assert one_job_per_token(api, 20)
 
@@ -616,21 +745,50 @@ async def test_max_in_flight_bounds_the_jobs_created_but_unfinished(
                               progress=progress)  # fmt: skip
         async with run:
             await submitted.wait()
-            await asyncio.sleep(0.1)  # time enough for more creations, were they allowed
+            # Every task has had its turn and every request sent has arrived: a sixth
+            # creation, were it allowed, would have been counted by now.
+            await all_sent_requests_arrived(api, client)
             assert api.requests["POST /jobs"] == 5
             assert run.progress.submitted == 5
 
 
+async def gather_holding_creations(
+    api: FakeAPI, client: Client, concurrency: int
+) -> tuple[list[Any], int]:
+    """Gather 40 circuits; the server holds the creations until ``concurrency`` wait.
+
+    Returns the outcomes and the creations in flight once every request the client had
+    sent by then had arrived (so one more, were it allowed, would have been counted).
+    """
+    api.post_barrier = concurrency
+    api.barrier_reached, api.barrier_open = asyncio.Event(), asyncio.Event()
+    outcomes: list[Any] = []
+
+    async def gather() -> None:
+        circuits = [basis_circuit(i) for i in range(40)]
+        outcomes.extend(await client.gather(circuits, concurrency=concurrency))
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as group:
+            group.start_soon(gather)
+            await api.barrier_reached.wait()
+            await all_sent_requests_arrived(api, client)
+            held = api.posts_in_flight
+            api.barrier_open.set()
+    return outcomes, held
+
+
 async def test_concurrency_bounds_the_creations_in_flight(fake: tuple[FakeAPI, str]) -> None:
     api, url = fake
-    api.post_delay_s = 0.01
     async with client_for(url) as client:
-        outcomes = await client.gather([basis_circuit(i) for i in range(40)], concurrency=3)
+        outcomes, held = await gather_holding_creations(api, client, 3)
+        assert len(outcomes) == 40
         assert all(o.ok for o in outcomes)
-        assert 1 <= api.most_posts_in_flight <= 3
+        assert held == 3
+        assert api.most_posts_in_flight == 3
         api.most_posts_in_flight = 0
-        await client.gather([basis_circuit(i) for i in range(40)], concurrency=20)
-    assert api.most_posts_in_flight > 3  # so the bound above is the option's doing
+        _, held = await gather_holding_creations(api, client, 20)
+    assert held == api.most_posts_in_flight == 20  # so the bound above is the option's doing
 
 
 async def test_after_ids_are_seen_ignored_no_more_list_requests_are_made(
@@ -639,11 +797,17 @@ async def test_after_ids_are_seen_ignored_no_more_list_requests_are_made(
     api, url = fake
     api.ignore_ids = True
     api.reads_to_finish = 4
+    elsewhere = api.add_job_made_elsewhere()  # in every list answer: ids are seen ignored
     async with client_for(url) as client:
         outcomes = [o async for o in client.run_many([basis_circuit(i) for i in range(60)])]
     assert all(o.ok for o in outcomes)
-    # The first round of list requests reveals it; every later poll is per job.
-    assert api.requests["GET /jobs"] <= 3
+    # The first list answer (60 ids fit in one request) reveals it; every later poll is
+    # per job, so each job's reads are that one list read at most and the rest one by one.
+    assert api.requests["GET /jobs"] == 1
+    batch_jobs = [job for job_id, job in api.jobs.items() if job_id != elsewhere]
+    assert len(batch_jobs) == 60
+    assert all(job["list_reads"] <= 1 for job in batch_jobs)
+    assert all(job["list_reads"] + job["single_reads"] == 4 for job in batch_jobs)
     assert api.requests["GET /jobs/{id}"] >= 60 * 3
 
 
@@ -651,21 +815,35 @@ async def test_a_429_on_one_poll_pauses_every_request_then_all_resume(
     fake: tuple[FakeAPI, str],
 ) -> None:
     api, url = fake
-    api.rate_limit_lists = 1
+    api.rate_limit_lists = 1  # the first poll (a GET /jobs?ids=) is answered 429
     api.retry_after_s = 1.0
-    api.post_delay_s = 0.002  # creations still under way when the 429 comes
+    # Creations after the first four wait at the server until the 429 has been seen, so
+    # creations are under way when it comes.
+    api.hold_posts_after = 4
     retry = RetryPolicy(initial_backoff_s=0.001, max_backoff_s=0.01, max_retry_after_s=5.0)
     async with Client(api_key=KEY, base_url=url, retry=retry) as client:
-        outcomes = [o async for o in client.run_many([basis_circuit(i) for i in range(200)],
-                                                     concurrency=4)]  # fmt: skip
+        gate = GateTime(client, paused=5)  # the poll's retry and the four creation slots
+        sent_when_limited: list[int] = []
+
+        def on_429(_event: object) -> None:
+            sent_when_limited.append(client.stats.requests_sent)
+            api.posts_let_go.set()
+
+        client.transport.rate_limit_listeners.append(on_429)
+        async with client.run_many([basis_circuit(i) for i in range(40)], concurrency=4) as run:
+            with anyio.fail_after(30):
+                await gate.all_paused.wait()
+            # Every request now waits for the advised second; none was sent since the 429.
+            assert gate.sleeps == [1.0] * 5
+            assert client.stats.requests_sent == sent_when_limited[0]
+            before = Counter(api.requests)
+            gate.release()
+            outcomes = [o async for o in run]
+    assert len(outcomes) == 40
     assert all(o.ok for o in outcomes)
-    [limited_at] = api.rate_limited_at
-    # Requests already on the wire may land just after the 429; none starts after it
-    # until the advised second has passed (a wide margin either side: no timing flakes).
-    during = [what for at, what in api.request_times if limited_at + 0.2 < at < limited_at + 0.8]
-    after = [what for at, what in api.request_times if at >= limited_at + 0.8]
-    assert during == []
-    assert "POST /jobs" in after and "GET /jobs" in after
+    assert len(sent_when_limited) == 1
+    resumed = Counter(api.requests) - before
+    assert resumed["POST /jobs"] > 0 and resumed["GET /jobs"] > 0
 
 
 # ---------------------------------------------------------------------------------------
@@ -714,16 +892,17 @@ async def settle() -> None:
 
 
 async def test_an_exception_in_the_loop_body_stops_the_batch(fake: tuple[FakeAPI, str]) -> None:
-    api, url = fake
+    _api, url = fake
     async with client_for(url) as client:
+        started: set[asyncio.Task[Any]] = set()
         with pytest.raises(ZeroDivisionError):
             async for outcome in client.run_many([basis_circuit(i) for i in range(200)]):
+                started.update(batch_tasks())
                 outcome.index / 0  # the consumer's own bug
-        await settle()
+        assert started  # the batch's own tasks, stopped by dropping the handle
+        await ended(started)
         assert batch_tasks() == []
-        requests = sum(api.requests.values())
-        await asyncio.sleep(0.05)
-        assert sum(api.requests.values()) == requests
+        await assert_sends_nothing_more(client)
 
 
 async def test_closing_the_client_mid_batch_gives_the_consumer_client_closed_error(
@@ -829,19 +1008,20 @@ async def test_a_failed_cancel_after_a_timeout_still_raises_the_timeout(
     assert any("cancelling job" in note for note in caught.value.__notes__)
 
 
-async def test_wait_polls_ever_less_often_up_to_the_cap(fake: tuple[FakeAPI, str]) -> None:
+async def test_wait_polls_ever_less_often_up_to_the_cap(
+    fake: tuple[FakeAPI, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     api, url = fake
     api.never_finish = True
+    sleeps = PollSleeps(api, monkeypatch)
     growing = PollSchedule(initial_s=0.01, factor=2.0, max_s=0.16, jitter=0.0)
     async with client_for(url) as client:
         job = await client.submit(basis_circuit(1))
-        with pytest.raises(WaitTimeoutError):
-            await client.wait(job, timeout_s=0.6, schedule=growing)
-    polls = [at for at, what in api.request_times if what == "GET /jobs/{id}"]
-    gaps = [later - earlier for earlier, later in itertools.pairwise(polls)]
-    # 10, 20, 40, 80, 160, 160 ms ...: a fixed 10 ms interval would make about 60 polls.
-    assert len(polls) <= 10
-    assert gaps[-1] > 4 * gaps[0]
+        sleeps.finish(job.id, after=8)
+        done = await client.wait(job, schedule=growing)
+    assert done.status is JobStatus.COMPLETED
+    assert sleeps.delays == pytest.approx([0.01, 0.02, 0.04, 0.08, 0.16, 0.16, 0.16, 0.16])
+    assert api.requests["GET /jobs/{id}"] == 8  # one read after each wait
 
 
 async def test_wait_defaults_to_short_polls_for_the_simulator_and_patient_ones_for_qpus(
@@ -849,17 +1029,28 @@ async def test_wait_defaults_to_short_polls_for_the_simulator_and_patient_ones_f
 ) -> None:
     api, url = fake
     api.never_finish = True
+    # The shipped defaults: the simulator's polls start sooner and stay closer together.
+    assert DEFAULT_SIMULATOR_SCHEDULE.initial_s < DEFAULT_QPU_SCHEDULE.initial_s
+    assert DEFAULT_SIMULATOR_SCHEDULE.max_s < DEFAULT_QPU_SCHEDULE.max_s
+    # Stand-ins without jitter, so the delays say which schedule wait() chose.
+    monkeypatch.setattr("ionq_async.batch.SIMULATOR_SCHEDULE", PollSchedule(
+        initial_s=0.1, factor=2.0, max_s=0.4, jitter=0.0
+    ))  # fmt: skip
     monkeypatch.setattr("ionq_async.batch.QPU_SCHEDULE", PollSchedule(
         initial_s=10.0, factor=1.5, max_s=10.0, jitter=0.0
     ))  # fmt: skip
+    delays: dict[str, list[float]] = {}
     reads: dict[str, int] = {}
     async with client_for(url) as client:
-        for backend in ("simulator", "qpu.forte-1"):
+        for backend, polls in (("simulator", 4), ("qpu.forte-1", 2)):
+            sleeps = PollSleeps(api, monkeypatch)
             job = await client.submit(basis_circuit(1), backend=backend)
+            sleeps.finish(job.id, after=polls)
             before = api.requests["GET /jobs/{id}"]
-            with pytest.raises(WaitTimeoutError):
-                await client.wait(job.id, timeout_s=0.2)
+            await client.wait(job.id)
+            delays[backend] = sleeps.delays
             reads[backend] = api.requests["GET /jobs/{id}"] - before
-    # Each job is read once to learn its backend; the QPU's next poll is 10 s away.
-    assert reads["simulator"] > 5
-    assert reads["qpu.forte-1"] == 1
+    assert delays["simulator"] == pytest.approx([0.1, 0.2, 0.4, 0.4])
+    assert delays["qpu.forte-1"] == pytest.approx([10.0, 10.0])
+    # Each job is read once to learn its backend, then once after each wait.
+    assert reads == {"simulator": 5, "qpu.forte-1": 3}
