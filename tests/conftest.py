@@ -1,20 +1,50 @@
 """Shared fixtures: in-process emulators (real or manual clock), a small HTTP helper, and
-aioresponses (``mocked_api``; the class is in ``_aioresponses_compat.py``)."""
+aioresponses (``mocked_api``; the class is in ``_aioresponses_compat.py``).
+
+Also the suite's hypothesis profile: no per-example deadline and no too_slow health check,
+because a loaded CI machine may stall any example for a while; that is no failure.
+"""
 
 from __future__ import annotations
 
 import io
 import json as _json
+import queue
+import threading
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import aiohttp
 import pytest
+from hypothesis import HealthCheck, settings
 
 from ionq_async.emulator import Emulator, EmulatorConfig, ManualClock
 
 if TYPE_CHECKING:
     from _aioresponses_compat import MockedAPI
+
+# Examples stay as many and as derandomized as hypothesis's defaults make them; only the
+# wall-clock checks go: a 200 ms deadline or a too_slow health check fails on a stall.
+settings.register_profile("ionq-async", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ionq-async")
+
+READLINE_TIMEOUT_S = 30.0
+"""How long a test waits for a child process's line before calling it a hang."""
+
+
+def readline_within(stream: IO[str], timeout_s: float = READLINE_TIMEOUT_S) -> str:
+    """``stream.readline()``, failing the test (not hanging it) after ``timeout_s``."""
+    lines: queue.Queue[str] = queue.Queue()
+    # A daemon thread does the blocking read; if it never returns, the test has failed
+    # already and the caller's cleanup (killing the process) ends the read.
+    reader = threading.Thread(
+        target=lambda: lines.put(stream.readline()), name="test-readline", daemon=True
+    )
+    reader.start()
+    try:
+        return lines.get(timeout=timeout_s)
+    except queue.Empty:
+        pytest.fail(f"no line from the child process within {timeout_s} s")
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import random
-import time
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import anyio
 import pytest
@@ -34,6 +34,7 @@ from ionq_async.circuits import Circuit
 from ionq_async.exceptions import (
     BadRequestError,
     IonQConnectionError,
+    IonQError,
     IonQTimeoutError,
     JobFailed,
     JournalError,
@@ -159,16 +160,21 @@ def test_an_overdue_prediction_falls_back_to_the_growing_interval() -> None:
     assert schedule.delay_s(3, job, random.Random(0)) == pytest.approx(0.3375)
 
 
-def test_a_running_job_subtracts_the_time_since_it_started() -> None:
+def test_a_running_job_subtracts_the_time_since_it_started(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = 1_750_000_000.0
+    # The wall clock the prediction reads (time.time in ionq_async.batch), frozen.
+    monkeypatch.setattr("ionq_async.batch.time", SimpleNamespace(time=lambda: now))
     schedule = PollSchedule(initial_s=0.01, factor=1.5, max_s=1.0, jitter=0.0, max_predicted_s=60)
-    started = datetime.fromtimestamp(time.time() - 20.0, tz=UTC)
+    started = datetime.fromtimestamp(now - 20.0, tz=UTC)
     job = _job(
         JobStatus.STARTED,
         predicted_wait_time_ms=0.0,
         predicted_execution_duration_ms=30_000.0,
         started_at=started,
     )
-    assert schedule.delay_s(0, job, random.Random(0)) == pytest.approx(10.0 * 1.05 + 0.01, abs=0.1)
+    assert schedule.delay_s(0, job, random.Random(0)) == pytest.approx(10.0 * 1.05 + 0.01)
 
 
 def test_without_predictions_the_interval_grows() -> None:
@@ -217,8 +223,11 @@ async def test_one_poll_cycle_asks_about_every_due_job_in_chunks_of_100(
         if len(finished) == 250:
             all_done.set()
 
+    def on_error(key: int, error: IonQError) -> None:
+        pytest.fail(f"job {key}: {error!r}")
+
     poller = _Poller(
-        client, on_terminal=on_terminal, on_error=pytest.fail, throttle=_Throttle(client),
+        client, on_terminal=on_terminal, on_error=on_error, throttle=_Throttle(client),
         schedule=PollSchedule(initial_s=3600.0, factor=1.0, max_s=3600.0, jitter=0.0),
     )  # fmt: skip
     for key in range(250):

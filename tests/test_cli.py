@@ -11,14 +11,17 @@ import json
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
-from anyio.from_thread import start_blocking_portal
+from anyio.from_thread import BlockingPortal, start_blocking_portal
 from asyncio_hygiene import no_asyncio_leaks  # noqa: F401 (an autouse fixture)
+from conftest import readline_within
 
+from ionq_async.batch import PollSchedule
 from ionq_async.cli import ExitCode, apply_options, build_parser, exit_code_for, main
 from ionq_async.emulator import Emulator, EmulatorConfig
 from ionq_async.exceptions import (
@@ -45,6 +48,8 @@ GHZ3 = {
     ],
 }
 SECRET = "sk-test-0123456789abcdef-never-print-me"
+FAST_POLLING = PollSchedule(initial_s=0.005, factor=1.5, max_s=0.05, jitter=0.1)
+HANG_GUARD_S = 30.0
 
 
 @pytest.fixture(autouse=True)
@@ -54,14 +59,39 @@ def no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("IONQ_API_URL", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def fast_polling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands poll every few milliseconds, not on the real 100 ms / 1 s schedules."""
+    monkeypatch.setattr("ionq_async.batch.SIMULATOR_SCHEDULE", FAST_POLLING)
+    monkeypatch.setattr("ionq_async.batch.QPU_SCHEDULE", FAST_POLLING)
+
+
 @pytest.fixture(scope="module")
-def server() -> Iterator[Any]:
+def served() -> Iterator[tuple[BlockingPortal, Emulator]]:
     """One emulator for the module, on its own loop in a worker thread; jobs are instant."""
     with (
         start_blocking_portal("asyncio") as portal,
         portal.wrap_async_context_manager(Emulator(config=EmulatorConfig(time_scale=0.0))) as emu,
     ):
-        yield emu
+        yield portal, emu
+
+
+@pytest.fixture
+def server(served: tuple[BlockingPortal, Emulator]) -> Emulator:
+    """The module's emulator."""
+    return served[1]
+
+
+async def _simulations_done(emu: Emulator) -> None:
+    with anyio.fail_after(HANG_GUARD_S):
+        await emu.wait_for_simulations()
+
+
+@pytest.fixture
+def simulations_done(served: tuple[BlockingPortal, Emulator]) -> Callable[[], None]:
+    """Block until every simulation submitted so far has finished (its result is ready)."""
+    portal, emu = served
+    return lambda: portal.call(_simulations_done, emu)
 
 
 @pytest.fixture
@@ -414,9 +444,11 @@ def test_run_with_a_job_that_fails_exits_1_and_names_the_reason(cli: Any, tmp_pa
     assert report["summary"]["failed"] == 1
 
 
-def test_result_gives_probabilities_or_counts(cli_json: Any, tmp_path: Path) -> None:
+def test_result_gives_probabilities_or_counts(
+    cli_json: Any, simulations_done: Callable[[], None], tmp_path: Path
+) -> None:
     [created] = cli_json("submit", write(tmp_path, "bell.json", BELL), "--shots", "100")
-    cli_json("run", write(tmp_path, "warm.json", BELL))  # jobs are instant; be sure it ended
+    simulations_done()  # jobs take no emulated time; their results are ready once simulated
     probabilities = cli_json("result", created["id"])
     assert probabilities["probabilities"] == pytest.approx({"0": 0.5, "3": 0.5})
     assert probabilities["bitstrings"] == pytest.approx({"00": 0.5, "11": 0.5})
@@ -426,19 +458,23 @@ def test_result_gives_probabilities_or_counts(cli_json: Any, tmp_path: Path) -> 
     assert (own["shots"], own["counts"]) == (100, {"0": 50, "3": 50})
 
 
-def test_result_draws_a_table(cli: Any, cli_json: Any, tmp_path: Path) -> None:
+def test_result_draws_a_table(
+    cli: Any, cli_json: Any, simulations_done: Callable[[], None], tmp_path: Path
+) -> None:
     [created] = cli_json("submit", write(tmp_path, "bell.json", BELL))
-    cli_json("run", write(tmp_path, "warm.json", BELL))
+    simulations_done()
     code, out, _ = cli("result", created["id"], "--shots", "1000")
     assert code == 0
     assert "bitstring" in out
     assert "500" in out
 
 
-def test_result_of_a_multi_circuit_job_lists_each_circuit(cli_json: Any, tmp_path: Path) -> None:
+def test_result_of_a_multi_circuit_job_lists_each_circuit(
+    cli_json: Any, simulations_done: Callable[[], None], tmp_path: Path
+) -> None:
     multi = write(tmp_path, "multi.json", {"gateset": "qis", "circuits": [BELL, GHZ3]})
     [created] = cli_json("submit", multi, "--shots", "100")
-    cli_json("run", write(tmp_path, "warm.json", BELL))
+    simulations_done()
     answer = cli_json("result", created["id"], "--counts")
     assert [child["bitstring_counts"] for child in answer["children"]] == [
         {"00": 50, "11": 50},
@@ -446,10 +482,12 @@ def test_result_of_a_multi_circuit_job_lists_each_circuit(cli_json: Any, tmp_pat
     ]
 
 
-def test_result_of_a_failed_job_exits_1(cli: Any, cli_json: Any, tmp_path: Path) -> None:
+def test_result_of_a_failed_job_exits_1(
+    cli: Any, cli_json: Any, simulations_done: Callable[[], None], tmp_path: Path
+) -> None:
     wide = write(tmp_path, "wide.json", {"qubits": 64, "circuit": [{"gate": "h", "target": 0}]})
     [created] = cli_json("submit", wide)
-    cli_json("run", write(tmp_path, "warm.json", BELL))
+    simulations_done()  # too wide: it fails at once, with nothing to simulate
     code, _, err = cli("result", created["id"])
     assert code == ExitCode.JOB_FAILED
     assert "JobFailed" in err
@@ -591,7 +629,7 @@ def test_the_emulator_command_serves_until_interrupted(
     )
     try:
         assert process.stdout is not None
-        url = process.stdout.readline().strip()
+        url = readline_within(process.stdout).strip()
         assert url.startswith("http://127.0.0.1:")
         assert url.endswith("/v0.4")
         assert main(["--base-url", url, "--json", "backends"]) == 0

@@ -11,6 +11,7 @@ import sys
 import urllib.request
 
 import pytest
+from conftest import readline_within
 
 from ionq_async.emulator import Emulator
 from ionq_async.emulator.__main__ import add_emulator_arguments, build_parser, emulator_from_args
@@ -126,7 +127,7 @@ def test_module_prints_its_url_serves_and_stops_cleanly(signum: int) -> None:
     )
     try:
         assert process.stdout is not None
-        url = process.stdout.readline().strip()
+        url = readline_within(process.stdout).strip()
         assert url.startswith("http://127.0.0.1:") and url.endswith("/v0.4")
         with urllib.request.urlopen(url + "/backends", timeout=10) as response:
             assert response.status == 200

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -99,13 +99,23 @@ async def test_drop_after_store_keeps_the_job_but_sends_no_answer(faulty: ApiCal
     assert len(body["jobs"]) == 1
 
 
-async def test_latency_delays_every_route(faulty: ApiCaller) -> None:
+async def test_latency_delays_every_route(
+    faulty: ApiCaller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The emulator waits with asyncio.sleep; record what it asks for instead of timing it.
+    real_sleep = asyncio.sleep
+    asked: list[float] = []
+
+    async def recording_sleep(delay: float, result: Any = None) -> Any:
+        asked.append(delay)
+        return await real_sleep(delay, result)
+
+    monkeypatch.setattr("ionq_async.emulator.app.asyncio.sleep", recording_sleep)
     faulty.emulator.set_faults(latency_s=(0.05, 0.05))
-    started = time.perf_counter()
-    assert (await faulty.get("/backends", key=False))[0] == 200
-    elapsed = time.perf_counter() - started
-    assert elapsed >= 0.05  # a lower bound only: the delay is a floor, not a timing test
-    assert faulty.emulator.stats.faults["latency"] == 1
+    assert (await faulty.get("/backends", key=False))[0] == 200  # an open route
+    assert (await faulty.get("/whoami"))[0] == 200  # an authenticated one
+    assert asked.count(0.05) == 2
+    assert faulty.emulator.stats.faults["latency"] == 2
 
 
 async def test_faults_are_reproducible_from_the_seed(http: aiohttp.ClientSession) -> None:

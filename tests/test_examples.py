@@ -10,9 +10,11 @@ from types import ModuleType
 import pytest
 
 import ionq_async as ionq
-from ionq_async.emulator import Emulator
+from ionq_async.batch import PollSchedule
+from ionq_async.emulator import Emulator, EmulatorConfig
 
 ROOT = Path(__file__).resolve().parent.parent
+FAST_POLLING = PollSchedule(initial_s=0.005, factor=1.5, max_s=0.05, jitter=0.1)
 
 
 def _load_walkthrough() -> ModuleType:
@@ -35,9 +37,18 @@ def test_readme_shows_the_walkthrough_exactly_as_the_tested_file_has_it() -> Non
     assert _function_source("walkthrough") in readme
 
 
-async def test_walkthrough_runs_against_the_emulator(capsys: pytest.CaptureFixture[str]) -> None:
+async def test_walkthrough_runs_against_the_emulator(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Jobs (the QPU one too) finish as soon as they are simulated, and client.wait polls
+    # every few milliseconds: the walkthrough's waits cost no wall-clock time.
+    monkeypatch.setattr("ionq_async.batch.SIMULATOR_SCHEDULE", FAST_POLLING)
+    monkeypatch.setattr("ionq_async.batch.QPU_SCHEDULE", FAST_POLLING)
     module = _load_walkthrough()
-    async with Emulator() as emu, ionq.Client(api_key=emu.api_key, base_url=emu.url) as client:
+    async with (
+        Emulator(config=EmulatorConfig(time_scale=0.0)) as emu,
+        ionq.Client(api_key=emu.api_key, base_url=emu.url) as client,
+    ):
         await module.walkthrough(client)
     out = capsys.readouterr().out
     assert "{0: 0.5, 3: 0.5}" in out

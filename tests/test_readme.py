@@ -25,12 +25,16 @@ from attrs import frozen
 from markdown_it import MarkdownIt
 
 import ionq_async as ionq
+from ionq_async.batch import PollSchedule
 from ionq_async.emulator import BackgroundEmulator, Emulator, EmulatorConfig
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 INSTANT = EmulatorConfig(time_scale=0.0)
 """Emulator settings under which every job finishes as soon as it is simulated."""
+
+FAST_POLLING = PollSchedule(initial_s=0.005, factor=1.5, max_s=0.05, jitter=0.1)
+"""A few milliseconds between polls, for jobs that take no emulated time."""
 
 _TOP_LEVEL_AWAIT = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 
@@ -153,6 +157,13 @@ def assert_stated_values_hold(block: ReadmeBlock, values: dict[int, Any]) -> Non
     for line, expected in stated.items():
         assert line in values, f"README.md line {line} states a value but is not an expression"
         assert values[line] == expected, f"README.md line {line}"
+
+
+@pytest.fixture(autouse=True)
+def fast_polling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Waits and batches poll every few milliseconds, not on the real 100 ms / 1 s schedules."""
+    monkeypatch.setattr("ionq_async.batch.SIMULATOR_SCHEDULE", FAST_POLLING)
+    monkeypatch.setattr("ionq_async.batch.QPU_SCHEDULE", FAST_POLLING)
 
 
 def use_emulator_from_environment(monkeypatch: pytest.MonkeyPatch, emu: Emulator) -> None:
