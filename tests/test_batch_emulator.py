@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import json
 import math
@@ -16,13 +17,22 @@ import pytest
 from asyncio_hygiene import no_asyncio_leaks  # noqa: F401 (an autouse fixture)
 
 from ionq_async._retry import RetryPolicy
-from ionq_async.batch import TOKEN_METADATA_KEY, BatchProgress, Outcome, PollSchedule
+from ionq_async._transport import RateLimitEvent
+from ionq_async.batch import (
+    TOKEN_METADATA_KEY,
+    BatchProgress,
+    Outcome,
+    PollSchedule,
+    _Throttle,
+)
 from ionq_async.circuits import Circuit
 from ionq_async.client import Client
 from ionq_async.emulator import Emulator, EmulatorConfig, FaultConfig, ManualClock
 from ionq_async.exceptions import JobFailed
 
-FAST = PollSchedule(initial_s=0.005, factor=1.5, max_s=0.05, jitter=0.1)
+# Predictions are capped too: the emulator predicts in the (often manual) time of its own
+# clock, and waiting them out would sleep for seconds of real time.
+FAST = PollSchedule(initial_s=0.005, factor=1.5, max_s=0.05, jitter=0.1, max_predicted_s=0.05)
 
 
 @pytest.fixture(autouse=True)
@@ -78,6 +88,19 @@ async def settle() -> None:
     gc.collect()
     for _ in range(10):
         await asyncio.sleep(0)
+
+
+async def all_batch_tasks_ended() -> None:
+    """Wait (30 s at most: a hang fails, it does not block) until no client task runs."""
+    with anyio.fail_after(30):
+        while tasks := batch_tasks():
+            await asyncio.wait(tasks)
+
+
+async def quiet() -> None:
+    """Wait for a point where every other task waits (on a socket, a timer or an event)."""
+    with anyio.fail_after(30):
+        await anyio.wait_all_tasks_blocked()
 
 
 def client_for(emu: Emulator, retry: RetryPolicy | None = None) -> Client:
@@ -151,25 +174,39 @@ async def test_one_failing_circuit_among_many_gives_one_error(emu: Emulator) -> 
     assert all(matches(o) for o in outcomes.values())
 
 
-async def test_a_429_storm_ends_with_every_job_done_and_few_429s() -> None:
-    faults = FaultConfig(rate_limit_per_s=400.0, rate_limit_burst=20)
-    retry = RetryPolicy(max_attempts=30, initial_backoff_s=0.01, max_backoff_s=0.2)
+# The rate limit of the 429 tests: a bucket of 20 requests refilled at 400 a second of the
+# emulator's manual clock, so it refills only when a test moves that clock (a refused
+# request is told Retry-After: 0.0025).
+STORM = FaultConfig(rate_limit_per_s=400.0, rate_limit_burst=20)
+STORM_RETRY = RetryPolicy(max_attempts=30, initial_backoff_s=0.01, max_backoff_s=0.2)
+
+
+async def test_a_429_storm_ends_with_every_job_done_and_every_429_seen() -> None:
+    clock = ManualClock()
     circuits = [distinct_circuit(i) for i in range(300)]
     async with (
-        Emulator(config=EmulatorConfig(time_scale=0.0), faults=faults) as emu,
-        client_for(emu, retry) as client,
+        Emulator(config=EmulatorConfig(time_scale=0.0), faults=STORM, clock=clock) as emu,
+        client_for(emu, STORM_RETRY) as client,
     ):
+
+        def refill(_event: RateLimitEvent) -> None:
+            # Time passes only once the client has been refused: each 429 it sees refills
+            # the bucket (one burst's worth of manual time). So the 21st request is refused
+            # whatever the machine's speed, and the batch cannot stall.
+            clock.advance(STORM.burst / 400.0)
+
+        client.transport.rate_limit_listeners.append(refill)
         outcomes = [o async for o in client.run_many(circuits, concurrency=64)]
         seen_by_client = client.stats.rate_limited
     assert len(outcomes) == 300
     assert all(matches(o) for o in outcomes)
     answered_429 = emu.stats.responses_by_status[429]
+    assert answered_429 >= 1
     assert answered_429 == seen_by_client
-    # Bounded: refusals stay a minority of the answers. How few depends on the machine's
-    # speed, so the exact figure is not asserted (63-79 of ~680 answers here; 178 on one
-    # core shared with a busy loop, where stalls let requests bunch up).
-    assert 0 < answered_429 < emu.stats.requests_total - answered_429
     assert emu.stats.jobs_created == 300
+    # How few 429s there are depends on the machine's speed (how many requests are in
+    # flight when the bucket runs dry), so it is a benchmark figure
+    # (benchmarks/bench_ratelimit.py), not an assertion.
 
 
 async def test_dropped_connections_after_the_job_is_stored_leave_no_duplicates() -> None:
@@ -180,7 +217,10 @@ async def test_dropped_connections_after_the_job_is_stored_leave_no_duplicates()
                 [distinct_circuit(i) for i in range(200)]
             )]
         tokens = Counter((job["metadata"] or {}).get(TOKEN_METADATA_KEY) for job in emu.jobs())
-    assert emu.stats.dropped_connections > 10
+    # Each of the 200 creations draws its drop from a seeded stream that the polls share,
+    # so which draws it gets depends on timing; about 40 drops are expected and none at
+    # all has a chance of 0.8 ** 200 (~4e-20) whatever the interleaving.
+    assert emu.stats.dropped_connections > 0
     assert all(matches(o) for o in outcomes)
     assert len(tokens) == 200
     assert set(tokens.values()) == {1}
@@ -217,6 +257,9 @@ async def test_a_stopped_batch_resumes_from_its_journal_without_duplicates(
             # "Crash" part way: the batch is stopped after 50 jobs exist.
             await _run_until_submitted(client, circuits, journal, 50)
         created_before = emu.stats.jobs_created
+        # Part way, whatever the speed: the batch is stopped within a few passes of the
+        # event loop (which the emulator shares) after the 50th job, with at most 8
+        # creations in flight, and no job finishes on the manual clock meanwhile.
         assert 50 <= created_before < 120
         # A crash between sending a creation and recording its id: drop the last id.
         lines = journal.read_text().splitlines()
@@ -249,9 +292,11 @@ async def test_breaking_out_leaves_nothing_running_and_cancel_remote_cancels_job
                 await submitted.wait()
             await settle()
             assert batch_tasks() == []
+            await quiet()
             requests = emu.stats.requests_total
-            await asyncio.sleep(0.05)
+            await quiet()
             assert emu.stats.requests_total == requests
+        assert emu.stats.requests_total == requests  # nothing either while the client closed
         statuses = Counter(job["status"] for job in emu.jobs())
     assert statuses == {"canceled": 60}
     assert emu.stats.requests("PUT", "/v0.4/jobs/status/cancel") == 1
@@ -260,13 +305,18 @@ async def test_breaking_out_leaves_nothing_running_and_cancel_remote_cancels_job
 async def test_a_dropped_iterator_stops_its_work(emu: Emulator) -> None:
     async with client_for(emu) as client:
         async for _ in client.run_many([distinct_circuit(i) for i in range(300)]):
+            running = batch_tasks()
             break
-        await settle()
-        await asyncio.sleep(0.01)
-        assert batch_tasks() == []
+        [supervisor] = [t for t in running if getattr(t.get_coro(), "__name__", "") == "_supervise"]
+        gc.collect()  # in case a reference cycle still holds the dropped handle
+        await all_batch_tasks_ended()
+        # Stopped, not run to its end: the batch's task was cancelled.
+        assert supervisor.cancelled()
+        await quiet()
         requests = emu.stats.requests_total
-        await asyncio.sleep(0.05)
+        await quiet()
         assert emu.stats.requests_total == requests
+    assert emu.stats.requests_total == requests
 
 
 async def test_cancelling_the_consuming_task_stops_within_a_second(emu: Emulator) -> None:
@@ -285,9 +335,11 @@ async def test_cancelling_the_consuming_task_stops_within_a_second(emu: Emulator
             await ten_seen.wait()
             group.cancel_scope.cancel()
         assert batch_tasks() == []
+        await quiet()
         requests = emu.stats.requests_total
-        await asyncio.sleep(0.05)
+        await quiet()
         assert emu.stats.requests_total == requests
+    assert emu.stats.requests_total == requests
 
 
 async def test_pack_gives_the_same_outcomes_as_one_job_per_circuit(emu: Emulator) -> None:
@@ -351,37 +403,54 @@ async def test_packed_results_have_their_own_circuits_width_and_child_job(emu: E
     assert all(child.parent_job_id == parent.id for child in children)
 
 
-async def test_a_429_storm_shrinks_the_limit_of_creations_in_flight() -> None:
+async def test_a_429_storm_shrinks_the_limit_of_creations_in_flight(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # (How it grows back is specified with a fake clock in tests/test_batch_units.py.)
-    faults = FaultConfig(rate_limit_per_s=400.0, rate_limit_burst=20)
-    retry = RetryPolicy(max_attempts=30, initial_backoff_s=0.01, max_backoff_s=0.2)
-    limits: list[float] = []
+    # The throttle's clock stands still, so its window of "the last second" holds every
+    # request of the run: whether 429s are a large enough share (>= 20 % of >= 50
+    # requests) does not depend on how fast this machine sends them.
+    monkeypatch.setattr(
+        "ionq_async.batch._Throttle", functools.partial(_Throttle, clock=lambda: 0.0)
+    )
+    # Nothing moves the emulator's clock: after the burst of 20 every request is refused.
+    clock = ManualClock()
     async with (
-        Emulator(config=EmulatorConfig(time_scale=0.0), faults=faults) as emu,
-        client_for(emu, retry) as client,
+        Emulator(config=EmulatorConfig(), faults=STORM, clock=clock) as emu,
+        client_for(emu, STORM_RETRY) as client,
     ):
         run = client.run_many([distinct_circuit(i) for i in range(300)], concurrency=64)
         limiter = run._shared.engine.limiter  # the adaptive limit of creations in flight
+        shrunk = anyio.Event()
+        on_rate_limited = limiter.on_rate_limited
+
+        def on_rate_limited_then_tell() -> None:
+            on_rate_limited()
+            if limiter.decreases:
+                shrunk.set()
+
+        monkeypatch.setattr(limiter, "on_rate_limited", on_rate_limited_then_tell)
         async with run:
-            async for _ in run:
-                limits.append(limiter.limit)
+            with anyio.fail_after(30):
+                await shrunk.wait()
+            shrunk_to = limiter.limit
     assert limiter.decreases >= 1
-    assert min(limits) < 64
+    assert shrunk_to < 64
 
 
 CRASHING_BATCH = """
-import asyncio, json, sys
+import asyncio, json, sys, time
 from ionq_async.client import Client
 
 async def main(url, key, circuits_path, journal_path):
     circuits = json.loads(open(circuits_path).read())
-    said = False
 
     def progress(state):
-        nonlocal said
-        if state.submitted >= 30 and not said:
-            said = True
+        if state.submitted >= 30:
             print("30 submitted", flush=True)
+            # Freeze the event loop mid-run until the test kills us: no request goes out
+            # after this line, whatever the speed of either process.
+            time.sleep(600)
 
     async with Client(api_key=key, base_url=url) as client:
         async for _ in client.run_many(circuits, journal=journal_path, concurrency=8,
@@ -408,12 +477,17 @@ async def test_a_batch_killed_mid_run_resumes_from_its_journal_without_duplicate
                    str(circuits_path), str(journal)]  # fmt: skip
         async with await anyio.open_process(command) as process:
             assert process.stdout is not None
-            line = await process.stdout.receive()
-            assert line.startswith(b"30 submitted")
-            process.send_signal(signal.SIGKILL)  # no clean-up of any kind
-            await process.wait()
+            try:
+                with anyio.fail_after(30):
+                    line = await process.stdout.receive()
+                assert line.startswith(b"30 submitted")
+            finally:
+                process.send_signal(signal.SIGKILL)  # no clean-up of any kind
+                await process.wait()
         created_before = emu.stats.jobs_created
-        assert 30 <= created_before < 120
+        # The child froze right after its 30th job was recorded; at most its other
+        # creations in flight then (concurrency=8) may still have been stored.
+        assert 30 <= created_before <= 30 + 8
         clock.advance(60.0)
         async with client_for(emu) as client:
             progress, submitted = when_submitted(120)
