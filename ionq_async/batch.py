@@ -1297,16 +1297,8 @@ class _Engine:
                     self.client.submit, circuit, metadata=metadata, **options
                 )
             except RateLimitError as error:
-                # Refused outright: nothing was created. The transport's gate already
-                # waited; pause as advised and try again.
-                self._on_rate_limited()
-                if _served(self.client) > served_before:
-                    # The server is rationing, not refusing: other requests got through,
-                    # so this one is only waiting its turn.
-                    attempt -= 1
-                if attempt >= max_attempts:
-                    raise
-                await anyio.sleep(min(error.retry_after or 0.0, 60.0))
+                # Refused outright: nothing was created.
+                attempt = await self._after_refusal(error, attempt, max_attempts, served_before)
             except (TransportError, ServerError) as error:
                 if _is_ambiguous(error):
                     found = await self.resolver.find(token, unit.token_at)
@@ -1336,16 +1328,28 @@ class _Engine:
             try:
                 return await self.throttle.call(function, *args, **kwargs)
             except RateLimitError as error:
-                self._on_rate_limited()
-                if _served(self.client) > served_before:
-                    attempt -= 1
-                if attempt >= max_attempts:
-                    raise
-                await anyio.sleep(min(error.retry_after or 0.0, 60.0))
+                attempt = await self._after_refusal(error, attempt, max_attempts, served_before)
             except (TransportError, ServerError):
                 if attempt >= max_attempts:
                     raise
                 await anyio.sleep(_create_backoff_s(self.client, attempt))
+
+    async def _after_refusal(
+        self, error: RateLimitError, attempt: int, max_attempts: int, served_before: int
+    ) -> int:
+        """Pause after a 429 that outlasted the transport's retries; the attempt it counts as.
+
+        The transport's gate already waited. If other requests of the client got through
+        meanwhile the server is rationing, not refusing: this one is only waiting its turn
+        and the attempt does not count. Raises ``error`` once the budget is spent.
+        """
+        self._on_rate_limited()
+        if _served(self.client) > served_before:
+            attempt -= 1
+        if attempt >= max_attempts:
+            raise error
+        await anyio.sleep(min(error.retry_after or 0.0, 60.0))
+        return attempt
 
     def _on_rate_limited(self, *_: Any) -> None:
         self.rate_limit_events += 1
