@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -113,8 +113,24 @@ def _arrays(
         values = np.fromiter(probabilities.values(), dtype=np.float64, count=count)
     except (TypeError, ValueError, OverflowError) as error:
         raise ValueError(f"probabilities must map integer states to numbers ({error})") from None
-    if (keys < 0).any():
-        raise ValueError(f"state {int(keys[keys < 0].min())} is negative")
+    if keys.min() < 0:
+        raise ValueError(f"state {int(keys.min())} is negative")
+    if not (np.isfinite(values).all() and values.min() >= 0):
+        _raise_for_bad_values(keys, values)
+    # Summing the sorted values makes the total, and so every count, independent of the
+    # mapping's order.
+    total = float(np.sort(values).sum())
+    if abs(total - 1.0) > PROBABILITY_SUM_TOLERANCE:
+        raise ValueError(
+            f"probabilities sum to {total:.12g}, not 1 (tolerance {PROBABILITY_SUM_TOLERANCE:g})"
+        )
+    return keys, values / total
+
+
+def _raise_for_bad_values(
+    keys: npt.NDArray[np.int64], values: npt.NDArray[np.float64]
+) -> NoReturn:
+    """ValueError naming the lowest state with a NaN, negative or infinite probability."""
     bad = np.isnan(values)
     if bad.any():
         raise ValueError(f"probability of state {int(keys[bad].min())} is NaN")
@@ -127,14 +143,7 @@ def _arrays(
     bad = np.isinf(values)
     if bad.any():
         raise ValueError(f"probability of state {int(keys[bad].min())} is infinite")
-    # Summing the sorted values makes the total, and so every count, independent of the
-    # mapping's order.
-    total = float(np.sort(values).sum())
-    if abs(total - 1.0) > PROBABILITY_SUM_TOLERANCE:
-        raise ValueError(
-            f"probabilities sum to {total:.12g}, not 1 (tolerance {PROBABILITY_SUM_TOLERANCE:g})"
-        )
-    return keys, values / total
+    raise AssertionError("unreachable: some value is NaN, negative or infinite")  # pragma: no cover
 
 
 def _check_shots(shots: object) -> int:
@@ -160,14 +169,13 @@ def counts_from_probabilities(probabilities: Mapping[int, float], shots: int) ->
     shots = _check_shots(shots)
     keys, values = _arrays(probabilities)
     exact = values * shots
-    # A product within float error of a whole number is that number: 0.05 * 500 may come
-    # out as 24.999999999999993, which must count as 25 with nothing left over.
-    nearest = np.rint(exact)
-    exact = np.where(np.abs(exact - nearest) < _SNAP_TOLERANCE, nearest, exact)
-    counts = np.floor(exact).astype(np.int64)
-    # Fractions equal to 9 decimals are ties: exact ties such as 1/6 and 2/3 of 62 shots
-    # (both x.333...) differ in their last float bits.
-    fractions = np.round(exact - counts, _TIE_DECIMALS)
+    # A product within float error below a whole number is that number: 0.05 * 500 may
+    # come out as 24.999999999999993, which must count as 25 with nothing left over.
+    floors = np.floor(exact + _SNAP_TOLERANCE)
+    # Fractions in units of 10^-9, so that fractions equal to 9 decimals are ties: exact
+    # ties such as 1/6 and 2/3 of 62 shots (both x.333...) differ in their last float bits.
+    fractions = np.rint((exact - floors) * 10.0**_TIE_DECIMALS)
+    counts = floors.astype(np.int64)
     leftover = shots - int(counts.sum())
     size = len(keys)
     if leftover < 0:  # pragma: no cover - rounding cannot push the floors above shots
