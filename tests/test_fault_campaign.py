@@ -12,13 +12,12 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterator
-from types import SimpleNamespace
 from typing import Any
 
-import aiohttp
 import anyio
 import pytest
-from aioresponses import CallbackResult, aioresponses
+from _aioresponses_compat import MockedAPI, MockedResponse
+from aioresponses import CallbackResult
 from yarl import URL
 
 from ionq_async._retry import RetryPolicy
@@ -151,14 +150,6 @@ BASE = "https://api.example.test/v0.4"
 JOB_ID = "0198097d-3888-72ad-a9dd-9ace842cf181"
 
 
-class _Response(aiohttp.ClientResponse):
-    """aioresponses 0.7.9 predates aiohttp 3.14's required ``stream_writer`` argument."""
-
-    def __init__(self, method: str, url: URL, **kwargs: Any) -> None:
-        kwargs.setdefault("stream_writer", SimpleNamespace(output_size=0))
-        super().__init__(method, url, **kwargs)
-
-
 async def test_a_job_creation_is_tried_as_often_as_the_retry_policy_allows() -> None:
     failures_before_success = 6  # more than 5, fewer than the policy's 10 attempts
     posts = 0
@@ -168,23 +159,23 @@ async def test_a_job_creation_is_tried_as_often_as_the_retry_policy_allows() -> 
         posts += 1
         if posts <= failures_before_success:
             body = {"error": "Service Unavailable", "message": "try later", "statusCode": 503}
-            return CallbackResult(status=503, payload=body, response_class=_Response)
+            return CallbackResult(status=503, payload=body, response_class=MockedResponse)
         created = {"id": JOB_ID, "status": "submitted", "session_id": None}
-        return CallbackResult(status=201, payload=created, response_class=_Response)
+        return CallbackResult(status=201, payload=created, response_class=MockedResponse)
 
     def listing(url: URL, **_kwargs: Any) -> CallbackResult:
         # The token lookups find nothing (the 503s created no job); the poll finds it done.
         jobs = [{"id": JOB_ID, "status": "completed"}] if "ids" in url.query else []
-        return CallbackResult(payload={"jobs": jobs, "next": None}, response_class=_Response)
+        return CallbackResult(payload={"jobs": jobs, "next": None}, response_class=MockedResponse)
 
-    with aioresponses() as api:
+    with MockedAPI() as api:
         api.post(f"{BASE}/jobs", callback=create, repeat=True)
         api.get(re.compile(re.escape(BASE) + r"/jobs(\?.*)?$"), callback=listing, repeat=True)
         api.get(
             f"{BASE}/jobs/{JOB_ID}/results/probabilities",
             payload={"0": 0.5, "1": 0.5},
             repeat=True,
-            response_class=_Response,
+            response_class=MockedResponse,
         )
         retry = RetryPolicy.no_wait(max_attempts=10)
         async with Client(api_key="k", base_url=BASE, retry=retry) as client:

@@ -13,15 +13,12 @@ import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from types import SimpleNamespace
 from typing import Any
 
-import aiohttp
 import anyio
 import pytest
-from aioresponses import aioresponses
+from _aioresponses_compat import MockedAPI
 from hostile_server import HostileServer, RawRequest, Scenario, exception_texts, response_bytes
-from yarl import URL
 
 from ionq_async._retry import RetryPolicy
 from ionq_async.client import Client
@@ -41,22 +38,6 @@ JOB_ID = "0198097d-3888-72ad-a9dd-9ace842cf181"
 WHOAMI = b'{"key_id":"k","key_name":"n","project_id":"p"}'
 HANG_GUARD_S = 10.0
 """No test may take longer than this; a hang fails the test instead of the suite."""
-
-
-class _Response(aiohttp.ClientResponse):
-    """aioresponses 0.7.9 predates aiohttp 3.14's required ``stream_writer`` argument."""
-
-    def __init__(self, method: str, url: URL, **kwargs: Any) -> None:
-        kwargs.setdefault("stream_writer", SimpleNamespace(output_size=0))
-        super().__init__(method, url, **kwargs)
-
-
-class MockedAPI(aioresponses):
-    """aioresponses with a response class that works on this aiohttp."""
-
-    def add(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("response_class", _Response)
-        super().add(*args, **kwargs)
 
 
 def assert_no_key(*texts: str) -> None:
