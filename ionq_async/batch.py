@@ -1554,9 +1554,11 @@ def _note_finished_job(error: IonQError, job: Job | None) -> None:
 
 
 def _served(client: Client) -> int:
-    """How many of the client's requests got an answer other than 429."""
+    """How many of the client's requests got an answer other than a 429, a 5xx or none."""
     stats = client.stats
-    return stats.requests_sent - stats.rate_limited
+    return (
+        stats.requests_sent - stats.rate_limited - stats.server_errors - stats.connection_errors
+    )
 
 
 def _create_backoff_s(client: Client, attempt: int) -> float:
