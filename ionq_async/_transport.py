@@ -179,6 +179,8 @@ class TransportStats:
     """Counters of one client's HTTP traffic (observable by the batch engine and tests)."""
 
     requests_sent: int = 0
+    succeeded: int = 0
+    """Requests answered with a 2xx (a request, not an exchange: redirects count once)."""
     retries: int = 0
     rate_limited: int = 0
     server_errors: int = 0
@@ -528,6 +530,7 @@ class Transport:
                     # A success ends any run of server errors: scattered 5xx among
                     # successes are one request's bad luck, not a struggling server.
                     self._server_errors_at.clear()
+                    self.stats.succeeded += 1
                     return self._decode_success(method, answer)
                 if answer.status < 400:
                     raise ResponseError(

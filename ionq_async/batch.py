@@ -1279,7 +1279,7 @@ class _Engine:
         metadata[TOKEN_METADATA_KEY] = token
         options = {k: v for k, v in self.options.items() if k != "metadata"}
         circuit = self._payload_circuit(unit)
-        attempt = 0
+        attempt: float = 0
         # As patient as the client's retry policy is with any other request.
         max_attempts = max(1, self.client.transport.retry_policy.max_attempts)
         while True:
@@ -1307,7 +1307,7 @@ class _Engine:
                         return found
                 if attempt >= max_attempts:
                     raise
-                await anyio.sleep(_create_backoff_s(self.client, attempt))
+                await anyio.sleep(_create_backoff_s(self.client, math.ceil(attempt)))
 
     # -- finishing --------------------------------------------------------------------------------
 
@@ -1321,7 +1321,7 @@ class _Engine:
         against the budget only when nothing of this client's got through meanwhile.
         """
         max_attempts = max(1, self.client.transport.retry_policy.max_attempts)
-        attempt = 0
+        attempt: float = 0
         while True:
             attempt += 1
             served_before = _served(self.client)
@@ -1332,20 +1332,21 @@ class _Engine:
             except (TransportError, ServerError):
                 if attempt >= max_attempts:
                     raise
-                await anyio.sleep(_create_backoff_s(self.client, attempt))
+                await anyio.sleep(_create_backoff_s(self.client, math.ceil(attempt)))
 
     async def _after_refusal(
-        self, error: RateLimitError, attempt: int, max_attempts: int, served_before: int
-    ) -> int:
+        self, error: RateLimitError, attempt: float, max_attempts: int, served_before: int
+    ) -> float:
         """Pause after a 429 that outlasted the transport's retries; the attempt it counts as.
 
-        The transport's gate already waited. If other requests of the client got through
-        meanwhile the server is rationing, not refusing: this one is only waiting its turn
-        and the attempt does not count. Raises ``error`` once the budget is spent.
+        The transport's gate already waited (and its listener told the limiter). If other
+        requests of the client got through meanwhile, the server is rationing, not
+        refusing: this one is only waiting its turn, and the round counts as a fraction of
+        an attempt (``1 / _RATIONED_ROUNDS_PER_ATTEMPT``): patience is long, not endless.
+        Raises ``error`` once the budget is spent.
         """
-        self._on_rate_limited()
         if _served(self.client) > served_before:
-            attempt -= 1
+            attempt -= 1 - 1 / _RATIONED_ROUNDS_PER_ATTEMPT
         if attempt >= max_attempts:
             raise error
         await anyio.sleep(min(error.retry_after or 0.0, 60.0))
@@ -1430,6 +1431,7 @@ class _Engine:
                 except _FATAL_ERRORS:
                     raise
                 except IonQError as error:
+                    _note_finished_job(error, child)
                     await self._emit(index, parent, None, error)
                 else:
                     shots = self._shots(parent)
@@ -1546,19 +1548,25 @@ def _note_finished_job(error: IonQError, job: Job | None) -> None:
     """Say where a completed job's results are when only fetching them failed."""
     if job is None or job.status is not JobStatus.COMPLETED:
         return
-    if isinstance(error, JobFailed | JobCanceled):  # pragma: no cover - not for completed jobs
+    if isinstance(error, JobFailed | JobCanceled):
+        # A completed parent whose circuit's own child job failed: nothing to fetch.
         return
-    note = f"job {job.id} completed on the server: client.result({job.id!r}) fetches it later"
+    if job.is_parent:
+        how = f"client.aggregated_probabilities({job.id!r})"
+    else:
+        how = f"client.result({job.id!r})"
+    note = f"job {job.id} completed on the server: {how} fetches it later"
     if note not in getattr(error, "__notes__", ()):
         error.add_note(note)
 
 
+_RATIONED_ROUNDS_PER_ATTEMPT = 8
+"""Rounds of 429s while other requests are served that count as one attempt."""
+
+
 def _served(client: Client) -> int:
-    """How many of the client's requests got an answer other than a 429, a 5xx or none."""
-    stats = client.stats
-    return (
-        stats.requests_sent - stats.rate_limited - stats.server_errors - stats.connection_errors
-    )
+    """How many of the client's requests have been answered with a 2xx."""
+    return client.stats.succeeded
 
 
 def _create_backoff_s(client: Client, attempt: int) -> float:

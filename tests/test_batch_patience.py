@@ -8,6 +8,7 @@ server that never answers still ends the batch with a typed error, not a hang.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -33,9 +34,10 @@ def retry_policy() -> RetryPolicy:
 class ResultsRefusingAPI:
     """Jobs complete at once; each job's results are refused ``refusals`` times first."""
 
-    def __init__(self, *, refusals: int, status: int) -> None:
+    def __init__(self, *, refusals: int, status: int, redirect: bool = False) -> None:
         self.refusals = refusals
-        self.status = status
+        self.status = status  # 0: drop the connection instead of answering
+        self.redirect = redirect  # the results route sends a 307 to where the refusals are
         self.jobs: dict[str, dict[str, Any]] = {}
         self.refused: Counter[str] = Counter()
         self.requests: Counter[str] = Counter()
@@ -48,6 +50,7 @@ class ResultsRefusingAPI:
         self.app.router.add_get(
             prefix + "/{id}/results/probabilities/aggregated", self.aggregated
         )
+        self.app.router.add_get("/v0.4/moved/{id}/probabilities", self.probabilities)
 
     def _view(self, job: dict[str, Any]) -> dict[str, Any]:
         view = {k: job[k] for k in ("id", "status", "backend", "shots", "metadata")}
@@ -55,10 +58,15 @@ class ResultsRefusingAPI:
             view["child_job_ids"] = job["children"]
         return view
 
-    def _refuse(self, job_id: str) -> web.Response | None:
+    def _refuse(self, request: web.Request, job_id: str) -> web.Response | None:
         if self.refused[job_id] >= self.refusals:
             return None
         self.refused[job_id] += 1
+        if self.status == 0:
+            # Close the connection with no answer, as a crashing proxy would.
+            assert request.transport is not None
+            request.transport.close()
+            raise asyncio.CancelledError
         headers = {"Retry-After": "0"} if self.status == 429 else {}
         body = {"error": "Refused", "message": "try later", "statusCode": self.status}
         return web.json_response(body, status=self.status, headers=headers)
@@ -89,9 +97,12 @@ class ResultsRefusingAPI:
         return web.json_response(self._view(self.jobs[request.match_info["id"]]))
 
     async def probabilities(self, request: web.Request) -> web.Response:
-        self.requests["GET probabilities"] += 1
         job_id = request.match_info["id"]
-        refusal = self._refuse(job_id)
+        if self.redirect and not request.path.startswith("/v0.4/moved/"):
+            self.requests["GET probabilities, redirected"] += 1
+            raise web.HTTPTemporaryRedirect(f"/v0.4/moved/{job_id}/probabilities")
+        self.requests["GET probabilities"] += 1
+        refusal = self._refuse(request, job_id)
         if refusal is not None:
             return refusal
         # The job's one outcome is its gate count: enough to match results to circuits.
@@ -100,7 +111,7 @@ class ResultsRefusingAPI:
     async def aggregated(self, request: web.Request) -> web.Response:
         self.requests["GET aggregated"] += 1
         job_id = request.match_info["id"]
-        refusal = self._refuse(job_id)
+        refusal = self._refuse(request, job_id)
         if refusal is not None:
             return refusal
         job = self.jobs[job_id]
@@ -187,3 +198,70 @@ async def test_results_refused_for_good_end_in_a_typed_error_not_a_hang(
     # Three rounds of the engine, each of three tries in the transport.
     assert api.requests["GET probabilities"] == 9
     assert api.requests["POST /jobs"] == 1
+
+
+async def test_a_connection_dropped_on_a_results_fetch_is_tried_again() -> None:
+    api = ResultsRefusingAPI(refusals=5, status=0)
+    async for url in serve(api):
+        async with Client(api_key=KEY, base_url=url, retry=retry_policy()) as client:
+            outcomes = [o async for o in client.run_many([circuit_with(4)], shots=10)]
+            dropped = client.stats.connection_errors
+    assert [o.unwrap().probabilities for o in outcomes] == [{4: 1.0}]
+    assert api.requests["GET probabilities"] == 6
+    # aiohttp itself re-sends a GET once when a kept-alive connection turns out closed,
+    # so not every drop reaches the transport as a connection error.
+    assert dropped >= 1
+
+
+async def test_a_redirect_to_a_refusing_place_ends_in_a_typed_error_not_a_loop() -> None:
+    # Each try is two exchanges (the 307 and the 429); only 2xx answers count as served.
+    api = ResultsRefusingAPI(refusals=10**6, status=429, redirect=True)
+    outcomes = await run(api, [circuit_with(2)])
+    assert isinstance(outcomes[0].error, RateLimitError)
+    assert api.requests["GET probabilities"] == 9
+    assert api.requests["GET probabilities, redirected"] == 9
+
+
+async def run_while_others_are_served(
+    api: ResultsRefusingAPI, circuits: list[Circuit]
+) -> list[Any]:
+    """``run``, with every 429 the client sees standing for one of its other requests
+    answered meanwhile: the server is rationing, so refusals cost 1/8 of an attempt."""
+    async for url in serve(api):
+        async with Client(api_key=KEY, base_url=url, retry=retry_policy()) as client:
+            def another_request_served(_event: object, stats: Any = client.stats) -> None:
+                stats.succeeded += 1
+
+            client.transport.rate_limit_listeners.append(another_request_served)
+            return [o async for o in client.run_many(circuits, shots=10)]
+    raise AssertionError("the server did not start")  # pragma: no cover
+
+
+async def test_refusals_while_other_requests_are_served_cost_an_eighth_of_an_attempt() -> None:
+    # 30 refusals are ten rounds of three tries: past the budget of three rounds, within
+    # the 24 rounds that rationing allows.
+    api = ResultsRefusingAPI(refusals=30, status=429)
+    outcomes = await run_while_others_are_served(api, [circuit_with(5)])
+    assert [o.unwrap().probabilities for o in outcomes] == [{5: 1.0}]
+    assert api.requests["GET probabilities"] == 31
+
+
+async def test_patience_with_a_rationing_server_still_ends() -> None:
+    api = ResultsRefusingAPI(refusals=10**6, status=429)
+    outcomes = await run_while_others_are_served(api, [circuit_with(5)])
+    assert isinstance(outcomes[0].error, RateLimitError)
+    # Three attempts of eight rounds each, three tries a round.
+    assert api.requests["GET probabilities"] == 3 * 8 * 3
+
+
+async def test_a_packed_jobs_error_says_to_fetch_its_aggregated_results() -> None:
+    api = ResultsRefusingAPI(refusals=10**6, status=503)
+    outcomes = await run(api, [circuit_with(1), circuit_with(2)], pack=True)
+    assert [type(o.error) for o in outcomes] == [ServerError, ServerError]
+    parent = outcomes[0].job
+    assert parent is not None
+    assert outcomes[0].error is not None
+    assert outcomes[0].error.__notes__[-1] == (
+        f"job {parent.id} completed on the server: "
+        f"client.aggregated_probabilities({parent.id!r}) fetches it later"
+    )
