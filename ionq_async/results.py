@@ -37,6 +37,7 @@ PROBABILITY_SUM_TOLERANCE = 1e-6
 
 _TIE_DECIMALS = 9
 _SNAP_TOLERANCE = 1e-9
+_MAX_EXACT_SHOTS = 2**53
 
 
 def parse_probabilities(raw: Mapping[str, Any]) -> dict[int, float]:
@@ -163,14 +164,22 @@ def counts_from_probabilities(probabilities: Mapping[int, float], shots: int) ->
     mapping's order. States with zero counts are left out. Keys are basis-state integers
     with qubit 0 the least significant bit (rightmost in a bitstring). Probabilities may
     be integers and may sum to anything within 1e-6 of 1 (they are renormalized);
-    negative, NaN or infinite values, a sum further from 1, or ``shots < 1`` raise
-    ValueError.
+    negative, NaN or infinite values, a sum further from 1, ``shots < 1`` or
+    ``shots > 2**53`` raise ValueError. A state of probability 0 never gets a count.
     """
     shots = _check_shots(shots)
+    if shots > _MAX_EXACT_SHOTS:
+        raise ValueError(
+            f"shots must be at most 2**53 for exact counts (float64), got {shots}"
+        )
     keys, values = _arrays(probabilities)
+    if values.min() == 0.0:
+        # A state of probability 0 never gets a shot, whatever the leftovers.
+        positive = values > 0.0
+        keys, values = keys[positive], values[positive]
     exact = values * shots
-    # A product within float error below a whole number is that number: 0.05 * 500 may
-    # come out as 24.999999999999993, which must count as 25 with nothing left over.
+    # A product within float error below a whole number is that number: 0.29 * 100 comes
+    # out as 28.999999999999996, which must count as 29 with nothing left over.
     floors = np.floor(exact + _SNAP_TOLERANCE)
     # Fractions in units of 10^-9, so that fractions equal to 9 decimals are ties: exact
     # ties such as 1/6 and 2/3 of 62 shots (both x.333...) differ in their last float bits.

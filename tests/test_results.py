@@ -92,6 +92,26 @@ def test_zero_counts_are_left_out() -> None:
     assert counts_from_probabilities({0: 0.999, 1: 0.001}, 10) == {0: 10}
 
 
+def test_a_product_a_hair_below_a_whole_number_counts_as_that_number() -> None:
+    assert 0.29 * 100 < 29  # 28.999999999999996: float error, not a fraction of a shot
+    assert counts_from_probabilities({0: 0.29, 1: 0.71}, 100) == {0: 29, 1: 71}
+
+
+def test_exact_ties_that_differ_in_their_last_bits_still_go_to_the_lowest_key() -> None:
+    # 1/6 and 2/3 of 62 shots are 10.333... and 41.333...: equal remainders, though their
+    # float values differ in the last bits; the one leftover shot goes to state 0.
+    counts = counts_from_probabilities({0: 1 / 6, 1: 2 / 3, 2: 1 / 6}, 62)
+    assert counts == {0: 11, 1: 41, 2: 10}
+
+
+def test_a_state_of_probability_zero_never_gets_a_shot() -> None:
+    probabilities = {0: 0.1, 1: 0.2, 2: 0.7, 3: 0.0}
+    for shots in (1, 10, 10**9, 10**15, 2**53):
+        counts = counts_from_probabilities(probabilities, shots)
+        assert 3 not in counts
+        assert sum(counts.values()) == shots
+
+
 def test_integer_values_are_accepted() -> None:
     assert counts_from_probabilities({6: 1}, 7) == {6: 7}
 
@@ -112,6 +132,9 @@ def test_sums_within_a_millionth_of_one_are_accepted() -> None:
         ({}, 10, "no probabilities given"),
         ({0: 1.0}, 0, "shots must be at least 1, got 0"),
         ({0: 1.0}, 2.5, "shots must be an integer"),
+        ({0: 1.0}, 2**53 + 1, "shots must be at most 2**53"),
+        ({0: math.nan, 1: -1.0, 2: math.inf}, 10, "probability of state 0 is NaN"),
+        ({0: 1.0, 1: -1.0, 2: math.inf}, 10, "probability of state 1 is negative"),
         ({-1: 1.0}, 10, "state -1 is negative"),
     ],
 )
