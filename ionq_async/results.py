@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from attrs import frozen
 
-from .exceptions import ResponseError
+from .exceptions import InvalidRequestError, ResponseError
 from .models import Job
 
 __all__ = [
@@ -105,24 +105,26 @@ def _parse_state(key: object) -> int | None:
 def _arrays(
     probabilities: Mapping[int, float],
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """Keys and normalized values, checked: ValueError naming the problem."""
+    """Keys and normalized values, checked: InvalidRequestError naming the problem."""
     if not probabilities:
-        raise ValueError("no probabilities given (the sum is 0, not 1)")
+        raise InvalidRequestError("no probabilities given (the sum is 0, not 1)")
     count = len(probabilities)
     try:
         keys = np.fromiter(probabilities.keys(), dtype=np.int64, count=count)
         values = np.fromiter(probabilities.values(), dtype=np.float64, count=count)
     except (TypeError, ValueError, OverflowError) as error:
-        raise ValueError(f"probabilities must map integer states to numbers ({error})") from None
+        raise InvalidRequestError(
+            f"probabilities must map integer states to numbers ({error})"
+        ) from None
     if keys.min() < 0:
-        raise ValueError(f"state {int(keys.min())} is negative")
+        raise InvalidRequestError(f"state {int(keys.min())} is negative")
     if not (np.isfinite(values).all() and values.min() >= 0):
         _raise_for_bad_values(keys, values)
     # Summing the sorted values makes the total, and so every count, independent of the
     # mapping's order.
     total = float(np.sort(values).sum())
     if abs(total - 1.0) > PROBABILITY_SUM_TOLERANCE:
-        raise ValueError(
+        raise InvalidRequestError(
             f"probabilities sum to {total:.12g}, not 1 (tolerance {PROBABILITY_SUM_TOLERANCE:g})"
         )
     return keys, values / total
@@ -131,27 +133,27 @@ def _arrays(
 def _raise_for_bad_values(
     keys: npt.NDArray[np.int64], values: npt.NDArray[np.float64]
 ) -> NoReturn:
-    """ValueError naming the lowest state with a NaN, negative or infinite probability."""
+    """InvalidRequestError naming the lowest state with a NaN, negative or infinite probability."""
     bad = np.isnan(values)
     if bad.any():
-        raise ValueError(f"probability of state {int(keys[bad].min())} is NaN")
+        raise InvalidRequestError(f"probability of state {int(keys[bad].min())} is NaN")
     bad = values < 0
     if bad.any():
         first = np.flatnonzero(bad)[np.argmin(keys[bad])]
-        raise ValueError(
+        raise InvalidRequestError(
             f"probability of state {int(keys[first])} is negative: {float(values[first])!r}"
         )
     bad = np.isinf(values)
     if bad.any():
-        raise ValueError(f"probability of state {int(keys[bad].min())} is infinite")
+        raise InvalidRequestError(f"probability of state {int(keys[bad].min())} is infinite")
     raise AssertionError("unreachable: some value is NaN, negative or infinite")  # pragma: no cover
 
 
 def _check_shots(shots: object) -> int:
     if not isinstance(shots, int) or isinstance(shots, bool):
-        raise ValueError(f"shots must be an integer, got {shots!r}")
+        raise InvalidRequestError(f"shots must be an integer, got {shots!r}")
     if shots < 1:
-        raise ValueError(f"shots must be at least 1, got {shots}")
+        raise InvalidRequestError(f"shots must be at least 1, got {shots}")
     return shots
 
 
@@ -165,11 +167,12 @@ def counts_from_probabilities(probabilities: Mapping[int, float], shots: int) ->
     with qubit 0 the least significant bit (rightmost in a bitstring). Probabilities may
     be integers and may sum to anything within 1e-6 of 1 (they are renormalized);
     negative, NaN or infinite values, a sum further from 1, ``shots < 1`` or
-    ``shots > 2**53`` raise ValueError. A state of probability 0 never gets a count.
+    ``shots > 2**53`` raise InvalidRequestError (a ValueError). A state of probability 0
+    never gets a count.
     """
     shots = _check_shots(shots)
     if shots > _MAX_EXACT_SHOTS:
-        raise ValueError(
+        raise InvalidRequestError(
             f"shots must be at most 2**53 for exact counts (float64), got {shots}"
         )
     keys, values = _arrays(probabilities)
@@ -238,9 +241,9 @@ def sample_counts(
 def bitstring(key: int, num_qubits: int) -> str:
     """The basis state ``key`` as ``num_qubits`` bits, qubit 0 rightmost: (2, 2) -> "10"."""
     if num_qubits < 1:
-        raise ValueError(f"num_qubits must be at least 1, got {num_qubits}")
+        raise InvalidRequestError(f"num_qubits must be at least 1, got {num_qubits}")
     if key < 0 or key >> num_qubits:
-        raise ValueError(f"state {key} does not fit in {num_qubits} qubits")
+        raise InvalidRequestError(f"state {key} does not fit in {num_qubits} qubits")
     return format(key, f"0{num_qubits}b")
 
 
@@ -248,16 +251,16 @@ def to_bitstrings(mapping: Mapping[int, T], num_qubits: int) -> dict[str, T]:
     """The same mapping keyed by bitstrings of ``num_qubits`` bits, qubit 0 rightmost.
 
     ``{2: 0.5}`` on two qubits becomes ``{"10": 0.5}``. A key that needs more than
-    ``num_qubits`` bits raises ValueError.
+    ``num_qubits`` bits raises InvalidRequestError (a ValueError).
     """
     if num_qubits < 1:
-        raise ValueError(f"num_qubits must be at least 1, got {num_qubits}")
+        raise InvalidRequestError(f"num_qubits must be at least 1, got {num_qubits}")
     if mapping:
         widest = max(mapping)
         lowest = min(mapping)
         if lowest < 0 or widest >> num_qubits:
             bad = lowest if lowest < 0 else widest
-            raise ValueError(f"state {bad} does not fit in {num_qubits} qubits")
+            raise InvalidRequestError(f"state {bad} does not fit in {num_qubits} qubits")
     spec = f"0{num_qubits}b"
     return {format(key, spec): value for key, value in mapping.items()}
 
@@ -271,12 +274,12 @@ def marginal(mapping: Mapping[int, Number], qubits: Sequence[int]) -> dict[int, 
     """
     selected = list(qubits)
     if not selected:
-        raise ValueError("choose at least one qubit to keep")
+        raise InvalidRequestError("choose at least one qubit to keep")
     for qubit in selected:
         if not isinstance(qubit, int) or isinstance(qubit, bool) or qubit < 0:
-            raise ValueError(f"qubit indices must be non-negative integers, got {qubit!r}")
+            raise InvalidRequestError(f"qubit indices must be non-negative integers, got {qubit!r}")
     if len(set(selected)) != len(selected):
-        raise ValueError(f"qubits repeat in {selected}")
+        raise InvalidRequestError(f"qubits repeat in {selected}")
     if not mapping:
         return {}
     count = len(mapping)
@@ -328,7 +331,9 @@ class Result:
         if shots is not None:
             return shots
         if self.shots is None:
-            raise ValueError(f"job {self.job.id} has no shot count (ideal simulator); pass shots=")
+            raise InvalidRequestError(
+                f"job {self.job.id} has no shot count (ideal simulator); pass shots="
+            )
         return self.shots
 
     def counts(self, shots: int | None = None) -> dict[int, int]:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ionq_async.exceptions import ResponseError
+from ionq_async.exceptions import InvalidRequestError, ResponseError
 from ionq_async.models import Job, JobStats, JobStatus
 from ionq_async.results import (
     Result,
@@ -144,6 +144,8 @@ def test_bad_probabilities_are_rejected_clearly(
     with pytest.raises(ValueError) as caught:
         counts_from_probabilities(probabilities, shots)
     assert problem in str(caught.value)
+    # Part of the library's one error tree, and still a ValueError.
+    assert isinstance(caught.value, InvalidRequestError)
 
 
 @st.composite
