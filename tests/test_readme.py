@@ -46,15 +46,16 @@ class ReadmeBlock:
     heading: str
     source: str
     first_line: int  # README.md line number of the block's first line of code
+    path: Path = README
 
     def tree(self) -> ast.Module:
         """The block parsed, with README.md's line numbers."""
-        tree = ast.parse(self.source, filename=str(README))
+        tree = ast.parse(self.source, filename=str(self.path))
         return ast.increment_lineno(tree, self.first_line - 1)
 
     def code(self) -> CodeType:
         """The whole block compiled as a script."""
-        return compile(self.tree(), str(README), "exec")
+        return compile(self.tree(), str(self.path), "exec")
 
     def stated_values(self) -> dict[int, Any]:
         """The values stated by comments that open with a Python literal, by README line."""
@@ -93,9 +94,9 @@ def _leading_literal(text: str) -> Any:
     return _NO_LITERAL
 
 
-def readme_blocks(heading: str) -> list[ReadmeBlock]:
+def readme_blocks(heading: str, path: Path = README) -> list[ReadmeBlock]:
     """The ```python blocks under ``heading`` (up to the next heading of any level)."""
-    tokens = MarkdownIt("commonmark").parse(README.read_text(encoding="utf-8"))
+    tokens = MarkdownIt("commonmark").parse(path.read_text(encoding="utf-8"))
     headings: list[str] = []
     blocks: list[ReadmeBlock] = []
     current: str | None = None
@@ -107,12 +108,14 @@ def readme_blocks(heading: str) -> list[ReadmeBlock]:
             assert token.map is not None
             # map[0] is the opening fence's 0-based line; the code starts on the next line.
             blocks.append(
-                ReadmeBlock(heading=heading, source=token.content, first_line=token.map[0] + 2)
+                ReadmeBlock(
+                    heading=heading, source=token.content, first_line=token.map[0] + 2, path=path
+                )
             )
     if heading not in headings:
-        pytest.fail(f"README.md has no heading {heading!r} (headings: {headings})")
+        pytest.fail(f"{path.name} has no heading {heading!r} (headings: {headings})")
     if not blocks:
-        pytest.fail(f"README.md has no ```python block under the heading {heading!r}")
+        pytest.fail(f"{path.name} has no ```python block under the heading {heading!r}")
     return blocks
 
 
@@ -137,11 +140,11 @@ async def run_fragment(block: ReadmeBlock, namespace: dict[str, Any]) -> dict[in
     for statement in block.tree().body:
         if isinstance(statement, ast.Expr):
             code = compile(
-                ast.Expression(statement.value), str(README), "eval", flags=_TOP_LEVEL_AWAIT
+                ast.Expression(statement.value), str(block.path), "eval", flags=_TOP_LEVEL_AWAIT
             )
         else:
             module = ast.Module(body=[statement], type_ignores=[])
-            code = compile(module, str(README), "exec", flags=_TOP_LEVEL_AWAIT)
+            code = compile(module, str(block.path), "exec", flags=_TOP_LEVEL_AWAIT)
         value = eval(code, namespace)
         if code.co_flags & inspect.CO_COROUTINE:
             value = await value
@@ -366,3 +369,18 @@ async def test_sync_client_block_runs_in_a_thread_that_runs_an_event_loop(
         use_emulator_from_environment(monkeypatch, emu)
         exec(block.code(), namespace)
     _check_sync_client_block_ran(namespace, capsys.readouterr().out)
+
+
+async def test_the_notebook_guides_emulator_block_runs_in_a_running_loop() -> None:
+    # docs/notebooks.md, linked from the README: a notebook cell with top-level await.
+    path = README.parent / "docs" / "notebooks.md"
+    block = readme_blocks("Trying it without a key", path)[0]
+    namespace: dict[str, Any] = {"ionq": ionq}
+    try:
+        await run_fragment(block, namespace)
+        assert namespace["result"].counts() == {0: 500, 3: 500}
+    finally:
+        if "client" in namespace:
+            await namespace["client"].__aexit__(None, None, None)
+        if "emu" in namespace:
+            await namespace["emu"].aclose()
