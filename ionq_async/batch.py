@@ -213,6 +213,21 @@ class PollSchedule:
     jitter: float = 0.2
     max_predicted_s: float = 60.0
 
+    def __attrs_post_init__(self) -> None:
+        problems = []
+        if not (math.isfinite(self.initial_s) and self.initial_s > 0):
+            problems.append(f"initial_s must be a positive number of seconds, got {self.initial_s}")
+        if not (math.isfinite(self.factor) and self.factor >= 1):
+            problems.append(f"factor must be at least 1, got {self.factor}")
+        if not (math.isfinite(self.max_s) and self.max_s >= self.initial_s):
+            problems.append(f"max_s must be at least initial_s, got {self.max_s}")
+        if not 0 <= self.jitter < 1:
+            problems.append(f"jitter must be in [0, 1), got {self.jitter}")
+        if not (math.isfinite(self.max_predicted_s) and self.max_predicted_s >= 0):
+            problems.append(f"max_predicted_s must not be negative, got {self.max_predicted_s}")
+        if problems:
+            raise ConfigurationError("PollSchedule: " + "; ".join(problems))
+
     @classmethod
     def for_backend(cls, backend: str | None) -> PollSchedule:
         """Short intervals for the simulator, patient ones for QPUs (and unknown backends)."""
@@ -276,6 +291,14 @@ class PackLimits:
     max_gates: int = MAX_GATES_PER_JOB
     # Room left in the 10 MB body for the envelope: type, options and metadata.
     max_bytes: int = MAX_BODY_BYTES - 100_000
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("max_circuits", "max_gates", "max_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigurationError(
+                    f"PackLimits: {name} must be an integer >= 1, got {value!r}"
+                )
 
 
 def plan_packs(sizes: Sequence[tuple[int, int]], limits: PackLimits) -> list[tuple[int, ...]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +34,7 @@ from ionq_async.batch import (
 from ionq_async.circuits import Circuit
 from ionq_async.exceptions import (
     BadRequestError,
+    ConfigurationError,
     IonQConnectionError,
     IonQError,
     IonQTimeoutError,
@@ -181,6 +183,33 @@ def test_without_predictions_the_interval_grows() -> None:
     schedule = PollSchedule(initial_s=0.1, factor=1.5, max_s=1.0, jitter=0.0)
     job = _job(JobStatus.STARTED)
     assert schedule.delay_s(2, job, random.Random(0)) == pytest.approx(0.225)
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"initial_s": 0.0}, "initial_s must be a positive number of seconds, got 0.0"),
+        ({"initial_s": math.nan}, "initial_s must be a positive number of seconds"),
+        ({"factor": 0.5}, "factor must be at least 1, got 0.5"),
+        ({"max_s": 0.01}, "max_s must be at least initial_s, got 0.01"),
+        ({"jitter": 1.0}, "jitter must be in [0, 1), got 1.0"),
+        ({"max_predicted_s": -1.0}, "max_predicted_s must not be negative, got -1.0"),
+    ],
+)
+def test_a_bad_poll_schedule_is_refused_naming_the_field(
+    fields: dict[str, float], problem: str
+) -> None:
+    settings = {"initial_s": 0.1, "factor": 1.5, "max_s": 1.0, **fields}
+    with pytest.raises(ConfigurationError) as caught:
+        PollSchedule(**settings)
+    assert problem in str(caught.value)
+
+
+@pytest.mark.parametrize("name", ["max_circuits", "max_gates", "max_bytes"])
+@pytest.mark.parametrize("value", [0, -5, 2.5, True])
+def test_bad_pack_limits_are_refused_naming_the_field(name: str, value: object) -> None:
+    with pytest.raises(ConfigurationError, match=f"PackLimits: {name} must be an integer >= 1"):
+        PackLimits(**{name: value})  # type: ignore[arg-type]
 
 
 # -- poll chunks -------------------------------------------------------------------------
