@@ -1726,6 +1726,20 @@ class BatchRun:
         return self._shared.engine.snapshot()
 
     @property
+    def job_ids(self) -> dict[int, str]:
+        """The job id of every circuit that has a job so far, by circuit index.
+
+        Circuits packed together share their parent's id. After a stop or timeout, the
+        ids of circuits without an outcome are the jobs left running on the server.
+        """
+        ids: dict[int, str] = {}
+        for unit in self._shared.engine.units:
+            if unit.job_id is not None:
+                for index in unit.indices:
+                    ids[index] = unit.job_id
+        return ids
+
+    @property
     def journal(self) -> Journal | None:
         """The batch's journal, once opened."""
         return self._shared.engine.journal

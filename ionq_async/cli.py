@@ -6,9 +6,10 @@ Commands: ``backends``, ``whoami``, ``submit FILE...``, ``run FILE...``, ``statu
 JSON on stdout and nothing else. Progress bars go to stderr, and only to a terminal.
 
 Configuration: ``--api-key`` or ``IONQ_API_KEY`` (never printed), ``--base-url`` or
-``IONQ_API_URL``, and ``--emulator`` to aim any command at an in-process emulator (which
-brings its own key). An error prints one line, ``ionq-async: <ErrorType>: <message>``, on
-stderr; ``--debug`` adds the traceback.
+``IONQ_API_URL`` (plain ``http://`` only to loopback, unless ``--allow-insecure-http``), and
+``--emulator`` to aim any command at an in-process emulator (which brings its own key).
+An error prints one line, ``ionq-async: <ErrorType>: <message>``, on stderr; ``--debug``
+adds the traceback.
 
 Exit codes::
 
@@ -40,7 +41,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import anyio
-from attrs import frozen
+from attrs import field, frozen
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -49,7 +50,8 @@ from rich.text import Text
 from . import __version__
 from ._converter import converter
 from ._retry import RetryPolicy
-from .batch import BatchProgress, Outcome
+from ._transport import check_base_url
+from .batch import BatchProgress, BatchRun, Outcome
 from .circuits import Circuit, circuits_from_multi_json
 from .emulator.__main__ import add_emulator_arguments, emulator_from_args, serve
 from .exceptions import (
@@ -176,7 +178,8 @@ class Output:
     def note(self, message: str) -> None:
         """A remark for people on stderr (never in JSON mode)."""
         if not self.json_mode:
-            self.err.print(Text(message), style="dim")
+            # One line however narrow the terminal: notes hold ids to copy.
+            self.err.print(Text(message), style="dim", soft_wrap=True)
 
     @property
     def interactive(self) -> bool:
@@ -327,6 +330,13 @@ def _add_common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
         metavar="URL",
         default=default(None),
         help="API base URL (default: $IONQ_API_URL or https://api.ionq.co/v0.4)",
+    )
+    group.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        default=default(False),
+        help="allow a plain http:// base URL to a host other than loopback (the key is "
+        "sent unencrypted)",
     )
     group.add_argument(
         "--emulator",
@@ -504,6 +514,31 @@ def build_parser() -> argparse.ArgumentParser:
 # Running a command.
 
 KEYLESS_COMMANDS = frozenset({"backends", "emulator", "demo"})
+JOB_ID_COMMANDS = frozenset({"status", "result", "cost", "cancel"})
+"""Commands that name an existing job: a fresh ``--emulator`` can never know it."""
+
+# Values the API (or the counts they ask for) would judge: a bad one is invalid input
+# (exit 5), as a bad --shots already is when the client checks it.
+_INPUT_MINIMUMS = {
+    "shots": ("--shots", 1),
+    "qubits": ("--qubits", 1),
+    "one_qubit_gates": ("--1q-gates", 0),
+    "two_qubit_gates": ("--2q-gates", 0),
+}
+# Settings of the command itself: a bad one is a usage error (exit 2).
+_SETTING_MINIMUMS = {
+    "rows": ("--rows", 1),
+    "limit": ("--limit", 1),
+    "concurrency": ("--concurrency", 1),
+    "retries": ("--retries", 0),
+}
+_DEMO_IGNORES = {
+    "api_key": "--api-key",
+    "base_url": "--base-url",
+    "allow_insecure_http": "--allow-insecure-http",
+    "retries": "--retries",
+    "request_timeout": "--request-timeout",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -542,10 +577,45 @@ def fail(message: str) -> NoReturn:
     raise ConfigurationError(message)
 
 
+def invalid(message: str) -> NoReturn:
+    """Stop the command with an invalid-input error (exit 5)."""
+    raise InvalidRequestError(message)
+
+
+def check_options(ns: argparse.Namespace) -> None:
+    """Refuse bad option values before anything starts: exit 5 for input, 2 for settings."""
+    for attribute, (flag, minimum) in _INPUT_MINIMUMS.items():
+        value = getattr(ns, attribute, None)
+        if value is not None and value < minimum:
+            invalid(f"{flag} must be at least {minimum}, got {value}")
+    for attribute, (flag, minimum) in _SETTING_MINIMUMS.items():
+        value = getattr(ns, attribute, None)
+        if value is not None and value < minimum:
+            fail(f"{flag} must be at least {minimum}, got {value}")
+    request_timeout = getattr(ns, "request_timeout", None)
+    if request_timeout is not None and not request_timeout > 0:
+        fail(f"--request-timeout must be positive, got {request_timeout}")
+    timeout = getattr(ns, "timeout", None)
+    if timeout is not None and not timeout >= 0:
+        fail(f"--timeout must not be negative, got {timeout}")
+    if ns.command == "demo":
+        given = [
+            flag
+            for name, flag in _DEMO_IGNORES.items()
+            if getattr(ns, name, None) is not None and getattr(ns, name) is not False
+        ]
+        if given:
+            fail(
+                "demo always runs on its own in-process emulator; "
+                f"{'/'.join(given)} {'does' if len(given) == 1 else 'do'} not apply"
+            )
+
+
 Handler = Callable[[Any, argparse.Namespace, Output], Awaitable[int]]
 
 
 async def _dispatch(ns: argparse.Namespace, out: Output) -> int:
+    check_options(ns)
     if ns.command == "demo":
         from ._demo import demo_command
 
@@ -569,12 +639,8 @@ async def open_client(ns: argparse.Namespace) -> AsyncIterator[Any]:
 
     options: dict[str, Any] = {}
     if ns.retries is not None:
-        if ns.retries < 0:
-            fail(f"--retries must not be negative, got {ns.retries}")
         options["retry"] = RetryPolicy(max_attempts=ns.retries + 1)
     if ns.request_timeout is not None:
-        if not ns.request_timeout > 0:
-            fail(f"--request-timeout must be positive, got {ns.request_timeout}")
         options["timeout_s"] = ns.request_timeout
     if ns.emulator:
         from .emulator import Emulator
@@ -588,9 +654,29 @@ async def open_client(ns: argparse.Namespace) -> AsyncIterator[Any]:
     api_key = ns.api_key or os.environ.get("IONQ_API_KEY") or None
     base_url = ns.base_url or os.environ.get("IONQ_API_URL") or None
     if api_key is None and ns.command not in KEYLESS_COMMANDS:
+        if ns.command in JOB_ID_COMMANDS:
+            raise MissingKeyError("no API key: pass --api-key or set IONQ_API_KEY")
         raise MissingKeyError("no API key: pass --api-key, set IONQ_API_KEY, or add --emulator")
-    async with Client(api_key=api_key, base_url=base_url, **options) as client:
+    if base_url is not None and not ns.allow_insecure_http:
+        _check_plain_http(base_url)
+    async with Client(
+        api_key=api_key, base_url=base_url, allow_insecure_http=ns.allow_insecure_http, **options
+    ) as client:
         yield client
+
+
+def _check_plain_http(base_url: str) -> None:
+    """Refuse plain http:// to a host other than loopback, naming the command line's flag."""
+    # The client's own message names its keyword argument, which a shell user cannot pass.
+    try:
+        check_base_url(base_url, allow_insecure_http=False)
+    except ConfigurationError:
+        # Any other problem with the URL is reported as the client words it.
+        url = check_base_url(base_url, allow_insecure_http=True)
+        fail(
+            f"refusing plain http:// to {url.host}: the API key would travel unencrypted; "
+            "use https://, or add --allow-insecure-http if you really mean it"
+        )
 
 
 # ---------------------------------------------------------------------------------------
@@ -929,8 +1015,6 @@ async def cmd_estimate(client: Any, ns: argparse.Namespace, out: Output) -> int:
 
 async def cmd_jobs(client: Any, ns: argparse.Namespace, out: Output) -> int:
     """``jobs``: recent jobs, filtered."""
-    if ns.limit < 1:
-        fail(f"--limit must be at least 1, got {ns.limit}")
     filters = {
         "status": ns.status,
         "backend": ns.backend,
@@ -1052,6 +1136,8 @@ class BatchReport:
     outcomes: Mapping[int, Outcome]
     elapsed_s: float
     timed_out: bool
+    job_ids: Mapping[int, str] = field(factory=dict)
+    """The job of every circuit that got one, by circuit index (outcome or not)."""
 
     @property
     def completed(self) -> int:
@@ -1067,6 +1153,12 @@ class BatchReport:
     def unfinished(self) -> int:
         """Circuits without an outcome (only after a timeout)."""
         return self.total - len(self.outcomes)
+
+    @property
+    def unfinished_job_ids(self) -> list[str]:
+        """Jobs created for circuits without an outcome: still on the server, maybe running."""
+        ids = (self.job_ids.get(i) for i in range(self.total) if i not in self.outcomes)
+        return list(dict.fromkeys(job_id for job_id in ids if job_id is not None))
 
     @property
     def jobs_per_s(self) -> float:
@@ -1116,17 +1208,32 @@ async def run_batch(
     """Run circuits through ``client.run_many`` with a live progress bar; collect outcomes."""
     outcomes: dict[int, Outcome] = {}
     started = time.monotonic()
-    with BatchDisplay(out, len(circuits), title, enabled=show_progress) as display:
-        with anyio.move_on_after(timeout_s) as scope:
-            async with client.run_many(circuits, progress=display.update, **options) as batch:
-                async for outcome in batch:
-                    outcomes[outcome.index] = outcome
+    batch: BatchRun | None = None
+    with (
+        BatchDisplay(out, len(circuits), title, enabled=show_progress) as display,
+        time_limit(timeout_s) as scope,
+    ):
+        batch = client.run_many(circuits, progress=display.update, **options)
+        async with batch:
+            async for outcome in batch:
+                outcomes[outcome.index] = outcome
     return BatchReport(
         total=len(circuits),
         outcomes=outcomes,
         elapsed_s=time.monotonic() - started,
         timed_out=scope.cancelled_caught,
+        job_ids=batch_job_ids(batch) if batch is not None else {},
     )
+
+
+def time_limit(timeout_s: float | None) -> anyio.CancelScope:
+    """The scope that stops a batch after ``timeout_s`` seconds (None: no limit)."""
+    return anyio.move_on_after(timeout_s)
+
+
+def batch_job_ids(batch: BatchRun) -> dict[int, str]:
+    """The job id of every circuit of a (finished or stopped) batch that got a job."""
+    return batch.job_ids
 
 
 def failure_json(error: BaseException | None) -> dict[str, Any] | None:
@@ -1143,12 +1250,21 @@ def failure_json(error: BaseException | None) -> dict[str, Any] | None:
 
 
 def outcome_json(
-    label: str, outcome: Outcome | None, shots: int | None, index: int
+    label: str,
+    outcome: Outcome | None,
+    shots: int | None,
+    index: int,
+    *,
+    job_id: str | None = None,
 ) -> dict[str, Any]:
-    """One circuit's outcome as JSON: counts (or probabilities without shots), or the error."""
+    """One circuit's outcome as JSON: counts (or probabilities without shots), or the error.
+
+    ``job_id`` names the job of a circuit without an outcome, if it has one.
+    """
     entry: dict[str, Any] = {"index": index, "source": label}
     if outcome is None:
         entry["status"] = "unfinished"
+        entry["job_id"] = job_id
         return entry
     entry["name"] = outcome.name
     entry["job_id"] = outcome.job.id if outcome.job is not None else None
@@ -1192,8 +1308,6 @@ async def cmd_run(client: Any, ns: argparse.Namespace, out: Output) -> int:
     items = run_items(inputs)
     options = run_options(inputs, ns)
     if ns.concurrency is not None:
-        if ns.concurrency < 1:
-            fail(f"--concurrency must be at least 1, got {ns.concurrency}")
         options["concurrency"] = ns.concurrency
     if ns.journal is not None:
         options["journal"] = ns.journal
@@ -1207,7 +1321,13 @@ async def cmd_run(client: Any, ns: argparse.Namespace, out: Output) -> int:
         show_progress=len(items) > 1,
     )
     entries = [
-        outcome_json(item.label, report.outcomes.get(index), options.get("shots"), index)
+        outcome_json(
+            item.label,
+            report.outcomes.get(index),
+            options.get("shots"),
+            index,
+            job_id=report.job_ids.get(index),
+        )
         for index, item in enumerate(items)
     ]
     if out.json_mode:
@@ -1224,6 +1344,13 @@ async def cmd_run(client: Any, ns: argparse.Namespace, out: Output) -> int:
     else:
         out.table(outcomes_table(entries))
         out.console.print(Text(report.summary_line()))
+    left = report.unfinished_job_ids
+    if left and not ns.emulator:  # an in-process emulator's jobs end with it
+        jobs, them = ("1 job was", "it") if len(left) == 1 else (f"{len(left)} jobs were", "them")
+        out.note(
+            f"{jobs} left running on the server: {' '.join(left)}; "
+            f"`{PROG} cancel {' '.join(left)}` cancels {them}"
+        )
     return report.exit_code()
 
 

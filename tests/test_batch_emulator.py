@@ -501,3 +501,17 @@ async def test_a_batch_killed_mid_run_resumes_from_its_journal_without_duplicate
     assert all(matches(o) for o in outcomes)
     assert emu.stats.jobs_created == 120
     assert set(tokens.values()) == {1}
+
+
+@pytest.mark.parametrize("pack", [False, True])
+async def test_the_handle_names_the_job_of_every_circuit(emu: Emulator, pack: bool) -> None:
+    circuits = [distinct_circuit(i) for i in range(12)]
+    async with client_for(emu) as client, client.run_many(circuits, pack=pack) as run:
+        outcomes = [o async for o in run]
+        job_ids = run.job_ids
+    assert sorted(job_ids) == list(range(12))
+    assert all(job_ids[o.index] == o.job.id for o in outcomes if o.job is not None)
+    # Packed circuits share their parent's id; unpacked ones have one job each.
+    assert len(set(job_ids.values())) == (1 if pack else 12)
+    top_level = {job["id"] for job in emu.jobs() if not job.get("parent_job_id")}
+    assert set(job_ids.values()) == top_level

@@ -213,14 +213,40 @@ def test_unreachable_server_is_a_network_error(capsys: pytest.CaptureFixture[str
     assert SECRET not in err
 
 
-def test_plain_http_to_a_remote_host_is_refused_as_a_usage_error(
+def test_plain_http_to_a_remote_host_is_refused_as_a_usage_error_naming_the_flag(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     code = main(["--base-url", "http://example.com/v0.4", "--api-key", SECRET, "whoami"])
     err = capsys.readouterr().err
     assert code == ExitCode.USAGE
-    assert "ConfigurationError" in err
+    assert err == (
+        "ionq-async: ConfigurationError: refusing plain http:// to example.com: the API key "
+        "would travel unencrypted; use https://, or add --allow-insecure-http if you really "
+        "mean it\n"
+    )
     assert SECRET not in err
+
+
+def test_a_base_url_that_is_not_http_keeps_the_clients_message(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["--base-url", "ftp://example.com/v0.4", "--api-key", SECRET, "whoami"])
+    assert code == ExitCode.USAGE
+    assert "base URL must be http(s)://host[/path]" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="Linux routes 0.0.0.0 to loopback")
+def test_allow_insecure_http_lets_plain_http_reach_a_host_that_is_not_loopback(
+    server: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 0.0.0.0 is not a loopback address, yet on Linux a connection to it reaches the
+    # emulator listening on 127.0.0.1: a non-loopback URL with no network involved.
+    url = server.url.replace("127.0.0.1", "0.0.0.0")
+    args = ["--base-url", url, "--api-key", server.api_key, "--json", "whoami"]
+    assert main(args) == ExitCode.USAGE
+    assert "add --allow-insecure-http" in capsys.readouterr().err
+    assert main([*args, "--allow-insecure-http"]) == 0
+    assert "key_id" in json.loads(capsys.readouterr().out)
 
 
 def test_a_file_that_is_not_json_is_invalid_input(
@@ -647,8 +673,7 @@ def test_the_emulator_command_serves_until_interrupted(
 
 @pytest.mark.parametrize(
     "command",
-    [["run", "bell.json"], ["submit", "bell.json"], ["status", "some-id"], ["result", "some-id"],
-     ["jobs"], ["cancel", "some-id"], ["cost", "some-id"], ["estimate", "--qubits", "2"]],
+    [["run", "bell.json"], ["submit", "bell.json"], ["jobs"], ["estimate", "--qubits", "2"]],
 )  # fmt: skip
 def test_without_key_or_emulator_a_command_names_the_key_and_suggests_the_emulator(
     command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -663,6 +688,20 @@ def test_without_key_or_emulator_a_command_names_the_key_and_suggests_the_emulat
     assert err.startswith("ionq-async: MissingKeyError: no API key")
     assert "IONQ_API_KEY" in err
     assert "--emulator" in err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["status", "some-id"], ["result", "some-id"], ["cost", "some-id"], ["cancel", "some-id"]],
+)
+def test_without_key_a_command_naming_a_job_does_not_suggest_a_fresh_emulator(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A new in-process emulator knows no jobs: --emulator could never find this one.
+    code = main(command)
+    err = capsys.readouterr().err
+    assert code == ExitCode.API
+    assert err == "ionq-async: MissingKeyError: no API key: pass --api-key or set IONQ_API_KEY\n"
 
 
 def test_a_base_url_without_a_key_still_asks_for_the_key(
@@ -708,3 +747,198 @@ def test_an_unknown_job_id_is_an_api_error_for_every_command_that_takes_one(
     assert out == ""
     assert err.startswith("ionq-async: NotFoundError: 404")
     assert err.count("\n") == 1
+
+
+# ---------------------------------------------------------------------------------------
+# Option values: checked before anything is sent.
+
+
+def test_result_with_zero_shots_is_invalid_input_in_one_line(
+    cli: Any, cli_json: Any, simulations_done: Callable[[], None], tmp_path: Path
+) -> None:
+    [created] = cli_json("submit", write(tmp_path, "bell.json", BELL))
+    simulations_done()
+    code, out, err = cli("result", created["id"], "--shots", "0")
+    assert code == ExitCode.INVALID_INPUT
+    assert out == ""
+    assert err == "ionq-async: InvalidRequestError: --shots must be at least 1, got 0\n"
+
+
+def test_result_with_more_shots_than_counts_can_hold_is_invalid_input(
+    cli: Any, cli_json: Any, simulations_done: Callable[[], None], tmp_path: Path
+) -> None:
+    [created] = cli_json("submit", write(tmp_path, "bell.json", BELL))
+    simulations_done()
+    code, _, err = cli("result", created["id"], "--shots", str(2**53 + 1))
+    assert code == ExitCode.INVALID_INPUT
+    assert err.startswith("ionq-async: InvalidRequestError: shots must be at most 2**53")
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (["result", "some-id", "--shots", "0"], "--shots must be at least 1, got 0"),
+        (["run", "bell.json", "--shots", "0"], "--shots must be at least 1, got 0"),
+        (["submit", "bell.json", "-s", "-5"], "--shots must be at least 1, got -5"),
+        (["estimate", "--shots", "0"], "--shots must be at least 1, got 0"),
+        (["estimate", "--qubits", "0"], "--qubits must be at least 1, got 0"),
+        (["estimate", "--1q-gates", "-1"], "--1q-gates must be at least 0, got -1"),
+        (["estimate", "--2q-gates", "-2"], "--2q-gates must be at least 0, got -2"),
+    ],
+)
+def test_a_bad_value_for_the_api_is_invalid_input_before_any_request(
+    command: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "bell.json", BELL)
+    # Nothing listens on port 9: a request would make this a network error (exit 4).
+    code = main(["--api-key", SECRET, "--base-url", "http://127.0.0.1:9/v0.4", *command])
+    assert code == ExitCode.INVALID_INPUT
+    assert capsys.readouterr().err == f"ionq-async: InvalidRequestError: {message}\n"
+
+
+def test_demo_with_zero_shots_is_invalid_input_before_the_emulator_starts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["demo", "--shots", "0"]) == ExitCode.INVALID_INPUT
+    assert capsys.readouterr().err == (
+        "ionq-async: InvalidRequestError: --shots must be at least 1, got 0\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (["result", "some-id", "--rows", "0"], "--rows must be at least 1, got 0"),
+        (["run", "bell.json", "--rows", "-1"], "--rows must be at least 1, got -1"),
+        (["run", "bell.json", "--concurrency", "0"], "--concurrency must be at least 1, got 0"),
+        (["run", "bell.json", "--timeout", "-1"], "--timeout must not be negative, got -1.0"),
+        (["run", "bell.json", "--timeout", "nan"], "--timeout must not be negative, got nan"),
+        (["jobs", "--limit", "0"], "--limit must be at least 1, got 0"),
+        (["--retries", "-1", "jobs"], "--retries must be at least 0, got -1"),
+        (["jobs", "--request-timeout", "0"], "--request-timeout must be positive, got 0.0"),
+    ],
+)
+def test_a_bad_setting_of_the_command_itself_is_a_usage_error(
+    command: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "bell.json", BELL)
+    code = main(["--api-key", SECRET, "--base-url", "http://127.0.0.1:9/v0.4", *command])
+    assert code == ExitCode.USAGE
+    assert capsys.readouterr().err == f"ionq-async: ConfigurationError: {message}\n"
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        (["--api-key", SECRET, "--base-url", "https://api.example.com/v0.4"],
+         "--api-key/--base-url do not apply"),
+        (["--retries", "0"], "--retries does not apply"),
+        (["--allow-insecure-http"], "--allow-insecure-http does not apply"),
+    ],
+)  # fmt: skip
+def test_demo_refuses_connection_options_it_would_ignore(
+    options: list[str], named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for argv in (["demo", *options], [*options, "demo"]):
+        assert main(argv) == ExitCode.USAGE
+        err = capsys.readouterr().err
+        assert err == (
+            f"ionq-async: ConfigurationError: demo always runs on its own in-process "
+            f"emulator; {named}\n"
+        )
+        assert SECRET not in err
+
+
+# ---------------------------------------------------------------------------------------
+# A run stopped by --timeout names the jobs it leaves on the server.
+
+
+@pytest.fixture
+def timeout_once_all_submitted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``run --timeout`` fires as soon as every circuit has a job, whatever the clock says."""
+    import ionq_async.cli as cli_module
+
+    scopes: list[anyio.CancelScope] = []
+
+    def time_limit(timeout_s: float | None) -> anyio.CancelScope:
+        assert timeout_s is not None
+        scopes.append(anyio.CancelScope())
+        return scopes[-1]
+
+    class Display(cli_module.BatchDisplay):
+        def update(self, progress: Any) -> None:
+            super().update(progress)
+            if progress.submitted == progress.total:
+                scopes[-1].cancel()
+
+    monkeypatch.setattr(cli_module, "time_limit", time_limit)
+    monkeypatch.setattr(cli_module, "BatchDisplay", Display)
+
+
+def test_run_stopped_by_the_timeout_names_the_jobs_left_on_the_server(
+    strict_server: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    timeout_once_all_submitted: None,
+) -> None:  # fmt: skip
+    bell = write(tmp_path, "bell.json", BELL)
+    base = ["--base-url", strict_server.url, "--api-key", "the-right-key"]
+    run = ["run", bell, bell, "--backend", "qpu.forte-1", "--timeout", "600"]
+    assert main([*base, *run, "--json"]) == ExitCode.JOB_FAILED
+    captured = capsys.readouterr()
+    assert captured.err == ""  # JSON consumers get the ids in the rows
+    rows = json.loads(captured.out)["results"]
+    assert [row["status"] for row in rows] == ["unfinished", "unfinished"]
+    ids = [row["job_id"] for row in rows]
+    assert len(set(ids)) == 2
+    for job_id in ids:  # the jobs exist, and they are still waiting on the server
+        assert main([*base, "--json", "status", job_id]) == 0
+        assert json.loads(capsys.readouterr().out)["status"] in ("submitted", "ready")
+    assert main([*base, "--json", "cancel", *ids]) == 0
+    capsys.readouterr()
+
+    assert main([*base, *run]) == ExitCode.JOB_FAILED
+    captured = capsys.readouterr()
+    assert "unfinished: 2" in captured.out
+    [hint] = captured.err.splitlines()
+    assert hint.startswith("2 jobs were left running on the server: ")
+    left = hint.split(": ", 1)[1].split(";")[0].split()
+    assert len(left) == 2
+    assert all(job_id in captured.out for job_id in left)  # the table's job id column
+    assert hint.endswith(f"; `ionq-async cancel {' '.join(left)}` cancels them")
+    assert main([*base, "--json", "cancel", *left]) == 0
+    assert {row["status"] for row in json.loads(capsys.readouterr().out)} == {"canceled"}
+
+
+def test_run_stopped_by_the_timeout_names_its_one_job_in_the_singular(
+    strict_server: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    timeout_once_all_submitted: None,
+) -> None:  # fmt: skip
+    bell = write(tmp_path, "bell.json", BELL)
+    base = ["--base-url", strict_server.url, "--api-key", "the-right-key"]
+    code = main([*base, "run", bell, "--backend", "qpu.aria-1", "--timeout", "600"])
+    captured = capsys.readouterr()
+    assert code == ExitCode.JOB_FAILED
+    assert "unfinished" in captured.out
+    [hint] = captured.err.splitlines()
+    job_id = hint.split(": ", 1)[1].split(";")[0]
+    assert job_id in captured.out
+    assert hint == (
+        f"1 job was left running on the server: {job_id}; `ionq-async cancel {job_id}` cancels it"
+    )
+    assert main([*base, "--json", "cancel", job_id]) == 0
+
+
+def test_a_timed_out_run_on_the_in_process_emulator_gives_no_cancel_hint(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, timeout_once_all_submitted: None
+) -> None:
+    # The emulator, and every job on it, is gone when the command ends.
+    bell = write(tmp_path, "bell.json", BELL)
+    code = main(["--emulator", "run", bell, "--backend", "qpu.aria-1", "--timeout", "600"])
+    captured = capsys.readouterr()
+    assert code == ExitCode.JOB_FAILED
+    assert "unfinished" in captured.out
+    assert captured.err == ""
