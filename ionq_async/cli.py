@@ -1204,19 +1204,33 @@ async def run_batch(
     timeout_s: float | None,
     title: str,
     show_progress: bool,
+    name_left_running: bool = False,
 ) -> BatchReport:
-    """Run circuits through ``client.run_many`` with a live progress bar; collect outcomes."""
+    """Run circuits through ``client.run_many`` with a live progress bar; collect outcomes.
+
+    With ``name_left_running``, an interruption (Ctrl-C) or an error that stops the batch
+    first says on stderr which jobs were created and are still on the server.
+    """
     outcomes: dict[int, Outcome] = {}
     started = time.monotonic()
     batch: BatchRun | None = None
-    with (
-        BatchDisplay(out, len(circuits), title, enabled=show_progress) as display,
-        time_limit(timeout_s) as scope,
-    ):
-        batch = client.run_many(circuits, progress=display.update, **options)
-        async with batch:
-            async for outcome in batch:
-                outcomes[outcome.index] = outcome
+    try:
+        with (
+            BatchDisplay(out, len(circuits), title, enabled=show_progress) as display,
+            time_limit(timeout_s) as scope,
+        ):
+            batch = client.run_many(circuits, progress=display.update, **options)
+            async with batch:
+                async for outcome in batch:
+                    outcomes[outcome.index] = outcome
+    except BaseException:
+        if batch is not None and name_left_running:
+            ids = (batch.job_ids.get(i) for i in range(len(circuits)) if i not in outcomes)
+            left = list(dict.fromkeys(job_id for job_id in ids if job_id is not None))
+            if left:
+                # On stderr even in JSON mode: stdout gets nothing from a stopped run.
+                out.err.print(Text(left_running_note(left)), soft_wrap=True)
+        raise
     return BatchReport(
         total=len(circuits),
         outcomes=outcomes,
@@ -1319,6 +1333,7 @@ async def cmd_run(client: Any, ns: argparse.Namespace, out: Output) -> int:
         timeout_s=ns.timeout,
         title="run",
         show_progress=len(items) > 1,
+        name_left_running=not ns.emulator,  # an in-process emulator's jobs end with it
     )
     entries = [
         outcome_json(
@@ -1346,12 +1361,17 @@ async def cmd_run(client: Any, ns: argparse.Namespace, out: Output) -> int:
         out.console.print(Text(report.summary_line()))
     left = report.unfinished_job_ids
     if left and not ns.emulator:  # an in-process emulator's jobs end with it
-        jobs, them = ("1 job was", "it") if len(left) == 1 else (f"{len(left)} jobs were", "them")
-        out.note(
-            f"{jobs} left running on the server: {' '.join(left)}; "
-            f"`{PROG} cancel {' '.join(left)}` cancels {them}"
-        )
+        out.note(left_running_note(left))
     return report.exit_code()
+
+
+def left_running_note(left: Sequence[str]) -> str:
+    """The line that names jobs left on the server and the command that cancels them."""
+    jobs, them = ("1 job was", "it") if len(left) == 1 else (f"{len(left)} jobs were", "them")
+    return (
+        f"{jobs} left running on the server: {' '.join(left)}; "
+        f"`{PROG} cancel {' '.join(left)}` cancels {them}"
+    )
 
 
 HANDLERS: dict[str, Handler] = {

@@ -942,3 +942,51 @@ def test_a_timed_out_run_on_the_in_process_emulator_gives_no_cancel_hint(
     assert code == ExitCode.JOB_FAILED
     assert "unfinished" in captured.out
     assert captured.err == ""
+
+
+@pytest.fixture
+def ctrl_c_once_all_submitted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``run`` is interrupted (as Ctrl-C would) as soon as every circuit has a job."""
+    import contextlib
+
+    import ionq_async.cli as cli_module
+
+    scopes: list[anyio.CancelScope] = []
+
+    @contextlib.contextmanager
+    def time_limit(_timeout_s: float | None) -> Iterator[anyio.CancelScope]:
+        with anyio.CancelScope() as scope:
+            scopes.append(scope)
+            yield scope
+        if scope.cancelled_caught:
+            raise KeyboardInterrupt
+
+    class Display(cli_module.BatchDisplay):
+        def update(self, progress: Any) -> None:
+            super().update(progress)
+            if progress.submitted == progress.total:
+                scopes[-1].cancel()
+
+    monkeypatch.setattr(cli_module, "time_limit", time_limit)
+    monkeypatch.setattr(cli_module, "BatchDisplay", Display)
+
+
+@pytest.mark.parametrize("json_mode", [False, True])
+def test_an_interrupted_run_names_the_jobs_left_on_the_server(
+    strict_server: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    ctrl_c_once_all_submitted: None, json_mode: bool,
+) -> None:  # fmt: skip
+    bell = write(tmp_path, "bell.json", BELL)
+    base = ["--base-url", strict_server.url, "--api-key", "the-right-key"]
+    run = ["run", bell, bell, "--backend", "qpu.forte-1", *(["--json"] if json_mode else [])]
+    assert main([*base, *run]) == ExitCode.INTERRUPTED
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    hint, interrupted = captured.err.splitlines()
+    assert interrupted == "ionq-async: interrupted"
+    assert hint.startswith("2 jobs were left running on the server: ")
+    left = hint.split(": ", 1)[1].split(";")[0].split()
+    assert len(set(left)) == 2
+    assert hint.endswith(f"; `ionq-async cancel {' '.join(left)}` cancels them")
+    assert main([*base, "--json", "cancel", *left]) == 0
+    assert {row["status"] for row in json.loads(capsys.readouterr().out)} == {"canceled"}
