@@ -6,6 +6,7 @@ event loop in a worker thread (an anyio blocking portal), over a real loopback s
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import signal
@@ -858,17 +859,23 @@ def test_demo_refuses_connection_options_it_would_ignore(
 # A run stopped by --timeout names the jobs it leaves on the server.
 
 
-@pytest.fixture
-def timeout_once_all_submitted(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``run --timeout`` fires as soon as every circuit has a job, whatever the clock says."""
+def stop_once_all_submitted(monkeypatch: pytest.MonkeyPatch, *, interrupt: bool) -> None:
+    """Stop ``run`` as soon as every circuit has a job, whatever the clock says.
+
+    Without ``interrupt`` it is ``--timeout`` firing; with it, Ctrl-C (KeyboardInterrupt).
+    """
     import ionq_async.cli as cli_module
 
     scopes: list[anyio.CancelScope] = []
 
-    def time_limit(timeout_s: float | None) -> anyio.CancelScope:
-        assert timeout_s is not None
-        scopes.append(anyio.CancelScope())
-        return scopes[-1]
+    @contextlib.contextmanager
+    def time_limit(timeout_s: float | None) -> Iterator[anyio.CancelScope]:
+        assert timeout_s is not None or interrupt
+        with anyio.CancelScope() as scope:
+            scopes.append(scope)
+            yield scope
+        if interrupt and scope.cancelled_caught:
+            raise KeyboardInterrupt
 
     class Display(cli_module.BatchDisplay):
         def update(self, progress: Any) -> None:
@@ -878,6 +885,12 @@ def timeout_once_all_submitted(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(cli_module, "time_limit", time_limit)
     monkeypatch.setattr(cli_module, "BatchDisplay", Display)
+
+
+@pytest.fixture
+def timeout_once_all_submitted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``run --timeout`` fires as soon as every circuit has a job."""
+    stop_once_all_submitted(monkeypatch, interrupt=False)
 
 
 def test_run_stopped_by_the_timeout_names_the_jobs_left_on_the_server(
@@ -947,28 +960,7 @@ def test_a_timed_out_run_on_the_in_process_emulator_gives_no_cancel_hint(
 @pytest.fixture
 def ctrl_c_once_all_submitted(monkeypatch: pytest.MonkeyPatch) -> None:
     """``run`` is interrupted (as Ctrl-C would) as soon as every circuit has a job."""
-    import contextlib
-
-    import ionq_async.cli as cli_module
-
-    scopes: list[anyio.CancelScope] = []
-
-    @contextlib.contextmanager
-    def time_limit(_timeout_s: float | None) -> Iterator[anyio.CancelScope]:
-        with anyio.CancelScope() as scope:
-            scopes.append(scope)
-            yield scope
-        if scope.cancelled_caught:
-            raise KeyboardInterrupt
-
-    class Display(cli_module.BatchDisplay):
-        def update(self, progress: Any) -> None:
-            super().update(progress)
-            if progress.submitted == progress.total:
-                scopes[-1].cancel()
-
-    monkeypatch.setattr(cli_module, "time_limit", time_limit)
-    monkeypatch.setattr(cli_module, "BatchDisplay", Display)
+    stop_once_all_submitted(monkeypatch, interrupt=True)
 
 
 @pytest.mark.parametrize("json_mode", [False, True])
