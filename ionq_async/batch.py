@@ -686,6 +686,12 @@ class _TokenResolver:
                 await self._sweep()
             return self._answers.pop(token, None)
 
+    async def find_all(self, lookups: Sequence[tuple[str, float]]) -> list[Job | None]:
+        """:meth:`find` for many ``(token, since)`` at once: one sweep serves them all."""
+        for token, since in lookups:
+            self._pending[token] = min(since, self._pending.get(token, since))
+        return [await self.find(token, since) for token, since in lookups]
+
     async def _sweep(self) -> None:
         wanted = dict(self._pending)
         self._pending.clear()
@@ -1141,12 +1147,7 @@ class _Engine:
             return
         with anyio.CancelScope(shield=True), anyio.move_on_after(10.0):
             try:
-                for unit in unanswered:
-                    assert unit.token is not None
-                    self.resolver._pending[unit.token] = unit.token_at
-                for unit in unanswered:
-                    assert unit.token is not None
-                    job = await self.resolver.find(unit.token, unit.token_at)
+                for job in await self.resolver.find_all(_token_lookups(unanswered)):
                     if job is not None and not job.is_terminal and job.id not in ids:
                         ids.append(job.id)
                 if ids:
@@ -1249,12 +1250,8 @@ class _Engine:
                 to_submit.append(unit)
         # Every pending token joins one sweep: look them up together, then submit the rest.
         resumed: list[_Unit] = []
-        for unit in lookups:
-            assert unit.token is not None
-            self.resolver._pending[unit.token] = unit.token_at
-        for unit in lookups:
-            assert unit.token is not None
-            job = await self.resolver.find(unit.token, unit.token_at)
+        found = await self.resolver.find_all(_token_lookups(lookups))
+        for unit, job in zip(lookups, found, strict=True):
             if job is None:
                 resumed.append(unit)
                 continue
@@ -1565,6 +1562,11 @@ class _Engine:
         if unit.number not in self.finished_units:
             self.finished_units.add(unit.number)
             self.in_flight.release()
+
+
+def _token_lookups(units: Iterable[_Unit]) -> list[tuple[str, float]]:
+    """``(token, attempt time)`` of units that have a token, for the resolver."""
+    return [(unit.token, unit.token_at) for unit in units if unit.token is not None]
 
 
 def _note_finished_job(error: IonQError, job: Job | None) -> None:
