@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import gc
 import json
 import math
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 from asyncio_hygiene import no_asyncio_leaks  # noqa: F401 (an autouse fixture)
+from batch_helpers import all_batch_tasks_ended, batch_tasks, quiet, settle, when_submitted
 
 from ionq_async._retry import RetryPolicy
 from ionq_async._transport import RateLimitEvent
 from ionq_async.batch import (
     TOKEN_METADATA_KEY,
-    BatchProgress,
     Outcome,
     PollSchedule,
     _Throttle,
@@ -73,34 +72,26 @@ def matches(outcome: Outcome) -> bool:
     )
 
 
-def batch_tasks() -> list[asyncio.Task[Any]]:
-    """Running tasks whose code is the client's (not the emulator's, not the test's)."""
-    found = []
-    for task in asyncio.all_tasks():
-        code = getattr(task.get_coro(), "cr_code", None)
-        filename = code.co_filename if code is not None else ""
-        if "ionq_async" in filename and "emulator" not in filename:
-            found.append(task)
-    return found
-
-
-async def settle() -> None:
-    gc.collect()
-    for _ in range(10):
-        await asyncio.sleep(0)
-
-
-async def all_batch_tasks_ended() -> None:
-    """Wait (30 s at most: a hang fails, it does not block) until no client task runs."""
-    with anyio.fail_after(30):
-        while tasks := batch_tasks():
-            await asyncio.wait(tasks)
-
-
-async def quiet() -> None:
-    """Wait for a point where every other task waits (on a socket, a timer or an event)."""
-    with anyio.fail_after(30):
-        await anyio.wait_all_tasks_blocked()
+async def resume_and_check_nothing_twice(
+    emu: Emulator,
+    clock: ManualClock,
+    circuits: Sequence[Circuit | dict[str, Any]],
+    journal: Path,
+) -> None:
+    """Run the batch again with its journal: every circuit ends matched, no job twice."""
+    clock.advance(60.0)
+    async with client_for(emu) as client:
+        progress, submitted = when_submitted(len(circuits))
+        run = client.run_many(circuits, journal=str(journal), progress=progress)
+        async with run:
+            await submitted.wait()
+            clock.advance(60.0)  # the jobs created on resume finish too
+            outcomes = [o async for o in run]
+    tokens = Counter((job["metadata"] or {}).get(TOKEN_METADATA_KEY) for job in emu.jobs())
+    assert sorted(o.index for o in outcomes) == list(range(len(circuits)))
+    assert all(matches(o) for o in outcomes)
+    assert emu.stats.jobs_created == len(circuits)
+    assert set(tokens.values()) == {1}
 
 
 def client_for(emu: Emulator, retry: RetryPolicy | None = None) -> Client:
@@ -226,17 +217,6 @@ async def test_dropped_connections_after_the_job_is_stored_leave_no_duplicates()
     assert set(tokens.values()) == {1}
 
 
-def when_submitted(count: int) -> tuple[Callable[[BatchProgress], None], anyio.Event]:
-    """A progress callback and the event it sets once ``count`` circuits have jobs."""
-    event = anyio.Event()
-
-    def progress(state: BatchProgress) -> None:
-        if state.submitted >= count:
-            event.set()
-
-    return progress, event
-
-
 async def _run_until_submitted(
     client: Client, circuits: list[Circuit], journal: Path, count: int
 ) -> None:
@@ -265,19 +245,7 @@ async def test_a_stopped_batch_resumes_from_its_journal_without_duplicates(
         lines = journal.read_text().splitlines()
         last = max(i for i, line in enumerate(lines) if json.loads(line)["type"] == "job")
         journal.write_text("\n".join(lines[:last] + lines[last + 1 :]) + "\n")
-        clock.advance(60.0)
-        async with client_for(emu) as client:
-            progress, submitted = when_submitted(120)
-            run = client.run_many(circuits, journal=str(journal), progress=progress)
-            async with run:
-                await submitted.wait()
-                clock.advance(60.0)  # let the jobs created on resume finish too
-                outcomes = [o async for o in run]
-        tokens = Counter((job["metadata"] or {}).get(TOKEN_METADATA_KEY) for job in emu.jobs())
-    assert sorted(o.index for o in outcomes) == list(range(120))
-    assert all(matches(o) for o in outcomes)
-    assert emu.stats.jobs_created == 120
-    assert set(tokens.values()) == {1}
+        await resume_and_check_nothing_twice(emu, clock, circuits, journal)
 
 
 async def test_breaking_out_leaves_nothing_running_and_cancel_remote_cancels_jobs() -> None:
@@ -488,19 +456,7 @@ async def test_a_batch_killed_mid_run_resumes_from_its_journal_without_duplicate
         # The child froze right after its 30th job was recorded; at most its other
         # creations in flight then (concurrency=8) may still have been stored.
         assert 30 <= created_before <= 30 + 8
-        clock.advance(60.0)
-        async with client_for(emu) as client:
-            progress, submitted = when_submitted(120)
-            run = client.run_many(circuits, journal=str(journal), progress=progress)
-            async with run:
-                await submitted.wait()
-                clock.advance(60.0)  # the jobs created on resume finish too
-                outcomes = [o async for o in run]
-        tokens = Counter((job["metadata"] or {}).get(TOKEN_METADATA_KEY) for job in emu.jobs())
-    assert sorted(o.index for o in outcomes) == list(range(120))
-    assert all(matches(o) for o in outcomes)
-    assert emu.stats.jobs_created == 120
-    assert set(tokens.values()) == {1}
+        await resume_and_check_nothing_twice(emu, clock, circuits, journal)
 
 
 @pytest.mark.parametrize("pack", [False, True])

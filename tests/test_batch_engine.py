@@ -22,6 +22,7 @@ import anyio.lowlevel
 import pytest
 from aiohttp import web
 from asyncio_hygiene import no_asyncio_leaks  # noqa: F401 (an autouse fixture)
+from batch_helpers import batch_tasks, settle, when_submitted
 
 from ionq_async._retry import RetryPolicy
 from ionq_async.batch import QPU_SCHEDULE as DEFAULT_QPU_SCHEDULE
@@ -307,17 +308,6 @@ def fast_polling(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("ionq_async.batch.QPU_SCHEDULE", FAST)
 
 
-def when_submitted(count: int) -> tuple[Callable[[BatchProgress], None], anyio.Event]:
-    """A progress callback and the event it sets once ``count`` circuits have jobs."""
-    event = anyio.Event()
-
-    def progress(state: BatchProgress) -> None:
-        if state.submitted >= count:
-            event.set()
-
-    return progress, event
-
-
 def client_for(url: str) -> Client:
     return Client(api_key=KEY, base_url=url, retry=RetryPolicy.no_wait())
 
@@ -478,9 +468,7 @@ async def test_a_dropped_creation_is_found_by_its_token_not_sent_again(
         outcomes = [o async for o in client.run_many([basis_circuit(i) for i in range(30)])]
     assert all(o.ok for o in outcomes)
     assert api.requests["POST /jobs"] == 30
-    tokens = Counter((j["metadata"] or {}).get(TOKEN_METADATA_KEY) for j in api.jobs.values())
-    assert len(tokens) == 30
-    assert set(tokens.values()) == {1}
+    assert one_job_per_token(api, 30)
 
 
 async def test_pack_gives_the_same_outcomes_in_few_jobs(fake: tuple[FakeAPI, str]) -> None:
@@ -873,22 +861,6 @@ async def test_a_rejected_key_raises_one_authentication_error_not_a_group() -> N
             assert not batch_tasks()
     finally:
         await runner.cleanup()
-
-
-def batch_tasks() -> list[asyncio.Task[Any]]:
-    """Running tasks whose code is the client's batch engine."""
-    found = []
-    for task in asyncio.all_tasks():
-        code = getattr(task.get_coro(), "cr_code", None)
-        if code is not None and code.co_filename.endswith("batch.py"):
-            found.append(task)
-    return found
-
-
-async def settle() -> None:
-    gc.collect()
-    for _ in range(10):
-        await asyncio.sleep(0)
 
 
 async def test_an_exception_in_the_loop_body_stops_the_batch(fake: tuple[FakeAPI, str]) -> None:
