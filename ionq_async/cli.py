@@ -1157,8 +1157,7 @@ class BatchReport:
     @property
     def unfinished_job_ids(self) -> list[str]:
         """Jobs created for circuits without an outcome: still on the server, maybe running."""
-        ids = (self.job_ids.get(i) for i in range(self.total) if i not in self.outcomes)
-        return list(dict.fromkeys(job_id for job_id in ids if job_id is not None))
+        return unfinished_job_ids(self.total, self.outcomes, self.job_ids)
 
     @property
     def jobs_per_s(self) -> float:
@@ -1225,8 +1224,7 @@ async def run_batch(
                     outcomes[outcome.index] = outcome
     except BaseException:
         if batch is not None and name_left_running:
-            ids = (batch.job_ids.get(i) for i in range(len(circuits)) if i not in outcomes)
-            left = list(dict.fromkeys(job_id for job_id in ids if job_id is not None))
+            left = unfinished_job_ids(len(circuits), outcomes, batch.job_ids)
             if left:
                 # On stderr even in JSON mode: stdout gets nothing from a stopped run.
                 out.err.print(Text(left_running_note(left)), soft_wrap=True)
@@ -1236,7 +1234,7 @@ async def run_batch(
         outcomes=outcomes,
         elapsed_s=time.monotonic() - started,
         timed_out=scope.cancelled_caught,
-        job_ids=batch_job_ids(batch) if batch is not None else {},
+        job_ids=batch.job_ids if batch is not None else {},
     )
 
 
@@ -1245,9 +1243,12 @@ def time_limit(timeout_s: float | None) -> anyio.CancelScope:
     return anyio.move_on_after(timeout_s)
 
 
-def batch_job_ids(batch: BatchRun) -> dict[int, str]:
-    """The job id of every circuit of a (finished or stopped) batch that got a job."""
-    return batch.job_ids
+def unfinished_job_ids(
+    total: int, outcomes: Mapping[int, Outcome], job_ids: Mapping[int, str]
+) -> list[str]:
+    """Ids of jobs created for circuits without an outcome, once each, in circuit order."""
+    ids = (job_ids.get(i) for i in range(total) if i not in outcomes)
+    return list(dict.fromkeys(job_id for job_id in ids if job_id is not None))
 
 
 def failure_json(error: BaseException | None) -> dict[str, Any] | None:
