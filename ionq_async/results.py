@@ -36,7 +36,6 @@ PROBABILITY_SUM_TOLERANCE = 1e-6
 """How far from 1 the probabilities may sum before they are rejected."""
 
 _TIE_DECIMALS = 9
-_SNAP_TOLERANCE = 1e-9
 _MAX_EXACT_SHOTS = 2**53
 
 
@@ -181,11 +180,11 @@ def counts_from_probabilities(probabilities: Mapping[int, float], shots: int) ->
         positive = values > 0.0
         keys, values = keys[positive], values[positive]
     exact = values * shots
-    # A product within float error below a whole number is that number: 0.29 * 100 comes
-    # out as 28.999999999999996, which must count as 29 with nothing left over.
-    floors = np.floor(exact + _SNAP_TOLERANCE)
+    floors = np.floor(exact)
     # Fractions in units of 10^-9, so that fractions equal to 9 decimals are ties: exact
     # ties such as 1/6 and 2/3 of 62 shots (both x.333...) differ in their last float bits.
+    # A product a hair below a whole number (0.29 * 100 is 28.999999999999996) has the
+    # largest fraction there is, 10^9 units, so it always gets one of the leftover shots.
     fractions = np.rint((exact - floors) * 10.0**_TIE_DECIMALS)
     counts = floors.astype(np.int64)
     leftover = shots - int(counts.sum())

@@ -95,6 +95,11 @@ def test_zero_counts_are_left_out() -> None:
 def test_a_product_a_hair_below_a_whole_number_counts_as_that_number() -> None:
     assert 0.29 * 100 < 29  # 28.999999999999996: float error, not a fraction of a shot
     assert counts_from_probabilities({0: 0.29, 1: 0.71}, 100) == {0: 29, 1: 71}
+    # Even when real fractions compete for the two leftover shots: state 0's 0.999...
+    # (a float-error artefact) ranks first, then the tied halves go to the lower key.
+    assert 0.29 * 100 + 0.705 * 100 + 0.005 * 100 == 100
+    counts = counts_from_probabilities({0: 0.29, 1: 0.705, 2: 0.005}, 100)
+    assert counts == {0: 29, 1: 71}
 
 
 def test_exact_ties_that_differ_in_their_last_bits_still_go_to_the_lowest_key() -> None:
