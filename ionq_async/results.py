@@ -189,8 +189,12 @@ def counts_from_probabilities(probabilities: Mapping[int, float], shots: int) ->
     counts = floors.astype(np.int64)
     leftover = shots - int(counts.sum())
     size = len(keys)
-    if leftover < 0:  # pragma: no cover - rounding cannot push the floors above shots
-        raise ArithmeticError("largest remainder: floors exceed shots")
+    if leftover < 0:
+        # Float error at huge shot counts (products a hair above a whole number) can push
+        # the floors past shots: take the excess back from the smallest remainders.
+        can_give = np.where(counts > 0, -fractions, -np.inf)
+        counts -= _largest_remainders(keys, can_give, -leftover)
+        leftover = 0
     if leftover >= size:
         # Only possible through rounding error; give every state its share first.
         counts += leftover // size

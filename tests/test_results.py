@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from ionq_async.exceptions import InvalidRequestError, ResponseError
@@ -109,12 +109,26 @@ def test_exact_ties_that_differ_in_their_last_bits_still_go_to_the_lowest_key() 
     assert counts == {0: 11, 1: 41, 2: 10}
 
 
-def test_a_state_of_probability_zero_never_gets_a_shot() -> None:
-    probabilities = {0: 0.1, 1: 0.2, 2: 0.7, 3: 0.0}
-    for shots in (1, 10, 10**9, 10**15, 2**53):
-        counts = counts_from_probabilities(probabilities, shots)
-        assert 3 not in counts
-        assert sum(counts.values()) == shots
+@given(
+    st.lists(st.floats(0.001, 1.0), min_size=1, max_size=6),
+    st.sampled_from([10**9, 10**12, 10**15, 2**52 + 12345, 2**53 - 1, 2**53]),
+)
+@example([0.27, 0.1], 2**53)  # floors 1 past shots: raised ArithmeticError before
+@example([0.23, 0.261, 0.212], 2**53)
+def test_huge_shot_counts_still_sum_to_shots_and_skip_zero_states(
+    weights: list[float], shots: int
+) -> None:
+    # At these counts p * shots carries float error of whole shots: the floors alone can
+    # exceed shots (this raised ArithmeticError before), or fall short by many.
+    total = sum(weights)
+    probabilities = {key: weight / total for key, weight in enumerate(weights)}
+    probabilities[len(weights)] = 0.0
+    counts = counts_from_probabilities(probabilities, shots)
+    assert sum(counts.values()) == shots
+    assert len(weights) not in counts
+    for key, p in probabilities.items():
+        # Within 1 of p * shots, give or take the float error of the product itself.
+        assert abs(counts.get(key, 0) - p * shots) <= 1 + 4 * p * shots * 2**-52
 
 
 def test_integer_values_are_accepted() -> None:
