@@ -680,17 +680,20 @@ class _TokenResolver:
 
     async def find(self, token: str, since: float) -> Job | None:
         """The job created with ``token`` by an attempt at ``since`` (our epoch s), or None."""
-        self._pending[token] = min(since, self._pending.get(token, since))
-        async with self._lock:
-            if token not in self._answers:
-                await self._sweep()
-            return self._answers.pop(token, None)
+        [job] = await self.find_all([(token, since)])
+        return job
 
     async def find_all(self, lookups: Sequence[tuple[str, float]]) -> list[Job | None]:
         """:meth:`find` for many ``(token, since)`` at once: one sweep serves them all."""
         for token, since in lookups:
             self._pending[token] = min(since, self._pending.get(token, since))
-        return [await self.find(token, since) for token, since in lookups]
+        async with self._lock:
+            if any(token not in self._answers for token, _ in lookups):
+                await self._sweep()
+            # A token answered by another caller's sweep is no longer wanted by any sweep.
+            for token, _ in lookups:
+                self._pending.pop(token, None)
+            return [self._answers.pop(token, None) for token, _ in lookups]
 
     async def _sweep(self) -> None:
         wanted = dict(self._pending)
@@ -1147,11 +1150,15 @@ class _Engine:
             return
         with anyio.CancelScope(shield=True), anyio.move_on_after(10.0):
             try:
-                for job in await self.resolver.find_all(_token_lookups(unanswered)):
-                    if job is not None and not job.is_terminal and job.id not in ids:
-                        ids.append(job.id)
+                # The jobs known to be waiting first: a slow token sweep must not use up
+                # the time they need.
                 if ids:
                     await self.client.cancel_many(ids)
+                found = await self.resolver.find_all(_token_lookups(unanswered))
+                more = [job.id for job in found if job is not None and not job.is_terminal]
+                if more:
+                    ids.extend(more)
+                    await self.client.cancel_many(more)
             except IonQError as error:
                 logger.warning("cancelling %d unfinished jobs failed: %r", len(ids), error)
 

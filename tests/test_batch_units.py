@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import math
 import random
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import anyio
 import pytest
@@ -568,3 +570,33 @@ async def test_after_a_failed_write_no_append_claims_its_record_is_on_disk(
     journal.close()
     assert returned == []  # the first write held some of them: none may pass for durable
     assert sorted(failed) == list(range(50))
+
+
+# -- the token resolver -------------------------------------------------------------------
+
+
+async def test_finding_many_tokens_takes_one_sweep_and_leaves_nothing_pending() -> None:
+    from ionq_async.batch import TOKEN_METADATA_KEY, _TokenResolver
+
+    listed = [
+        Job(id=f"job-{n}", status=JobStatus.READY, metadata={TOKEN_METADATA_KEY: f"t{n}"})
+        for n in range(5)
+    ]
+
+    class Lister:
+        calls = 0
+
+        async def jobs(self, **_options: object) -> Any:
+            Lister.calls += 1
+            for job in listed:
+                yield job
+
+    resolver = _TokenResolver(Lister(), backend=None)  # type: ignore[arg-type]
+    now = time.time()
+    found = await resolver.find_all([("t3", now), ("t0", now), ("missing", now)])
+    assert [job.id if job else None for job in found] == ["job-3", "job-0", None]
+    assert (resolver.sweeps, Lister.calls) == (1, 1)
+    # Nothing left over to drag a later sweep back to these attempts' times.
+    assert resolver._pending == {} and resolver._answers == {}
+    assert (await resolver.find("t4", now)).id == "job-4"  # type: ignore[union-attr]
+    assert resolver.sweeps == 2
