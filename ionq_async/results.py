@@ -8,6 +8,7 @@ In every bitstring this module writes, qubit 0 is therefore the **rightmost** ch
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn, TypeVar
 
@@ -149,8 +150,10 @@ def _raise_for_bad_values(
 
 
 def _check_shots(shots: object) -> int:
-    if not isinstance(shots, int) or isinstance(shots, bool):
+    # NumPy integers count as integers here as in Client.submit (numbers.Integral).
+    if not isinstance(shots, numbers.Integral) or isinstance(shots, bool):
         raise InvalidRequestError(f"shots must be an integer, got {shots!r}")
+    shots = int(shots)
     if shots < 1:
         raise InvalidRequestError(f"shots must be at least 1, got {shots}")
     return shots

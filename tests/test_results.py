@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -129,6 +130,10 @@ def test_huge_shot_counts_still_sum_to_shots_and_skip_zero_states(
     for key, p in probabilities.items():
         # Within 1 of p * shots, give or take the float error of the product itself.
         assert abs(counts.get(key, 0) - p * shots) <= 1 + 4 * p * shots * 2**-52
+
+
+def test_numpy_integer_shots_are_accepted_as_the_client_accepts_them() -> None:
+    assert counts_from_probabilities({0: 0.5, 3: 0.5}, np.int64(10)) == {0: 5, 3: 5}
 
 
 def test_integer_values_are_accepted() -> None:
