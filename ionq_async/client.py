@@ -709,16 +709,12 @@ class Client(BatchMethods):
         """
         if isinstance(job, str) or not job.is_terminal:
             job = await self.get_job(job)
-        if job.status is JobStatus.FAILED:
-            raise JobFailed(job)
-        if job.status is JobStatus.CANCELED:
-            raise JobCanceled(job)
+        _check_has_results(job)
         if job.status is not JobStatus.COMPLETED:
             raise ResultsNotReadyError(
                 f"job {job.id} is {job.status.value}; results exist once it has completed",
                 status=404,
             )
-        _check_has_results(job)
         probabilities = await self.probabilities(job)
         return Result(job=job, probabilities=probabilities, shots=job.shots)
 

@@ -159,7 +159,9 @@ def _check_shots(shots: object) -> int:
     return shots
 
 
-def counts_from_probabilities(probabilities: Mapping[int, float], shots: int) -> dict[int, int]:
+def counts_from_probabilities(
+    probabilities: Mapping[int, float], shots: int | np.integer[Any]
+) -> dict[int, int]:
     """Counts that sum exactly to ``shots``, by largest remainder; deterministic.
 
     Each state first gets ⌊p·shots⌋; the shots left over go one each to the states with
