@@ -559,6 +559,11 @@ class _Throttle:
         limited = stats.rate_limited - limited_then
         return (limited / sent if sent > 0 else 0.0), sent
 
+    def is_limiting(self) -> bool:
+        """True when 429s are a real share of the last second's answers (a rate limit)."""
+        fraction, sent = self.limited_fraction()
+        return sent >= self.min_samples and fraction >= self.min_limited_fraction
+
     def on_rate_limited(self, _event: RateLimitEvent | None = None) -> None:
         """The transport saw a 429; pace only if 429s are a real share of the answers.
 
@@ -567,8 +572,7 @@ class _Throttle:
         our rate answers a large share of requests with 429.
         """
         self.events += 1
-        fraction, sent = self.limited_fraction()
-        if sent < self.min_samples or fraction < self.min_limited_fraction:
+        if not self.is_limiting():
             return
         self.pacer.on_rate_limited()
         self._size_limiter()
@@ -1325,7 +1329,7 @@ class _Engine:
                 )
             except RateLimitError as error:
                 # Refused outright: nothing was created.
-                attempt = await self._after_refusal(error, attempt, max_attempts, served_before)
+                attempt = self._after_refusal(error, attempt, max_attempts, served_before)
             except (TransportError, ServerError) as error:
                 if _is_ambiguous(error):
                     found = await self.resolver.find(token, unit.token_at)
@@ -1355,19 +1359,19 @@ class _Engine:
             try:
                 return await self.throttle.call(function, *args, **kwargs)
             except RateLimitError as error:
-                attempt = await self._after_refusal(error, attempt, max_attempts, served_before)
+                attempt = self._after_refusal(error, attempt, max_attempts, served_before)
             except (TransportError, ServerError):
                 if attempt >= max_attempts:
                     raise
                 await anyio.sleep(_create_backoff_s(self.client, math.ceil(attempt)))
 
-    async def _after_refusal(
+    def _after_refusal(
         self, error: RateLimitError, attempt: float, max_attempts: int, served_before: int
     ) -> float:
-        """Pause after a 429 that outlasted the transport's retries; the attempt it counts as.
+        """The attempt a 429 that outlasted the transport's retries counts as.
 
-        The transport's gate already waited (and its listener told the limiter). If other
-        requests of the client got through meanwhile, the server is rationing, not
+        The transport's gate holds the next attempt back (its listener told the limiter).
+        If other requests of the client got through meanwhile, the server is rationing, not
         refusing: this one is only waiting its turn, and the round counts as a fraction of
         an attempt (``1 / _RATIONED_ROUNDS_PER_ATTEMPT``): patience is long, not endless.
         Raises ``error`` once the budget is spent.
@@ -1376,7 +1380,8 @@ class _Engine:
             attempt -= 1 - 1 / _RATIONED_ROUNDS_PER_ATTEMPT
         if attempt >= max_attempts:
             raise error
-        await anyio.sleep(min(error.retry_after or 0.0, 60.0))
+        # No sleep of our own: the 429 closed the transport's gate for its Retry-After, and
+        # the next attempt waits there with every other request of the client.
         return attempt
 
     def _on_rate_limited(self, *_: Any) -> None:
@@ -1384,8 +1389,7 @@ class _Engine:
         # Shrink only when 429s are a real share of the answers (a server limiting our
         # rate), as the pacer does: halving for each odd 429 a server sends whatever the
         # rate would hold a batch near one creation in flight.
-        fraction, sent = self.throttle.limited_fraction()
-        if sent >= self.throttle.min_samples and fraction >= self.throttle.min_limited_fraction:
+        if self.throttle.is_limiting():
             self.limiter.on_rate_limited()
 
     def _on_terminal(self, key: int, job: Job) -> None:
