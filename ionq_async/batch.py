@@ -1310,12 +1310,8 @@ class _Engine:
         metadata[TOKEN_METADATA_KEY] = token
         options = {k: v for k, v in self.options.items() if k != "metadata"}
         circuit = self._payload_circuit(unit)
-        attempt: float = 0
-        # As patient as the client's retry policy is with any other request.
-        max_attempts = max(1, self.client.transport.retry_policy.max_attempts)
-        while True:
-            attempt += 1
-            served_before = _served(self.client)
+
+        async def create_once() -> Job:
             unit.token_at = time.time()
             if self.journal is not None:
                 await self.journal.record_token(
@@ -1323,18 +1319,45 @@ class _Engine:
                         unit=unit.number, indices=unit.indices, token=token, at=unit.token_at
                     )
                 )
+            return await self.throttle.call(
+                self.client.submit, circuit, metadata=metadata, **options
+            )
+
+        async def look_up(error: TransportError | ServerError) -> Job | None:
+            if not _is_ambiguous(error):
+                return None  # a 429 or a connection never opened: nothing was created
+            found = await self.resolver.find(token, unit.token_at)
+            if found is not None:
+                logger.debug("unit %d: job %s found by token", unit.number, found.id)
+            return found
+
+        return await self._patiently(create_once, after_failure=look_up)
+
+    async def _patiently(
+        self,
+        once: Callable[[], Awaitable[T]],
+        *,
+        after_failure: Callable[[TransportError | ServerError], Awaitable[T | None]] | None = None,
+    ) -> T:
+        """``once()`` again after failures that outlast the transport's own retries.
+
+        As patient as the client's retry policy is with any one request: 429s see
+        :meth:`_after_refusal`; 5xx and connection failures first ask ``after_failure``
+        (job creation looks its token up there; an answer ends the loop), then back off.
+        """
+        max_attempts = max(1, self.client.transport.retry_policy.max_attempts)
+        attempt: float = 0
+        while True:
+            attempt += 1
+            served_before = _served(self.client)
             try:
-                return await self.throttle.call(
-                    self.client.submit, circuit, metadata=metadata, **options
-                )
+                return await once()
             except RateLimitError as error:
-                # Refused outright: nothing was created.
                 attempt = self._after_refusal(error, attempt, max_attempts, served_before)
             except (TransportError, ServerError) as error:
-                if _is_ambiguous(error):
-                    found = await self.resolver.find(token, unit.token_at)
+                if after_failure is not None:
+                    found = await after_failure(error)
                     if found is not None:
-                        logger.debug("unit %d: job %s found by token", unit.number, found.id)
                         return found
                 if attempt >= max_attempts:
                     raise
@@ -1345,25 +1368,12 @@ class _Engine:
     async def _fetch(
         self, function: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        """A GET for a finished job, as patient as job creation.
+        """A GET for a finished job, as patient as job creation (:meth:`_patiently`).
 
         The job is done on the server: a 429, 5xx or lost connection that outlasts the
-        transport's own retries must not turn it into a failed outcome. A 429 counts
-        against the budget only when nothing of this client's got through meanwhile.
+        transport's own retries must not turn it into a failed outcome.
         """
-        max_attempts = max(1, self.client.transport.retry_policy.max_attempts)
-        attempt: float = 0
-        while True:
-            attempt += 1
-            served_before = _served(self.client)
-            try:
-                return await self.throttle.call(function, *args, **kwargs)
-            except RateLimitError as error:
-                attempt = self._after_refusal(error, attempt, max_attempts, served_before)
-            except (TransportError, ServerError):
-                if attempt >= max_attempts:
-                    raise
-                await anyio.sleep(_create_backoff_s(self.client, math.ceil(attempt)))
+        return await self._patiently(lambda: self.throttle.call(function, *args, **kwargs))
 
     def _after_refusal(
         self, error: RateLimitError, attempt: float, max_attempts: int, served_before: int
