@@ -459,18 +459,6 @@ async def test_an_invalid_circuit_gives_one_error_outcome(fake: tuple[FakeAPI, s
     assert api.requests["POST /jobs"] == 9
 
 
-async def test_a_dropped_creation_is_found_by_its_token_not_sent_again(
-    fake: tuple[FakeAPI, str],
-) -> None:
-    api, url = fake
-    api.drop_after_store = 3
-    async with client_for(url) as client:
-        outcomes = [o async for o in client.run_many([basis_circuit(i) for i in range(30)])]
-    assert all(o.ok for o in outcomes)
-    assert api.requests["POST /jobs"] == 30
-    assert one_job_per_token(api, 30)
-
-
 async def test_pack_gives_the_same_outcomes_in_few_jobs(fake: tuple[FakeAPI, str]) -> None:
     api, url = fake
     circuits = [basis_circuit(i, name=f"c{i}") for i in range(250)]
@@ -664,11 +652,14 @@ def one_job_per_token(api: FakeAPI, count: int) -> bool:
     return len(tokens) == count and set(tokens.values()) == {1}
 
 
-async def test_a_5xx_after_the_job_was_stored_is_looked_up_not_sent_again(
-    fake: tuple[FakeAPI, str],
+@pytest.mark.parametrize(
+    "fault", ["drop_after_store", "error_after_store"], ids=["dropped connection", "5xx"]
+)
+async def test_a_creation_that_failed_after_the_job_was_stored_is_looked_up_not_sent_again(
+    fake: tuple[FakeAPI, str], fault: str
 ) -> None:
     api, url = fake
-    api.error_after_store = 4
+    setattr(api, fault, 4)  # four creations are stored, then their answers fail
     async with client_for(url) as client:
         outcomes = [o async for o in client.run_many([basis_circuit(i) for i in range(20)])]
     assert all(o.unwrap().probabilities == {o.index: 1.0} for o in outcomes)
