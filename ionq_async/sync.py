@@ -21,6 +21,7 @@ await.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import weakref
 from collections.abc import (
@@ -35,16 +36,18 @@ from collections.abc import (
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, Self, TypeVar
+from urllib.parse import urlsplit
 
 import anyio
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from . import _loop_servers
 from ._retry import RetryPolicy
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, TransportStats
 from .batch import BatchProgress, Outcome, PackLimits, PollSchedule
 from .client import CircuitInput, Client
-from .exceptions import ClientClosedError
+from .exceptions import ClientClosedError, ConfigurationError, IonQTimeoutError
 from .models import (
     Backend,
     BulkJobsAnswer,
@@ -138,6 +141,67 @@ def _shut_down(resources: _Resources) -> None:
     finally:
         resources.pumps.clear()
         portal_cm.__exit__(None, None, None)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop running in the calling thread (a notebook cell's: the kernel's)."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _host_and_port(base_url: str) -> tuple[str, int] | None:
+    parts = urlsplit(base_url)
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.hostname is None:
+        return None
+    return parts.hostname, port or (443 if parts.scheme == "https" else 80)
+
+
+def _refuse_to_block_the_loop_that_must_answer(base_url: str) -> None:
+    """ConfigurationError if the calling thread's running loop serves ``base_url``.
+
+    The call would block that loop until it ends, so the server (an Emulator started with
+    ``await`` in a notebook) could never answer: without this check the call would wait
+    for its timeout, retries included, and then name no cause.
+    """
+    loop = _running_loop()
+    address = _host_and_port(base_url)
+    if loop is None or address is None or not _loop_servers.serves(loop, *address):
+        return
+    raise ConfigurationError(
+        f"this SyncClient call would block the event loop running in this thread, and that "
+        f"loop is the one serving {base_url} (an in-process server such as an Emulator "
+        f"started with `await` or `async with`, as in a notebook cell): it could never "
+        f"answer, and the call would only end at its timeout. On this loop use the async "
+        f"Client with `await` (`async with Client(api_key, base_url) as client: await "
+        f"client.backends()`), or run the emulator on its own thread with "
+        f"`BackgroundEmulator` (`with BackgroundEmulator() as emu, SyncClient(emu.api_key, "
+        f"emu.url) as client: ...`)"
+    )
+
+
+def _explain_a_timeout_on_a_running_loop(error: IonQTimeoutError, base_url: str) -> None:
+    """Add a note naming the likely cause to a timeout of a call made on a running loop.
+
+    The registry knows only servers that record themselves (the emulator). Another local
+    server on the caller's own loop would time out too; it cannot be told apart from a
+    slow one, so the timeout says what to check rather than being refused in advance.
+    """
+    address = _host_and_port(base_url)
+    if _running_loop() is None or address is None or not _loop_servers.is_loopback_host(address[0]):
+        return
+    error.add_note(
+        f"This call blocked a thread whose event loop is running (a notebook cell runs on "
+        f"the kernel's loop) while it waited on {address[0]}:{address[1]}, a local address. "
+        f"If that server runs on this same loop (started with `await` or `async with`), it "
+        f"cannot answer while the call blocks: use the async Client with `await`, or run "
+        f"the server on its own thread (ionq_async.emulator.BackgroundEmulator)."
+    )
 
 
 class SyncClient:
@@ -248,14 +312,20 @@ class SyncClient:
 
     def _call(self, make: Callable[[Client], Awaitable[T]]) -> T:
         client, portal = self._open()
+        _refuse_to_block_the_loop_that_must_answer(client.base_url)
 
         async def call() -> T:
             return await make(client)
 
-        return portal.call(call)
+        try:
+            return portal.call(call)
+        except IonQTimeoutError as error:
+            _explain_a_timeout_on_a_running_loop(error, client.base_url)
+            raise
 
     def _iterate(self, make: Callable[[Client], AsyncIterable[T]]) -> Iterator[T]:
         client, portal = self._open()
+        _refuse_to_block_the_loop_that_must_answer(client.base_url)
         pump: _Pump = portal.call(_Pump)
         self._pumps.add(pump)
         portal.start_task_soon(pump.run, lambda: make(client))
@@ -268,6 +338,8 @@ class SyncClient:
                 except anyio.EndOfStream:
                     break
                 yield item
+            if isinstance(pump.error, IonQTimeoutError):
+                _explain_a_timeout_on_a_running_loop(pump.error, client.base_url)
             if pump.error is not None:
                 raise pump.error
         finally:

@@ -8,17 +8,27 @@ import inspect
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from anyio.from_thread import start_blocking_portal
 from asyncio_hygiene import no_asyncio_leaks  # noqa: F401 (an autouse fixture)
 
+from ionq_async import _loop_servers
+from ionq_async._retry import RetryPolicy
 from ionq_async.circuits import Circuit
 from ionq_async.client import Client
 from ionq_async.emulator import Emulator, EmulatorConfig
-from ionq_async.exceptions import ClientClosedError, JobFailed, NotFoundError
+from ionq_async.exceptions import (
+    ClientClosedError,
+    ConfigurationError,
+    IonQConnectionError,
+    IonQTimeoutError,
+    JobFailed,
+    NotFoundError,
+)
 from ionq_async.models import JobStatus
 from ionq_async.sync import SyncClient
 
@@ -223,3 +233,93 @@ def test_a_client_dropped_without_close_stops_its_thread(server: Any) -> None:
     # Joined, not merely asked to stop (other threads of the process are no concern here).
     assert not own_thread.is_alive()
     assert own_thread not in threading.enumerate()
+
+
+# -- the notebook trap: a blocking call on the loop that must answer it ------------------
+
+
+def quick_to_give_up(api_key: str, url: str, *, timeout_s: float = 2.0) -> SyncClient:
+    """A SyncClient that would fail after ``timeout_s`` with no retry, not after 93 s.
+
+    Without the check, a call on the loop that serves ``url`` waits for this timeout and
+    fails with an IonQTimeoutError that names no cause: the tests fail quickly on such code.
+    """
+    return SyncClient(api_key, url, timeout_s=timeout_s, retry=RetryPolicy(max_attempts=1))
+
+
+BLOCKING_CALLS: dict[str, Callable[[SyncClient], object]] = {
+    "a call": lambda sync_client: sync_client.backends(),
+    "an iterator": lambda sync_client: list(sync_client.jobs()),
+}
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+@pytest.mark.parametrize("blocking_call", BLOCKING_CALLS.values(), ids=BLOCKING_CALLS.keys())
+async def test_a_blocking_call_to_an_emulator_on_the_callers_own_loop_is_refused_naming_why(
+    host: str, blocking_call: Callable[[SyncClient], object]
+) -> None:
+    # This test's loop plays the notebook kernel's: the emulator was started on it (as with
+    # `await emu.start()` in a cell) and the call below blocks it, as a cell without await.
+    async with Emulator() as emu:
+        url = emu.url.replace("127.0.0.1", host)
+        with (
+            quick_to_give_up(emu.api_key, url) as sync_client,
+            pytest.raises(ConfigurationError) as caught,
+        ):
+            blocking_call(sync_client)
+    message = str(caught.value)
+    assert url in message
+    assert "`await`" in message and "BackgroundEmulator" in message
+    assert emu.api_key not in message
+    assert emu.stats.requests_total == 0
+
+
+async def test_once_the_emulator_stops_a_call_from_its_old_loop_is_no_longer_refused() -> None:
+    async with Emulator() as emu:
+        pass
+    with (
+        quick_to_give_up(emu.api_key, emu.url) as sync_client,
+        pytest.raises(IonQConnectionError),  # nothing listens: refused by the OS at once
+    ):
+        sync_client.backends()
+
+
+async def test_an_emulator_on_another_loop_is_not_mistaken_for_one_on_the_callers(
+    server: Any,
+) -> None:
+    async with Emulator():  # one on this loop too, on another port
+        with SyncClient(server.api_key, server.url) as sync_client:
+            assert sync_client.backends()
+
+
+async def test_a_timeout_from_another_local_server_on_the_callers_loop_says_what_to_do() -> None:
+    # A server the registry does not know (not the emulator) on this loop cannot be told
+    # apart from a slow one in advance: the call times out, and the error says why it may.
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    listener = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    async with listener:
+        port = listener.sockets[0].getsockname()[1]
+        url = f"http://127.0.0.1:{port}/v0.4"
+        with (
+            quick_to_give_up("key", url, timeout_s=0.2) as sync_client,
+            pytest.raises(IonQTimeoutError) as caught,
+        ):
+            sync_client.backends()
+    notes = "\n".join(getattr(caught.value, "__notes__", []))
+    assert "event loop is running" in notes
+    assert "`await`" in notes and "BackgroundEmulator" in notes
+
+
+def test_the_loop_registry_matches_local_names_and_holds_its_loops_weakly() -> None:
+    loop = asyncio.new_event_loop()
+    _loop_servers.add_server(loop, "127.0.0.1", 8000)  # and never removed
+    assert _loop_servers.serves(loop, "localhost", 8000)
+    assert not _loop_servers.serves(loop, "127.0.0.2", 8000)
+    assert not _loop_servers.serves(loop, "127.0.0.1", 8001)
+    gone = weakref.ref(loop)
+    loop.close()
+    del loop
+    gc.collect()
+    assert gone() is None

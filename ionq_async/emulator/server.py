@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import threading
+import weakref
 from collections.abc import Callable, Collection
 from types import TracebackType
 from typing import Any, Final
 
 import attrs
 from aiohttp import web
+
+from ionq_async import _loop_servers
 
 from .app import API_PREFIX, EmulatorStats, build_app
 from .faults import FaultConfig, FaultInjector
@@ -59,6 +62,10 @@ class Emulator:
         self._runner: web.AppRunner | None = None
         self._bound_port: int | None = None
         self._closed = False
+        # What start() recorded in the loop registry (so a blocking client on this loop
+        # can refuse at once instead of waiting on a loop it blocks); aclose() removes it.
+        self._registered_loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
+        self._registered: list[tuple[str, int]] = []
 
     def __repr__(self) -> str:
         where = self.url if self._bound_port is not None else "not started"
@@ -92,11 +99,32 @@ class Emulator:
         self._runner = runner
         address = runner.addresses[0]
         self._bound_port = int(address[1])
+        self._register_loop(asyncio.get_running_loop(), runner.addresses)
         return self
+
+    def _register_loop(self, loop: asyncio.AbstractEventLoop, addresses: list[Any]) -> None:
+        """Record the loop this emulator answers on, for every address it listens on."""
+        # The host as given (``localhost``) with the port of ``url``, and every socket as
+        # bound (host and port: with port 0, each address of a name gets a port of its own).
+        served = {(self._host, self.port)} | {(str(a[0]), int(a[1])) for a in addresses}
+        self._registered_loop = weakref.ref(loop)
+        for host, port in sorted(served):
+            _loop_servers.add_server(loop, host, port)
+            self._registered.append((host, port))
+
+    def _unregister_loop(self) -> None:
+        registered, self._registered = self._registered, []
+        loop = self._registered_loop() if self._registered_loop is not None else None
+        self._registered_loop = None
+        if loop is None:
+            return  # the loop is gone, and its registry entry with it
+        for host, port in registered:
+            _loop_servers.remove_server(loop, host, port)
 
     async def aclose(self) -> None:
         """Stop serving and stop the simulation threads; safe to call twice."""
         self._closed = True
+        self._unregister_loop()
         runner, self._runner = self._runner, None
         try:
             if runner is not None:
