@@ -17,6 +17,11 @@ thread that already runs an event loop, such as a Jupyter cell without ``await``
 ``asyncio.run`` would fail). In a notebook, top-level ``await`` on the async
 :class:`~ionq_async.client.Client` works as it is; this facade is for code that cannot
 await.
+
+A call blocks the calling thread, and with it any loop running there. So a call whose
+server runs on that very loop (an in-process ``Emulator`` started with ``await`` in a
+notebook) could never be answered: it raises ``ConfigurationError`` at once instead, saying
+to use ``await`` or ``BackgroundEmulator``.
 """
 
 from __future__ import annotations
@@ -211,7 +216,9 @@ class SyncClient:
     constructor takes the client's arguments (except ``session``: an aiohttp session
     belongs to the event loop that made it). It works from plain code and from inside a
     running event loop (Jupyter), because the client runs on its own loop in a worker
-    thread; calls block the calling thread until the answer is in.
+    thread; calls block the calling thread until the answer is in. A call to a server that
+    runs on the calling thread's own loop (an Emulator started with ``await`` there) raises
+    ConfigurationError at once: that server could not answer while the call blocks.
     """
 
     def __init__(
