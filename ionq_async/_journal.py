@@ -18,12 +18,29 @@ again; a unit with neither is submitted. A torn last line (a crash mid-write) is
 Appends from many tasks are group-committed: whoever holds the lock writes every record
 queued so far with one ``fsync``, so a burst of submissions costs a few syncs, not one
 each. File I/O runs in a worker thread so the event loop never blocks on the disk.
+
+One run at a time: :meth:`Journal.open` takes an exclusive OS lock on the file before it
+reads or writes anything and holds it until :meth:`Journal.close`, so a second run of the
+batch (another process, or another task of this one) gets a ``JournalError`` saying the
+journal is in use instead of submitting everything again. On POSIX the lock is
+``flock``, which belongs to the open file: it excludes a second ``open`` in the same
+process too, where ``fcntl``/``lockf`` record locks would not. On Windows it is a
+``msvcrt.locking`` lock on one byte far past the records. The lock is advisory on POSIX
+(only journals honour it) and may be unsupported on some network file systems; then
+opening fails with a ``JournalError`` rather than running unguarded.
+
+Every failure of the file itself (a folder, a missing folder, a read-only or full disk,
+an I/O error) is a ``JournalError`` naming the path, chained to the ``OSError``.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import os
+import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,6 +55,8 @@ from .exceptions import JournalError
 __all__ = ["Journal", "JournalState", "TokenRecord"]
 
 JOURNAL_VERSION = 1
+
+logger = logging.getLogger("ionq_async.batch")
 
 
 @frozen(kw_only=True)
@@ -63,9 +82,17 @@ class JournalState:
         return sorted(unit for unit in self.tokens if unit not in self.job_ids)
 
 
-def _read_records(path: Path) -> tuple[list[dict[str, Any]], int]:
+def _read_all(fd: int) -> bytes:
+    """The whole file behind ``fd``, read from its start."""
+    os.lseek(fd, 0, os.SEEK_SET)
+    chunks: list[bytes] = []
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse_records(data: bytes, path: Path) -> tuple[list[dict[str, Any]], int]:
     """Parse the journal's complete lines; return them and the byte length they span."""
-    data = path.read_bytes()
     records: list[dict[str, Any]] = []
     good_end = 0
     position = 0
@@ -148,37 +175,45 @@ class Journal:
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, batch: str, units: int) -> Journal:
-        """Open (and check) the journal of this batch, creating it with a header if new."""
+        """Lock and check the journal of this batch, creating it with a header if new.
+
+        Raises :class:`~ionq_async.exceptions.JournalError`, naming the path, when another
+        run holds the journal, when it belongs to another batch or is damaged, and when
+        the file cannot be opened, read or written (the ``OSError`` is its cause).
+        """
+        if not os.fspath(path):
+            raise JournalError("the journal path is empty")
         target = Path(path)
-        exists = target.exists() and target.stat().st_size > 0
-        if exists:
-            records, good_end = _read_records(target)
-            state = _state_from_records(records, target, batch, units)
-            fd = os.open(target, os.O_WRONLY)
-            try:
-                # Drop a torn tail so the next record starts on a line of its own.
-                os.ftruncate(fd, good_end)
-                os.lseek(fd, 0, os.SEEK_END)
-            except OSError:
-                os.close(fd)
-                raise
-            return cls(target, fd, state)
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
         try:
-            header = {
-                "type": "header",
-                "version": JOURNAL_VERSION,
-                "batch": batch,
-                "units": units,
-                "created_at": time.time(),
-            }
-            os.write(fd, _dumps(header))
-            os.fsync(fd)
-            _sync_directory(target.parent)
-        except OSError:
-            os.close(fd)
+            fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_APPEND | _O_BINARY, 0o600)
+        except OSError as error:
+            raise JournalError(f"cannot open journal {target}: {_reason(error)}") from error
+        try:
+            _lock(fd, target)
+            state = _load_or_start(fd, target, batch=batch, units=units)
+        except BaseException as error:
+            # Closing the descriptor releases the lock if this open took it.
+            try:
+                os.close(fd)
+            except OSError as close_error:
+                error.add_note(f"closing journal {target} failed too: {_reason(close_error)}")
             raise
-        return cls(target, fd, JournalState(tokens={}, job_ids={}))
+        return cls(target, fd, state)
+
+    @classmethod
+    async def open_async(cls, path: str | os.PathLike[str], *, batch: str, units: int) -> Journal:
+        """:meth:`open` in a worker thread, never leaving the journal's lock behind.
+
+        The open cannot be interrupted once its thread runs, and a task cancelled
+        meanwhile (asyncio's ``Task.cancel`` goes through anyio's shield) never gets the
+        journal: it is then closed as soon as it is open, so the lock dies with the run.
+        """
+        handoff = _Handoff()
+        try:
+            return await anyio.to_thread.run_sync(handoff.open, path, batch, units)
+        except BaseException:
+            handoff.abandon()
+            raise
 
     async def record_token(self, record: TokenRecord) -> None:
         """Durably record that unit ``record.unit`` is about to be created with this token."""
@@ -216,7 +251,7 @@ class Journal:
                 failed = (
                     error
                     if isinstance(error, JournalError)
-                    else JournalError(f"cannot write journal {self.path}: {error}")
+                    else JournalError(f"cannot write journal {self.path}: {_reason(error)}")
                 )
                 self._failed = failed
                 raise failed from (None if failed is error else error)
@@ -225,18 +260,162 @@ class Journal:
     def _write(self, data: bytes) -> None:
         if self._fd is None:
             raise JournalError(f"journal {self.path} is closed")
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
+        _write_all(self._fd, data)
         os.fsync(self._fd)
         self.syncs += 1
 
     def close(self) -> None:
-        """Close the file (records already appended are on disk)."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        """Release the lock and close the file (records already appended are on disk)."""
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        try:
+            # Unlocked explicitly: a forked child sharing the descriptor must not keep it.
+            _unlock(fd)
+        except OSError as error:
+            failure: OSError | None = error
+        else:
+            failure = None
+        try:
+            os.close(fd)
+        except OSError as error:
+            failure = failure or error
+        if failure is not None:
+            raise JournalError(f"cannot close journal {self.path}: {_reason(failure)}") from failure
+
+
+class _Handoff:
+    """Gives an opened journal to its caller, or closes it if the caller has gone."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._abandoned = False
+        self._journal: Journal | None = None
+
+    def open(self, path: str | os.PathLike[str], batch: str, units: int) -> Journal:
+        journal = Journal.open(path, batch=batch, units=units)
+        with self._lock:
+            if not self._abandoned:
+                self._journal = journal
+                return journal
+        _close_unwanted(journal)
+        return journal
+
+    def abandon(self) -> None:
+        with self._lock:
+            self._abandoned = True
+            journal, self._journal = self._journal, None
+        if journal is not None:
+            _close_unwanted(journal)
+
+
+def _close_unwanted(journal: Journal) -> None:
+    # Nobody is left to raise to (the run was cancelled), so a failure is logged.
+    try:
+        journal.close()
+    except JournalError as error:
+        logger.warning("closing the journal of a cancelled batch failed: %s", error)
+
+
+def _load_or_start(fd: int, path: Path, *, batch: str, units: int) -> JournalState:
+    """Read the locked journal's state, or write the header of a new (empty) one."""
+    try:
+        # Only a file with bytes in it is read (a device such as /dev/full never ends).
+        data = _read_all(fd) if os.fstat(fd).st_size > 0 else b""
+    except OSError as error:
+        raise JournalError(f"cannot read journal {path}: {_reason(error)}") from error
+    if data:
+        records, good_end = _parse_records(data, path)
+        state = _state_from_records(records, path, batch, units)
+        if good_end < len(data):
+            try:
+                # Drop a torn tail so the next record starts on a line of its own.
+                os.ftruncate(fd, good_end)
+            except OSError as error:
+                raise JournalError(
+                    f"cannot drop the torn last line of journal {path}: {_reason(error)}"
+                ) from error
+        return state
+    header = {
+        "type": "header",
+        "version": JOURNAL_VERSION,
+        "batch": batch,
+        "units": units,
+        "created_at": time.time(),
+    }
+    try:
+        _write_all(fd, _dumps(header))
+        os.fsync(fd)
+    except OSError as error:
+        raise JournalError(f"cannot write journal {path}: {_reason(error)}") from error
+    _sync_directory(path.parent)
+    return JournalState(tokens={}, job_ids={})
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _reason(error: OSError) -> str:
+    """What went wrong, without repeating the path the message names already."""
+    return error.strerror or str(error)
+
+
+_O_BINARY: int = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
+
+if sys.platform == "win32":
+    import msvcrt
+
+    # Windows byte-range locks are mandatory: lock one byte far past any record, so other
+    # programs can still read the journal while a run holds it.
+    _LOCK_OFFSET = 2**31 - 2
+
+    def _try_lock(fd: int) -> bool:
+        """Take the journal's lock without waiting; False if another holder has it."""
+        os.lseek(fd, _LOCK_OFFSET, os.SEEK_SET)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except PermissionError:
+            return False
+        except OSError as error:
+            if error.errno == errno.EDEADLK:  # what LK_NBLCK reports for "locked"
+                return False
+            raise
+        return True
+
+    def _unlock(fd: int) -> None:
+        os.lseek(fd, _LOCK_OFFSET, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _try_lock(fd: int) -> bool:
+        """Take the journal's lock without waiting; False if another holder has it."""
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _lock(fd: int, path: Path) -> None:
+    """Hold the journal's exclusive lock, or raise JournalError saying it is in use."""
+    try:
+        locked = _try_lock(fd)
+    except OSError as error:
+        raise JournalError(f"cannot lock journal {path}: {_reason(error)}") from error
+    if not locked:
+        raise JournalError(
+            f"journal {path} is in use by another run, which holds its lock "
+            "(wait for that run to end, or give this one another journal path)"
+        )
 
 
 def _sync_directory(directory: Path) -> None:

@@ -1235,9 +1235,9 @@ class _Engine:
             inputs.append(None if index in invalid else _circuit_input(circuit))
         batch = _fingerprint(inputs, {**self.options, "pack": bool(self.pack_limits)}, units)
         assert self.journal_path is not None
-        journal = await anyio.to_thread.run_sync(
-            lambda: Journal.open(self.journal_path or "", batch=batch, units=len(units))
-        )
+        # Locked for the batch's life (another run of it gets JournalError) and closed in
+        # run()'s finally; a cancelled open closes the journal itself.
+        journal = await Journal.open_async(self.journal_path, batch=batch, units=len(units))
         self.journal = journal
         state = journal.state
         to_submit: list[_Unit] = []
