@@ -347,7 +347,13 @@ def _load_or_start(fd: int, path: Path, *, batch: str, units: int) -> JournalSta
         _write_all(fd, _dumps(header))
         os.fsync(fd)
     except OSError as error:
-        raise JournalError(f"cannot write journal {path}: {_reason(error)}") from error
+        failed = JournalError(f"cannot write journal {path}: {_reason(error)}")
+        try:
+            # Empty again, not holding a torn header that would make the next run refuse it.
+            os.ftruncate(fd, 0)
+        except OSError as truncate_error:
+            failed.add_note(f"emptying journal {path} again failed too: {_reason(truncate_error)}")
+        raise failed from error
     _sync_directory(path.parent)
     return JournalState(tokens={}, job_ids={})
 

@@ -355,6 +355,31 @@ def test_a_journal_open_failure_is_chained_to_its_os_error(
     assert isinstance(failed.value.__cause__, OSError)
 
 
+async def test_a_journal_whose_header_could_not_be_written_serves_the_next_run(
+    emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = tmp_path / "batch.jsonl"
+    real_write = os.write
+
+    def disk_fills_mid_header(fd: int, data: bytes) -> int:
+        if not is_file(fd, journal):
+            return real_write(fd, data)
+        if journal.stat().st_size == 0:
+            return real_write(fd, bytes(data[:10]))  # part of the header fits
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    async with client_for(emu) as client:
+        with monkeypatch.context() as patched:
+            patched.setattr(os, "write", disk_fills_mid_header)
+            with pytest.raises(JournalError, match="No space left on device"):
+                await client.gather(basis_circuits(), journal=str(journal))
+        assert emu.stats.jobs_created == 0
+        # Space was freed: the same command works, with no torn header in its way.
+        outcomes = await client.gather(basis_circuits(), journal=str(journal))
+    assert all_matched(outcomes)
+    assert emu.stats.jobs_created == COUNT
+
+
 def fail_journal_writes(
     monkeypatch: pytest.MonkeyPatch, journal: Path, record_type: str, failure: str
 ) -> None:
