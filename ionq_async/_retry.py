@@ -30,9 +30,11 @@ __all__ = [
     "RETRYABLE_STATUSES",
     "RetryPolicy",
     "backoff_s",
+    "fits_budget",
     "is_retryable_status",
     "is_retryable_transport_failure",
     "parse_retry_after",
+    "retry_after_beyond_budget",
     "retry_wait_s",
     "should_retry",
 ]
@@ -193,8 +195,25 @@ def retry_wait_s(
     return backoff_s(attempt, policy, rng)
 
 
+def fits_budget(elapsed_s: float, wait_s: float, policy: RetryPolicy) -> bool:
+    """True if waiting ``wait_s`` more after ``elapsed_s`` stays within ``max_total_s``."""
+    return elapsed_s + wait_s <= policy.max_total_s
+
+
 def should_retry(attempts_made: int, elapsed_s: float, wait_s: float, policy: RetryPolicy) -> bool:
     """True if another attempt fits the budget of attempts and of total time."""
     if attempts_made >= policy.max_attempts:
         return False
-    return elapsed_s + wait_s <= policy.max_total_s
+    return fits_budget(elapsed_s, wait_s, policy)
+
+
+def retry_after_beyond_budget(retry_after_s: float | None, policy: RetryPolicy) -> bool:
+    """True if even a fresh request would not wait this ``Retry-After`` out.
+
+    The wait, capped at ``max_retry_after_s``, is longer than ``max_total_s``: the
+    request that got it gave up at once, and so would any retry of it. A caller with
+    retries of its own (the batch engine) stops on such a 429 instead of asking again.
+    """
+    if retry_after_s is None:
+        return False
+    return not fits_budget(0.0, min(retry_after_s, policy.max_retry_after_s), policy)

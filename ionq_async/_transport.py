@@ -25,6 +25,7 @@ text; every message built from an answer is scrubbed of it.
 from __future__ import annotations
 
 import enum
+import inspect
 import ipaddress
 import json
 import logging
@@ -34,14 +35,15 @@ import random
 import re
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from importlib import metadata
-from typing import Any, Final
+from types import FrameType, TracebackType
+from typing import Any, Final, SupportsIndex
 from urllib.parse import quote, urlencode
 
 import aiohttp
 import anyio
-from attrs import define, frozen
+from attrs import define, field, frozen
 from multidict import CIMultiDictProxy
 from yarl import URL
 
@@ -69,6 +71,8 @@ __all__ = [
     "Transport",
     "TransportStats",
     "is_loopback_host",
+    "redact_url",
+    "redact_urls",
     "user_agent",
 ]
 
@@ -81,6 +85,16 @@ _ERROR_BODY_BYTES: Final = 1024 * 1024
 _EXCERPT_CHARS: Final = 200
 _BODY_TEXT_CHARS: Final = 4096
 _REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
+# Methods whose redirect to another origin may be followed (without the key): they change
+# nothing, so an answer from elsewhere cannot stand for something done on our behalf.
+_SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+# Code flags of frames that belong to a generator or coroutine (see _scrub_tracebacks).
+_SUSPENDABLE: Final = (
+    inspect.CO_GENERATOR
+    | inspect.CO_COROUTINE
+    | inspect.CO_ASYNC_GENERATOR
+    | inspect.CO_ITERABLE_COROUTINE
+)
 _READ_CHUNK_BYTES: Final = 64 * 1024
 # The API version at the start of a root-relative URL it hands out: ``/v0.4/jobs/...``.
 _VERSION_PREFIX: Final = re.compile(r"/v\d+(?:\.\d+)*(?=/)")
@@ -108,6 +122,27 @@ class Secret:
 
     def __reduce__(self) -> Any:
         raise TypeError("a Secret cannot be pickled")
+
+
+class _AuthorizationValue(str):
+    """The ``Authorization`` header's value: a plain str to aiohttp, ``***`` to any repr.
+
+    Header dicts (ours, and aiohttp's ``CIMultiDict`` and ``RequestInfo``) sit in the
+    locals of frames that tracebacks rendered with their locals show; they repr their
+    values, so this value shows as ``'apiKey ***'`` there. A slice (as renderers cut long
+    strings) stays redacted; ``str()`` gives the real value, which aiohttp writes.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'apiKey ***'"
+
+    def __getitem__(self, key: SupportsIndex | slice) -> str:
+        return _AuthorizationValue(str.__getitem__(self, key))
+
+    def __reduce__(self) -> Any:
+        raise TypeError("an Authorization header value cannot be pickled")
 
 
 def _package_version() -> str:
@@ -141,6 +176,37 @@ def is_loopback_host(host: str | None) -> bool:
     return address.is_loopback
 
 
+_AUTHORITY_USERINFO: Final = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://)[^/?#]*@")
+# A URL inside free text: a scheme, ``://`` and everything up to white space or a quote.
+_URL_IN_TEXT: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>]+")
+
+
+def redact_url(url: object) -> str:
+    """``url`` as it may be shown: no user name or password, query values and fragment ``***``.
+
+    Works on the text, so it also hides what is in a URL that does not parse. Query names
+    stay (``?key=***&limit=***``): they say what was asked without saying the values.
+    """
+    text = str(url)
+    text, hash_mark, fragment = text.partition("#")
+    text, question_mark, query = text.partition("?")
+    text = _AUTHORITY_USERINFO.sub(r"\1***@", text)
+    if question_mark:
+        parts = (
+            part.partition("=")[0] + "=***" if "=" in part else ("***" if part else "")
+            for part in query.split("&")
+        )
+        text += "?" + "&".join(parts)
+    if hash_mark:
+        text += "#***" if fragment else "#"
+    return text
+
+
+def redact_urls(text: str) -> str:
+    """``text`` with every URL in it passed through :func:`redact_url`."""
+    return _URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), text)
+
+
 def _is_real(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -154,14 +220,19 @@ def check_base_url(base_url: str, *, allow_insecure_http: bool) -> URL:
     try:
         url = URL(base_url)
     except (TypeError, ValueError) as exc:
-        raise ConfigurationError(f"base URL {base_url!r} cannot be parsed") from exc
+        raise ConfigurationError(f"base URL {redact_url(base_url)!r} cannot be parsed") from exc
     if url.scheme not in ("http", "https") or not url.host:
-        raise ConfigurationError(f"base URL must be http(s)://host[/path], got {base_url!r}")
+        raise ConfigurationError(
+            f"base URL must be http(s)://host[/path], got {redact_url(base_url)!r}"
+        )
     if url.user is not None or url.password is not None:
         # A key or password in the URL would leak into every log line and error message.
         raise ConfigurationError("base URL must not contain a user name or password")
     if url.query_string or url.fragment:
-        raise ConfigurationError(f"base URL must not have a query or fragment: {base_url!r}")
+        # Shown without its values: a query is where people put keys and tokens.
+        raise ConfigurationError(
+            f"base URL must not have a query or fragment: {redact_url(base_url)!r}"
+        )
     _check_scheme(url, allow_insecure_http=allow_insecure_http)
     return url.with_path(url.path.rstrip("/"))
 
@@ -212,7 +283,8 @@ class _Answer:
     status: int
     reason: str
     headers: CIMultiDictProxy[str]
-    raw: bytes
+    # A server may echo the request's key back; a traceback's locals show only the size.
+    raw: bytes = field(repr=lambda raw: f"<{len(raw)} bytes>")
     url: URL
 
 
@@ -382,7 +454,7 @@ class Transport:
         while (remaining := self._gate_open_at - self.clock()) > 0:
             await self.sleep(remaining)
 
-    def _note_server_error(self) -> None:
+    def _note_server_error(self, elapsed_s: float) -> None:
         policy = self.retry_policy
         now = self.clock()
         recent = self._server_errors_at
@@ -390,17 +462,32 @@ class Transport:
         while recent and now - recent[0] > policy.server_error_window_s:
             recent.popleft()
         if len(recent) >= policy.server_error_burst:
-            # A burst: the server is struggling, so everyone backs off, not just this task.
-            self.close_gate(_retry.backoff_s(len(recent), policy, self.rng))
+            # A burst: the server is struggling, so everyone backs off, not just this task;
+            # never for longer than the request that saw the burst may still spend.
+            backoff_s = _retry.backoff_s(len(recent), policy, self.rng)
+            self.close_gate(min(backoff_s, policy.max_total_s - elapsed_s))
             recent.clear()
 
     def _note_rate_limited(
-        self, method: str, path: str, retry_after_s: float | None, attempt: int
+        self,
+        method: str,
+        path: str,
+        retry_after_s: float | None,
+        attempt: int,
+        elapsed_s: float,
     ) -> float:
+        """Close the gate for a 429; return the wait it asks for (Retry-After capped, or back-off).
+
+        The gate closes only for a wait that fits the time budget the request that got the
+        429 has left (it has spent ``elapsed_s``). A longer wait makes that request give up
+        at once, and holding every other request of the client for it would only delay
+        their own 429s; so the gate never outlasts the budget of the request that closed it.
+        """
         self.stats.rate_limited += 1
         wait_s = _retry.retry_wait_s(attempt, self.retry_policy, self.rng, retry_after_s)
-        self.close_gate(wait_s)
-        event = RateLimitEvent(method=method, path=path, retry_after_s=retry_after_s, wait_s=wait_s)
+        gate_s = wait_s if _retry.fits_budget(elapsed_s, wait_s, self.retry_policy) else 0.0
+        self.close_gate(gate_s)
+        event = RateLimitEvent(method=method, path=path, retry_after_s=retry_after_s, wait_s=gate_s)
         for listener in list(self.rate_limit_listeners):
             try:
                 listener(event)
@@ -416,6 +503,10 @@ class Transport:
             return text.replace(self._api_key.reveal(), "***")
         return text
 
+    def _shown(self, text: str) -> str:
+        """``text`` as it may appear in a message: no key, URLs without secrets."""
+        return redact_urls(self.redact(text))
+
     def _redact_value(self, value: Any) -> Any:
         if isinstance(value, str):
             return self.redact(value)
@@ -424,6 +515,48 @@ class Transport:
         if isinstance(value, list):
             return [self._redact_value(v) for v in value]
         return value
+
+    def _holds_key(self, value: object) -> bool:
+        """True if ``value`` (or its repr, as tracebacks show locals) contains the key."""
+        if self._api_key is None or not self._api_key.reveal() or isinstance(
+            value, _AuthorizationValue
+        ):
+            return False
+        key = self._api_key.reveal()
+        if isinstance(value, str):
+            return key in value
+        if isinstance(value, bytes | bytearray | memoryview):
+            return key.encode() in bytes(value)
+        try:
+            return key in repr(value)
+        except Exception:  # a repr that fails shows nothing either
+            return False
+
+    def _scrub_tracebacks(self, error: BaseException) -> None:
+        """Take the key out of every traceback frame reachable from ``error``.
+
+        Our header value hides itself in any repr (:class:`_AuthorizationValue`), but
+        aiohttp's frames may also hold the key as bytes (the serialized request head). A
+        frame with such a local has its locals cleared when that is safe (a finished plain
+        function) and is otherwise left out of the traceback; the rest of the traceback,
+        and the exception, stay for whoever debugs.
+        """
+        for each in _chained(error):
+            previous: TracebackType | None = None
+            entry = each.__traceback__
+            while entry is not None:
+                following = entry.tb_next
+                frame = entry.tb_frame
+                if any(self._holds_key(v) for v in frame.f_locals.values()) and not (
+                    _forget_locals(frame)
+                ):
+                    if previous is None:
+                        each.__traceback__ = following
+                    else:
+                        previous.tb_next = following
+                else:
+                    previous = entry
+                entry = following
 
     # -- requests -----------------------------------------------------------------------
 
@@ -446,10 +579,10 @@ class Transport:
         try:
             target = URL(url)
         except (TypeError, ValueError):
-            raise ResponseError(f"the API gave an unreadable URL {self.redact(url)!r}") from None
+            raise ResponseError(f"the API gave an unreadable URL {self._shown(url)!r}") from None
         if target.is_absolute() and _origin(target) != _origin(self._base_url):
             raise ResponseError(
-                f"refusing to follow a URL on another origin: {self.redact(url)!r}"
+                f"refusing to follow a URL on another origin: {self._shown(url)!r}"
             )
         raw_path = target.raw_path
         base_path = self._base_url.raw_path.rstrip("/")
@@ -459,18 +592,18 @@ class Transport:
             relative = raw_path[match.end() :]
         else:
             raise ResponseError(
-                f"the URL {self.redact(url)!r} is not under the API's base path {base_path!r}"
+                f"the URL {self._shown(url)!r} is not under the API's base path {base_path!r}"
             )
         if not relative.startswith("/") or any(
             segment in (".", "..") for segment in relative.split("/")
         ):
-            raise ResponseError(f"the URL {self.redact(url)!r} does not name an API resource")
+            raise ResponseError(f"the URL {self._shown(url)!r} does not name an API resource")
         return relative, [(key, value) for key, value in target.query.items()]
 
     def _headers(self, *, send_key: bool, has_body: bool) -> dict[str, str]:
         headers = {"User-Agent": self._user_agent, "Accept": "application/json"}
         if send_key and self._api_key is not None:
-            headers["Authorization"] = "apiKey " + self._api_key.reveal()
+            headers["Authorization"] = _AuthorizationValue("apiKey " + self._api_key.reveal())
         if has_body:
             headers["Content-Type"] = "application/json"
         return headers
@@ -510,6 +643,7 @@ class Transport:
         while True:
             attempt += 1
             retry_after_s: float | None = None
+            rate_limit_wait_s: float | None = None
             error: _Failure
             try:
                 async with self.limiter:
@@ -539,21 +673,25 @@ class Transport:
                     )
                 api_error = self._api_error(method, answer, results=results)
                 retry_after_s = api_error.retry_after
+                elapsed_s = self.clock() - started
                 if answer.status == 429:
-                    self._note_rate_limited(method, url.path, retry_after_s, attempt)
+                    rate_limit_wait_s = self._note_rate_limited(
+                        method, url.path, retry_after_s, attempt, elapsed_s
+                    )
                 elif answer.status >= 500:
                     self.stats.server_errors += 1
-                    self._note_server_error()
+                    self._note_server_error(elapsed_s)
                 retryable = _retry.is_retryable_status(
                     answer.status, method, is_job_creation=is_job_creation
                 )
                 error = api_error
             if not retryable:
                 raise error
-            wait_s = _retry.retry_wait_s(attempt, policy, self.rng, retry_after_s)
-            if isinstance(error, APIError) and error.status == 429:
-                # The gate already holds every request (this one too) for the wait.
-                wait_s = max(wait_s, self.gate_remaining_s())
+            if rate_limit_wait_s is not None:
+                # The gate holds every request (this one too) for the wait, if it fits.
+                wait_s = max(rate_limit_wait_s, self.gate_remaining_s())
+            else:
+                wait_s = _retry.retry_wait_s(attempt, policy, self.rng, retry_after_s)
             elapsed_s = self.clock() - started
             if not _retry.should_retry(attempt, elapsed_s, wait_s, policy):
                 error.add_note(f"gave up after {attempt} attempt(s) in {elapsed_s:.2f} s")
@@ -568,7 +706,7 @@ class Transport:
                 attempt + 1,
                 policy.max_attempts,
             )
-            if not (isinstance(error, APIError) and error.status == 429):
+            if rate_limit_wait_s is None:
                 await self.sleep(wait_s)
 
     async def _exchange(self, method: str, url: URL, body: bytes | None) -> _Answer:
@@ -576,6 +714,7 @@ class Transport:
         session = self._check_open()
         send_key = True
         original_origin = _origin(url)
+        original_method, original_path = method, url.path
         for _ in range(MAX_REDIRECTS + 1):
             if _origin(url) != original_origin:
                 # Never hand the key to another host (or to this host over another scheme).
@@ -598,6 +737,18 @@ class Transport:
                     if status in _REDIRECT_STATUSES and location:
                         self._log_exchange(method, url, status, started, request_id)
                         next_url = self._redirect_target(url, location)
+                        if (
+                            _origin(next_url) != original_origin
+                            and original_method not in _SAFE_METHODS
+                        ):
+                            raise ResponseError(
+                                f"{original_method} {original_path}: the server redirected "
+                                f"it ({status}) from {_origin_text(original_origin)} to "
+                                f"another origin, {_origin_text(_origin(next_url))}; not "
+                                "followed: a request that changes something is never sent "
+                                "to, or answered by, another origin",
+                                status=status,
+                            )
                         if status == 303 or (status in (301, 302) and method != "GET"):
                             # As browsers do: the follow-up of a 303 (or of a POST's
                             # 301/302) is a bodiless GET.
@@ -617,20 +768,23 @@ class Transport:
             except (ResponseError, ConfigurationError):
                 raise
             except Exception as exc:
+                self._scrub_tracebacks(exc)
                 mapped = self._map_failure(exc, method, url)
                 if mapped is None:
                     raise
                 logger.debug("%s %s failed: %s", method, url.path, mapped)
-                raise mapped from _safe_cause(exc)
+                raise mapped from exc
         raise ResponseError(f"{method} {url.path}: more than {MAX_REDIRECTS} redirects")
 
     def _redirect_target(self, url: URL, location: str) -> URL:
         try:
             target = url.join(URL(location))
         except (TypeError, ValueError):
-            raise ResponseError(f"redirect to an unreadable location {location!r}") from None
+            raise ResponseError(
+                f"redirect to an unreadable location {self._shown(location)!r}"
+            ) from None
         if target.scheme not in ("http", "https") or not target.host:
-            raise ResponseError(f"redirect to a non-http location {self.redact(location)!r}")
+            raise ResponseError(f"redirect to a non-http location {self._shown(location)!r}")
         try:
             _check_scheme(target, allow_insecure_http=self._allow_insecure_http)
         except ConfigurationError as exc:
@@ -662,35 +816,36 @@ class Transport:
 
     def _map_failure(self, exc: BaseException, method: str, url: URL) -> TransportError | None:
         where = f"{method} {url.path}"
-        text = self.redact(str(exc)) or type(exc).__name__
+        text = self._shown(str(exc)) or type(exc).__name__
+        shown = redact_url(url)
         if isinstance(exc, aiohttp.ClientSSLError):
             return IonQConnectionError(
-                f"{where}: TLS failed: {text}", method=method, url=str(url), request_sent=False
+                f"{where}: TLS failed: {text}", method=method, url=shown, request_sent=False
             )
         if isinstance(exc, aiohttp.ConnectionTimeoutError):
             return IonQTimeoutError(
-                f"{where}: timed out connecting", method=method, url=str(url), request_sent=False
+                f"{where}: timed out connecting", method=method, url=shown, request_sent=False
             )
         if isinstance(exc, aiohttp.ClientConnectorError):
             return IonQConnectionError(
-                f"{where}: cannot connect: {text}", method=method, url=str(url), request_sent=False
+                f"{where}: cannot connect: {text}", method=method, url=shown, request_sent=False
             )
         if isinstance(exc, TimeoutError):
             return IonQTimeoutError(
-                f"{where}: timed out waiting for the answer", method=method, url=str(url)
+                f"{where}: timed out waiting for the answer", method=method, url=shown
             )
         if isinstance(exc, aiohttp.InvalidURL):
             return IonQConnectionError(
-                f"{where}: invalid URL", method=method, url=str(url), request_sent=False
+                f"{where}: invalid URL", method=method, url=shown, request_sent=False
             )
         if isinstance(exc, aiohttp.ClientResponseError):
-            # Its repr carries the request headers (and so the key): keep only the class name.
+            # Its text names the URL and its headers; the class name and status say enough.
             return IonQConnectionError(
-                f"{where}: {type(exc).__name__} (status {exc.status})", method=method, url=str(url)
+                f"{where}: {type(exc).__name__} (status {exc.status})", method=method, url=shown
             )
         if isinstance(exc, aiohttp.ClientError | OSError):
             return IonQConnectionError(
-                f"{where}: connection lost: {text}", method=method, url=str(url)
+                f"{where}: connection lost: {text}", method=method, url=shown
             )
         return None
 
@@ -755,7 +910,7 @@ class Transport:
             request_id=answer.headers.get("x-request-id"),
             retry_after=retry_after_s,
             method=method,
-            url=str(answer.url),
+            url=redact_url(answer.url),
         )
 
 
@@ -783,8 +938,34 @@ def _describe(error: BaseException) -> str:
     return type(error).__name__
 
 
-def _safe_cause(exc: BaseException) -> BaseException | None:
-    # aiohttp's ClientResponseError carries the request headers; do not chain it.
-    if isinstance(exc, aiohttp.ClientResponseError):
-        return None
-    return exc
+def _origin_text(origin: tuple[str, str, int | None]) -> str:
+    scheme, host, port = origin
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}" + (f":{port}" if port is not None else "")
+
+
+def _chained(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and every exception chained to it (causes, contexts, group members)."""
+    seen: set[int] = set()
+    pending = [error]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+
+
+def _forget_locals(frame: FrameType) -> bool:
+    """Clear the locals of a finished plain-function frame; False if that is not safe."""
+    if frame.f_code.co_flags & _SUSPENDABLE:
+        # On Python 3.11 clearing a suspended coroutine's frame would close the coroutine.
+        return False
+    try:
+        frame.clear()
+    except RuntimeError:  # still executing
+        return False
+    return True

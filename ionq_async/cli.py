@@ -50,7 +50,7 @@ from rich.text import Text
 from . import __version__
 from ._converter import converter
 from ._retry import RetryPolicy
-from ._transport import check_base_url
+from ._transport import check_base_url, redact_urls
 from .batch import BatchProgress, BatchRun, Outcome
 from .circuits import Circuit, circuits_from_multi_json
 from .emulator.__main__ import add_emulator_arguments, emulator_from_args, serve
@@ -557,11 +557,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.INTERRUPTED
     except Exception as caught:  # one line per error; the traceback only when asked
         error = _single(caught)
+        # URLs lose their query values and user names here too: a key may sit in either.
         if ns.debug:
-            traceback.print_exception(error, file=sys.stderr)
+            sys.stderr.write(redact_urls("".join(traceback.format_exception(error))))
         code = exit_code_for(error)
         hint = " (run with --debug for the traceback)" if code == ExitCode.INTERNAL else ""
-        print(f"{PROG}: {type(error).__name__}: {error}{hint}", file=sys.stderr)
+        message = redact_urls(f"{PROG}: {type(error).__name__}: {error}{hint}")
+        print(message, file=sys.stderr)
         return code
 
 
