@@ -87,7 +87,7 @@ from .exceptions import (
     WaitTimeoutError,
 )
 from .models import Job, JobStats, JobStatus
-from .results import Result
+from .results import Result, validate_probabilities
 
 if TYPE_CHECKING:
     from ._transport import RateLimitEvent
@@ -1431,9 +1431,20 @@ class _Engine:
             elif packed:
                 await self._finish_packed(unit, job)
             else:
-                probabilities = await self._fetch(self.client.probabilities, job)
-                result = Result(job=job, probabilities=probabilities, shots=self._shots(job))
-                await self._emit(unit.indices[0], job, result, None)
+                index = unit.indices[0]
+                try:
+                    probabilities = await self._fetch(self.client.probabilities, job)
+                    if self.circuits:
+                        # Checked against the circuit as sent, whatever the answer's stats say.
+                        width = _as_circuit(self.circuits[index]).num_qubits
+                        validate_probabilities(probabilities, num_qubits=width, job_id=job.id)
+                except InvalidRequestError as error:
+                    # Raised for what the job's own answer says (a parent, a dry run), not
+                    # for anything the caller passed: this circuit's outcome, not the batch's.
+                    await self._emit(index, job, None, error)
+                else:
+                    result = Result(job=job, probabilities=probabilities, shots=self._shots(job))
+                    await self._emit(index, job, result, None)
         except _FATAL_ERRORS:
             raise
         except IonQError as error:
@@ -1469,6 +1480,12 @@ class _Engine:
             elif child.status is JobStatus.COMPLETED:
                 try:
                     probabilities = await self._fetch(self.client.probabilities, child)
+                    # The circuit's own width, as _child_job gives it.
+                    width = _as_circuit(self.circuits[index]).num_qubits
+                    validate_probabilities(probabilities, num_qubits=width, job_id=child.id)
+                except InvalidRequestError as error:
+                    # The child's answer calls it a parent or a dry run: its own outcome.
+                    await self._emit(index, parent, None, error)
                 except _FATAL_ERRORS:
                     raise
                 except IonQError as error:
@@ -1485,31 +1502,49 @@ class _Engine:
         return [job async for job in self.client.jobs(parent_job_id=parent.id, page_size=1000)]
 
     def _shots(self, job: Job) -> int | None:
+        """The job's shots as its answer gives them, else as asked; ResponseError if < 1."""
         if job.shots is not None:
+            if job.shots < 1:
+                raise ResponseError(f"job {job.id} reports {job.shots} shots", body=job.shots)
             return job.shots
         shots = self.options.get("shots")
-        return shots if isinstance(shots, int) else None
+        # NumPy integers too (they have __index__), as submit() accepts them.
+        if shots is None or isinstance(shots, bool) or not hasattr(shots, "__index__"):
+            return None
+        return int(shots.__index__())
 
     async def _emit_all(self, unit: _Unit, job: Job | None, error: IonQError) -> None:
         for index in unit.indices:
             await self._emit(index, job, None, error)
 
     async def _finish_packed(self, unit: _Unit, job: Job) -> None:
-        aggregated = await self._fetch(self.client.aggregated_probabilities, job)
+        # Each child's answer is read on its own: a bad one fails its circuit alone.
+        by_child = await self._fetch(self.client._child_probabilities, job)
         children = list(job.child_job_ids or ())
         if len(children) != len(unit.indices):
             # The aggregated answer lists children in circuit order (as qiskit and cirq
             # rely on); ask the parent only if the count does not match.
-            if len(aggregated) == len(unit.indices):
-                children = list(aggregated)
+            if len(by_child) == len(unit.indices):
+                children = list(by_child)
             else:
                 children = await self._children_of(unit, job)
+        shots = self._shots(job)
         for index, child_id in zip(unit.indices, children, strict=True):
-            probabilities = aggregated.get(child_id)
-            if probabilities is not None:
+            answer = by_child.get(child_id)
+            if isinstance(answer, ResponseError):
+                await self._emit(index, job, None, answer)
+                continue
+            if answer is not None:
                 child = self._child_job(job, child_id, index)
-                result = Result(job=child, probabilities=probabilities, shots=self._shots(job))
-                await self._emit(index, job, result, None)
+                try:
+                    # The circuit's own width: the parent's is the widest circuit's.
+                    width = child.stats.qubits if child.stats is not None else None
+                    validate_probabilities(answer, num_qubits=width, job_id=child_id)
+                except ResponseError as invalid:
+                    await self._emit(index, job, None, invalid)
+                else:
+                    result = Result(job=child, probabilities=answer, shots=shots)
+                    await self._emit(index, job, result, None)
                 continue
             error: IonQError
             try:

@@ -13,12 +13,13 @@ gate and the error mapping live in :mod:`ionq_async._transport`.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import math
 import numbers
 import os
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final, Self, TypeVar
 
@@ -39,6 +40,7 @@ from .circuits import Circuit, circuits_from_multi_json, multi_circuit_json
 from .exceptions import (
     ConfigurationError,
     InvalidRequestError,
+    IonQError,
     JobCanceled,
     JobFailed,
     ResponseError,
@@ -62,7 +64,7 @@ from .models import (
     SessionList,
     WhoAmI,
 )
-from .results import Result, parse_probabilities
+from .results import Result, parse_probabilities, validate_probabilities
 
 __all__ = [
     "CIRCUIT_TYPE",
@@ -284,11 +286,37 @@ def _job_from_created(created: JobCreated, payload: Mapping[str, Any]) -> Job:
     )
 
 
+_PROBLEM_CHARS: Final = 300
+"""How much of an unexpected error's text a ResponseError quotes."""
+
+
+@contextlib.contextmanager
+def _reading(what: str, data: Any) -> Iterator[None]:
+    """Turn any error raised while reading an answer into a ResponseError (``from`` it).
+
+    The readers check what they can and raise ResponseError themselves; this is the
+    boundary's guarantee for the rest: an answer can never make a method raise a bare
+    ValueError, TypeError, OverflowError, KeyError, RecursionError, ... to its caller.
+    """
+    try:
+        yield
+    except IonQError:
+        raise
+    except Exception as exc:
+        text = str(exc)
+        if len(text) > _PROBLEM_CHARS:
+            text = text[:_PROBLEM_CHARS] + "..."
+        raise ResponseError(
+            f"{what}: the answer could not be read ({type(exc).__name__}: {text})", body=data
+        ) from exc
+
+
 def _structure(data: Any, cls: type[T], what: str) -> T:
     try:
         return converter.structure(data, cls)
     except Exception as exc:  # cattrs wraps what it finds in several exception types
-        problems = "; ".join(cattrs.transform_error(exc))
+        with _reading(what, data):
+            problems = "; ".join(cattrs.transform_error(exc))
         raise ResponseError(
             f"{what}: the answer is not a valid {cls.__name__}: {problems}", body=data
         ) from exc
@@ -298,6 +326,26 @@ def _structure_list(data: Any, cls: type[T], what: str) -> list[T]:
     if not isinstance(data, list):
         raise ResponseError(f"{what}: expected a JSON list, got {type(data).__name__}", body=data)
     return [_structure(item, cls, f"{what} [{index}]") for index, item in enumerate(data)]
+
+
+def _read_probabilities(
+    data: Any, *, what: str, job_id: str, num_qubits: int | None
+) -> dict[int, float]:
+    """One job's probabilities from an answer, checked (:func:`validate_probabilities`)."""
+    with _reading(what, data):
+        probabilities = parse_probabilities(data, job_id=job_id)
+        validate_probabilities(probabilities, num_qubits=num_qubits, job_id=job_id)
+        return probabilities
+
+
+def _qubits_of(job: Job) -> int | None:
+    """The job's width as its answer gives it (``stats.qubits``), None if not given."""
+    qubits = job.stats.qubits if job.stats is not None else None
+    if qubits is not None and qubits < 1:
+        raise ResponseError(
+            f"job {job.id} reports {qubits} qubits; a job has at least one", body=job.stats
+        )
+    return qubits
 
 
 def _check_has_results(job: Job) -> None:
@@ -663,13 +711,19 @@ class Client(BatchMethods):
         that failed or was canceled, JobFailed or JobCanceled without asking;
         InvalidRequestError for a dry run (it never has results) or a multi-circuit
         parent (use :meth:`aggregated_probabilities`); ResponseError, saying so, when an
-        id turns out to be a parent's.
+        id turns out to be a parent's. The answer is checked before it is returned:
+        ResponseError, naming the job and the problem, unless it holds at least one state,
+        every value is a finite non-negative number, the values sum to 1 (within
+        ``results.PROBABILITY_SUM_TOLERANCE``) and, given a Job whose ``stats`` name its
+        width, every state is below ``2**qubits``.
         """
         job_id = _job_id(job)
         path = path_of("jobs", job_id, "results", "probabilities")
         query: list[tuple[str, str]] = []
+        num_qubits: int | None = None
         if isinstance(job, Job):
             _check_has_results(job)
+            num_qubits = _qubits_of(job)
             url = job.results.probabilities_url if job.results is not None else None
             if url is not None:
                 path, query = self._transport.api_path_of(url)
@@ -688,24 +742,59 @@ class Client(BatchMethods):
                 "looks like a multi-circuit parent: use aggregated_probabilities()",
                 body=data,
             )
-        return parse_probabilities(data)
+        return _read_probabilities(data, what="GET " + path, job_id=job_id, num_qubits=num_qubits)
 
     async def aggregated_probabilities(self, job: Job | str) -> dict[str, dict[int, float]]:
-        """A multi-circuit parent's probabilities by child job id, in circuit order."""
+        """A multi-circuit parent's probabilities by child job id, in circuit order.
+
+        Each child's distribution is checked as :meth:`probabilities` checks one (the
+        children's widths are not known here, so keys are not checked against them); the
+        first bad one, or an answer without children, raises ResponseError naming it.
+        """
+        by_child = await self._child_probabilities(job)
+        if not by_child:
+            raise ResponseError(f"job {_job_id(job)}: the aggregated results name no child job")
+        out: dict[str, dict[int, float]] = {}
+        for child, probabilities in by_child.items():
+            if isinstance(probabilities, ResponseError):
+                raise probabilities
+            out[child] = probabilities
+        return out
+
+    async def _child_probabilities(
+        self, job: Job | str
+    ) -> dict[str, dict[int, float] | ResponseError]:
+        """A parent's probabilities by child job id, each read on its own, in circuit order.
+
+        A child whose distribution is bad gets its ResponseError in place of its
+        probabilities, so the others stay usable; an answer that is not an object raises.
+        """
         path = path_of("jobs", _job_id(job), "results", "probabilities", "aggregated")
         data = await self._get(path, results=True)
         if not isinstance(data, Mapping):
             raise ResponseError(
                 f"GET {path}: expected a JSON object, got {type(data).__name__}", body=data
             )
-        return {str(child): parse_probabilities(probs) for child, probs in data.items()}
+        out: dict[str, dict[int, float] | ResponseError] = {}
+        for child, raw in data.items():
+            child_id = str(child)
+            try:
+                out[child_id] = _read_probabilities(
+                    raw, what="GET " + path, job_id=child_id, num_qubits=None
+                )
+            except ResponseError as error:
+                out[child_id] = error
+        return out
 
     async def result(self, job: Job | str) -> Result:
         """The result of a completed job (fetched first unless a terminal Job is given).
 
         Raises JobFailed or JobCanceled for jobs that ended without results,
-        ResultsNotReadyError for jobs that are still queued or running, and
-        InvalidRequestError for dry runs and multi-circuit parents.
+        ResultsNotReadyError for jobs that are still queued or running,
+        InvalidRequestError for dry runs and multi-circuit parents, and ResponseError
+        for results that are not a distribution over the job's qubits (no states, a
+        state of ``2**qubits`` or more, values that are not finite non-negative numbers
+        summing to 1).
         """
         if isinstance(job, str) or not job.is_terminal:
             job = await self.get_job(job)

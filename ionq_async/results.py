@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import reprlib
 from collections.abc import Mapping, Sequence
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -28,27 +29,44 @@ __all__ = [
     "parse_probabilities",
     "sample_counts",
     "to_bitstrings",
+    "validate_probabilities",
 ]
 
 T = TypeVar("T")
 Number = TypeVar("Number", int, float)
 
-PROBABILITY_SUM_TOLERANCE = 1e-6
-"""How far from 1 the probabilities may sum before they are rejected."""
+PROBABILITY_SUM_TOLERANCE = 1e-5
+"""How far from 1 the probabilities may sum before they are rejected.
+
+Wide enough for answers written with rounded values: three states of ``0.333333`` (six
+decimals) sum to 1 - 1e-6, which a tolerance of 1e-6 refused; values rounded to 8
+decimals stay inside it up to thousands of states, and float error (counts / shots, or a
+state vector's squares: about 1e-16 a state) is far below it. cirq-ionq renormalizes
+within the same 1e-5. Narrow enough that a distribution that lost a state seen once in
+100,000 shots, or half its weight, is refused rather than renormalized into a wrong one.
+"""
 
 _TIE_DECIMALS = 9
 _MAX_EXACT_SHOTS = 2**53
+_FAST_KEY_DIGITS = 18
+"""Keys this short are read in bulk: any such integer fits int64 and int() reads it."""
+_EXCERPT_CHARS = 24
+"""How much of a bad key or value a message quotes (a hostile one may be megabytes)."""
 
 
-def parse_probabilities(raw: Mapping[str, Any]) -> dict[int, float]:
+def parse_probabilities(raw: Mapping[str, Any], *, job_id: str | None = None) -> dict[int, float]:
     """Read the wire form ``{"<decimal state>": p}`` into ``{state: p}``; ResponseError if bad.
 
     Keys are basis-state integers with qubit 0 the least significant bit (the rightmost
-    character of the bitstring). Integer values such as ``1`` are accepted.
+    character of the bitstring). Integer values such as ``1`` are accepted. Only the form
+    is checked here (decimal keys, finite non-negative numbers, no state twice); what the
+    distribution must add up to is :func:`validate_probabilities`'s business. A message
+    starts with ``results of job ...:`` when ``job_id`` is given.
     """
+    where = _where(job_id)
     if not isinstance(raw, Mapping):
         raise ResponseError(
-            f"probabilities must be a JSON object, got {type(raw).__name__}", body=raw
+            f"{where}probabilities must be a JSON object, got {type(raw).__name__}", body=raw
         )
     fast = _parse_probabilities_fast(raw)
     if fast is not None:
@@ -56,23 +74,30 @@ def parse_probabilities(raw: Mapping[str, Any]) -> dict[int, float]:
     # The careful path: slower, and names the first bad entry.
     out: dict[int, float] = {}
     for key, value in raw.items():
-        state = _parse_state(key)
-        if state is None:
-            raise ResponseError(
-                f"probability key {key!r} is not a non-negative decimal integer", body=raw
-            )
+        state = _parse_state(key, where, raw)
         if not isinstance(value, int | float) or isinstance(value, bool):
             raise ResponseError(
-                f"probability of state {key!r} is not a number: {value!r}", body=raw
+                f"{where}probability of state {_excerpt(key)} is not a number: {_excerpt(value)}",
+                body=raw,
             )
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError as error:
+            raise ResponseError(
+                f"{where}probability of state {_excerpt(key)} is not a finite number "
+                "(an integer too large for a float)",
+                body=raw,
+            ) from error
         if math.isnan(number) or math.isinf(number) or number < 0:
             raise ResponseError(
-                f"probability of state {key!r} must be finite and non-negative, got {value!r}",
+                f"{where}probability of state {_excerpt(key)} must be finite and non-negative, "
+                f"got {value!r}",
                 body=raw,
             )
         if state in out:
-            raise ResponseError(f"state {state} appears twice (key {key!r})", body=raw)
+            raise ResponseError(
+                f"{where}state {_state_text(state)} appears twice (key {_excerpt(key)})", body=raw
+            )
         out[state] = number
     return out
 
@@ -84,22 +109,156 @@ def _parse_probabilities_fast(raw: Mapping[str, Any]) -> dict[int, float] | None
     if not keys or set(map(type, keys)) != {str} or not set(map(type, values)) <= {float, int}:
         return None
     joined = "".join(keys)
-    # One check over all keys at once: ASCII digits only, and no key empty.
-    if not (joined.isascii() and joined.isdigit() and all(keys)):
+    # One check over all keys at once: ASCII digits only, no key empty, none too long to
+    # read in bulk (a 5,000-digit key is past int()'s limit: the careful path says so).
+    if not (
+        joined.isascii()
+        and joined.isdigit()
+        and all(keys)
+        and max(map(len, keys)) <= _FAST_KEY_DIGITS
+    ):
         return None
-    array = np.array(values, dtype=np.float64)
+    try:
+        array = np.array(values, dtype=np.float64)
+    except OverflowError:
+        return None  # an integer too large for a float: the careful path names it
     if not (np.isfinite(array).all() and (array >= 0).all()):
         return None
     out = dict(zip(map(int, keys), array.tolist(), strict=True))
     return out if len(out) == len(keys) else None
 
 
-def _parse_state(key: object) -> int | None:
-    if isinstance(key, int) and not isinstance(key, bool):
-        return key if key >= 0 else None
+def _parse_state(key: object, where: str, raw: Mapping[str, Any]) -> int:
+    """The basis state a wire key names; ResponseError for anything else."""
+    if isinstance(key, int) and not isinstance(key, bool) and key >= 0:
+        return key
     if isinstance(key, str) and key.isascii() and key.isdigit():
-        return int(key)
+        try:
+            return int(key)
+        except ValueError as error:
+            # Past the interpreter's limit on digits (4,300 by default) int() refuses.
+            raise ResponseError(
+                f"{where}probability key {_excerpt(key)} has {len(key):,} digits: "
+                "too long to be a basis state",
+                body=raw,
+            ) from error
+    raise ResponseError(
+        f"{where}probability key {_excerpt(key)} is not a non-negative decimal integer",
+        body=raw,
+    )
+
+
+def validate_probabilities(
+    probabilities: Mapping[int, float],
+    *,
+    num_qubits: int | None = None,
+    job_id: str | None = None,
+) -> None:
+    """Check a distribution as it arrives; ResponseError naming the job and the problem.
+
+    The rules: at least one state; every key a non-negative integer, below
+    ``2**num_qubits`` when the width is known; every value a real number, finite and not
+    negative; the values summing to 1 within :data:`PROBABILITY_SUM_TOLERANCE`. The
+    message starts with ``results of job ...:`` when ``job_id`` is given. A
+    ``num_qubits`` below 1 is the caller's mistake (InvalidRequestError).
+    """
+    if num_qubits is not None and (
+        isinstance(num_qubits, bool)
+        or not isinstance(num_qubits, numbers.Integral)
+        or num_qubits < 1
+    ):
+        raise InvalidRequestError(f"num_qubits must be a positive integer, got {num_qubits!r}")
+    problem = _distribution_problem(probabilities, None if num_qubits is None else int(num_qubits))
+    if problem is not None:
+        raise ResponseError(_where(job_id) + problem, body=probabilities)
+
+
+def _distribution_problem(probabilities: Mapping[int, float], num_qubits: int | None) -> str | None:
+    """The first thing wrong with a distribution, or None."""
+    if not isinstance(probabilities, Mapping):
+        return f"expected a mapping of states to probabilities, got {type(probabilities).__name__}"
+    if not probabilities:
+        return "no probabilities given (an empty distribution sums to 0, not 1)"
+    keys: list[Any] = list(probabilities.keys())
+    values: list[Any] = list(probabilities.values())
+    if not set(map(type, keys)) <= {int}:
+        for key in keys:
+            if isinstance(key, bool) or not isinstance(key, numbers.Integral):
+                return f"state {_excerpt(key)} is not an integer"
+        keys = [int(key) for key in keys]  # NumPy integers
+    if not set(map(type, values)) <= {float, int}:
+        for key, value in zip(keys, values, strict=True):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                return f"probability of state {_state_text(key)} is not a number: {_excerpt(value)}"
+    try:
+        array = np.array(values, dtype=np.float64)
+    except OverflowError:
+        for key, value in zip(keys, values, strict=True):
+            if isinstance(value, int) and abs(value) > _MAX_FLOAT_INT:
+                return f"probability of state {_state_text(key)} is not a finite number"
+        raise  # pragma: no cover - only integers past the float range overflow
+    if not (np.isfinite(array).all() and array.min() >= 0):
+        return _bad_value_problem(keys, array)
+    lowest = min(keys)
+    if lowest < 0:
+        return f"state {_state_text(lowest)} is negative"
+    if num_qubits is not None:
+        widest = max(keys)
+        if widest >> num_qubits:
+            return (
+                f"state {_state_text(widest)} does not fit in {num_qubits} qubits "
+                f"(states must be below 2**{num_qubits})"
+            )
+    # Summing the sorted values makes the total independent of the mapping's order.
+    return _sum_problem(float(np.sort(array).sum()))
+
+
+_MAX_FLOAT_INT = int(np.finfo(np.float64).max)
+
+
+def _sum_problem(total: float) -> str | None:
+    if abs(total - 1.0) > PROBABILITY_SUM_TOLERANCE:
+        return f"probabilities sum to {total:.12g}, not 1 (tolerance {PROBABILITY_SUM_TOLERANCE:g})"
     return None
+
+
+def _bad_value_problem(
+    keys: Sequence[int] | npt.NDArray[np.int64], values: npt.NDArray[np.float64]
+) -> str:
+    """The lowest state with a NaN probability, else a negative one, else an infinite one."""
+    for is_bad, problem in (
+        (np.isnan(values), "is NaN"),
+        (values < 0, "is negative"),
+        (np.isinf(values), "is infinite"),
+    ):
+        bad = np.flatnonzero(is_bad).tolist()
+        if bad:
+            first = min(bad, key=lambda index: keys[index])
+            value = float(values[first])
+            shown = f": {value!r}" if problem == "is negative" else ""
+            return f"probability of state {_state_text(int(keys[first]))} {problem}{shown}"
+    raise AssertionError("unreachable: some value is NaN, negative or infinite")  # pragma: no cover
+
+
+def _where(job_id: str | None) -> str:
+    return "" if job_id is None else f"results of job {job_id}: "
+
+
+def _excerpt(value: object) -> str:
+    """``repr(value)``, cut short: a hostile key or value must not fill a log line."""
+    if isinstance(value, str) and len(value) > _EXCERPT_CHARS:
+        return repr(value[:_EXCERPT_CHARS]) + f"... ({len(value):,} characters)"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"<an integer of {value.bit_length():,} bits>"
+    text = reprlib.repr(value)
+    return text if len(text) <= 3 * _EXCERPT_CHARS else text[: 3 * _EXCERPT_CHARS] + "..."
+
+
+def _state_text(state: int) -> str:
+    """A state as a number, or by its width when it is too long to print."""
+    if state.bit_length() <= 64:
+        return str(state)
+    return f"<an integer of {state.bit_length():,} bits>"
 
 
 def _arrays(
@@ -119,34 +278,14 @@ def _arrays(
     if keys.min() < 0:
         raise InvalidRequestError(f"state {int(keys.min())} is negative")
     if not (np.isfinite(values).all() and values.min() >= 0):
-        _raise_for_bad_values(keys, values)
+        raise InvalidRequestError(_bad_value_problem(keys, values))
     # Summing the sorted values makes the total, and so every count, independent of the
     # mapping's order.
     total = float(np.sort(values).sum())
-    if abs(total - 1.0) > PROBABILITY_SUM_TOLERANCE:
-        raise InvalidRequestError(
-            f"probabilities sum to {total:.12g}, not 1 (tolerance {PROBABILITY_SUM_TOLERANCE:g})"
-        )
+    problem = _sum_problem(total)
+    if problem is not None:
+        raise InvalidRequestError(problem)
     return keys, values / total
-
-
-def _raise_for_bad_values(
-    keys: npt.NDArray[np.int64], values: npt.NDArray[np.float64]
-) -> NoReturn:
-    """InvalidRequestError naming the lowest state with a NaN, negative or infinite probability."""
-    bad = np.isnan(values)
-    if bad.any():
-        raise InvalidRequestError(f"probability of state {int(keys[bad].min())} is NaN")
-    bad = values < 0
-    if bad.any():
-        first = np.flatnonzero(bad)[np.argmin(keys[bad])]
-        raise InvalidRequestError(
-            f"probability of state {int(keys[first])} is negative: {float(values[first])!r}"
-        )
-    bad = np.isinf(values)
-    if bad.any():
-        raise InvalidRequestError(f"probability of state {int(keys[bad].min())} is infinite")
-    raise AssertionError("unreachable: some value is NaN, negative or infinite")  # pragma: no cover
 
 
 def _check_shots(shots: object) -> int:

@@ -140,9 +140,15 @@ def test_integer_values_are_accepted() -> None:
     assert counts_from_probabilities({6: 1}, 7) == {6: 7}
 
 
-def test_sums_within_a_millionth_of_one_are_accepted() -> None:
-    assert counts_from_probabilities({0: 0.5, 1: 0.5 + 9e-7}, 100) == {0: 50, 1: 50}
-    assert counts_from_probabilities({0: 0.5, 1: 0.5 - 9e-7}, 100) == {0: 50, 1: 50}
+def test_sums_within_the_tolerance_of_one_are_accepted() -> None:
+    assert counts_from_probabilities({0: 0.5, 1: 0.5 + 9e-6}, 100) == {0: 50, 1: 50}
+    assert counts_from_probabilities({0: 0.5, 1: 0.5 - 9e-6}, 100) == {0: 50, 1: 50}
+    # Six-decimal thirds: 1e-6 short of 1, which the earlier tolerance of 1e-6 refused.
+    assert counts_from_probabilities({0: 0.333333, 1: 0.333333, 2: 0.333333}, 3) == {
+        0: 1,
+        1: 1,
+        2: 1,
+    }
 
 
 @pytest.mark.parametrize(
@@ -152,7 +158,7 @@ def test_sums_within_a_millionth_of_one_are_accepted() -> None:
         ({0: math.nan, 1: 1.0}, 10, "probability of state 0 is NaN"),
         ({0: math.inf}, 10, "probability of state 0 is infinite"),
         ({0: 0.5, 1: 0.4}, 10, "probabilities sum to 0.9, not 1"),
-        ({0: 0.5, 1: 0.5 + 2e-6}, 10, "probabilities sum to 1.000002"),
+        ({0: 0.5, 1: 0.5 + 2e-5}, 10, "probabilities sum to 1.00002"),
         ({}, 10, "no probabilities given"),
         ({0: 1.0}, 0, "shots must be at least 1, got 0"),
         ({0: 1.0}, 2.5, "shots must be an integer"),
