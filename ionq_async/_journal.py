@@ -172,6 +172,12 @@ class Journal:
         self._written = 0  # records ever written and synced
         self._failed: JournalError | None = None
         self.syncs = 0
+        # A task cancelled by asyncio's Task.cancel leaves its write running in the worker
+        # thread; close() must not pull the descriptor from under it (the number may be
+        # reused by another file at once). These say whether a write runs, under a lock.
+        self._io_state = threading.Lock()
+        self._writes_running = 0
+        self._close_after_writes = False
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, batch: str, units: int) -> Journal:
@@ -258,17 +264,42 @@ class Journal:
             self._written += count
 
     def _write(self, data: bytes) -> None:
-        if self._fd is None:
-            raise JournalError(f"journal {self.path} is closed")
-        _write_all(self._fd, data)
-        os.fsync(self._fd)
-        self.syncs += 1
+        with self._io_state:
+            fd = self._fd
+            if fd is None:
+                raise JournalError(f"journal {self.path} is closed")
+            self._writes_running += 1
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+            self.syncs += 1
+        finally:
+            with self._io_state:
+                self._writes_running -= 1
+                close_now = self._close_after_writes and not self._writes_running
+            if close_now:
+                # close() came while this write ran for a cancelled task: nobody is left
+                # to raise to, so a failure is logged.
+                try:
+                    self._release(fd)
+                except JournalError as error:
+                    logger.warning("%s", error)
 
     def close(self) -> None:
-        """Release the lock and close the file (records already appended are on disk)."""
-        fd, self._fd = self._fd, None
-        if fd is None:
-            return
+        """Release the lock and close the file (records already appended are on disk).
+
+        A write still running for a cancelled task closes the file when it ends.
+        """
+        with self._io_state:
+            fd, self._fd = self._fd, None
+            if fd is None:
+                return
+            if self._writes_running:
+                self._close_after_writes = True
+                return
+        self._release(fd)
+
+    def _release(self, fd: int) -> None:
         try:
             # Unlocked explicitly: a forked child sharing the descriptor must not keep it.
             _unlock(fd)

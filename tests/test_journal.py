@@ -9,6 +9,7 @@ on disk.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import fcntl
 import json
@@ -276,6 +277,48 @@ async def test_a_run_cancelled_while_its_journal_opens_does_not_keep_the_lock(
         outcomes = await client.gather(basis_circuits(), journal=str(journal))
     assert all_matched(outcomes)
     assert emu.stats.jobs_created == COUNT
+
+
+async def test_closing_a_journal_under_a_cancelled_tasks_write_waits_for_that_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "batch.jsonl"
+    journal = Journal.open(path, batch="abc", units=3)
+    writing, may_write, unlocked = threading.Event(), threading.Event(), threading.Event()
+    write_errors: list[OSError] = []
+    real_write, real_flock = os.write, fcntl.flock
+
+    def held_write(fd: int, data: bytes) -> int:
+        if not is_file(fd, path):
+            return real_write(fd, data)
+        writing.set()
+        may_write.wait(WAIT_S)
+        try:
+            return real_write(fd, data)
+        except OSError as error:  # a descriptor closed (or reused) under the write
+            write_errors.append(error)
+            raise
+
+    def watched_flock(fd: int, operation: int) -> None:
+        real_flock(fd, operation)
+        if operation == fcntl.LOCK_UN:
+            unlocked.set()
+
+    monkeypatch.setattr(os, "write", held_write)
+    monkeypatch.setattr(fcntl, "flock", watched_flock)
+    record = TokenRecord(unit=0, indices=(0,), token="t0", at=1.0)
+    task = asyncio.get_running_loop().create_task(journal.record_token(record))
+    assert await anyio.to_thread.run_sync(writing.wait, WAIT_S)
+    task.cancel()  # asyncio's cancel: the task ends, its write goes on in the thread
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    journal.close()
+    may_write.set()
+    assert await anyio.to_thread.run_sync(unlocked.wait, WAIT_S)
+    assert write_errors == []
+    reopened = Journal.open(path, batch="abc", units=3)
+    reopened.close()
+    assert reopened.state.tokens == {0: record}
 
 
 # ---------------------------------------------------------------------------------------
