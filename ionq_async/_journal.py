@@ -25,9 +25,9 @@ batch (another process, or another task of this one) gets a ``JournalError`` say
 journal is in use instead of submitting everything again. On POSIX the lock is
 ``flock``, which belongs to the open file: it excludes a second ``open`` in the same
 process too, where ``fcntl``/``lockf`` record locks would not. On Windows it is a
-``msvcrt.locking`` lock on one byte far past the records. The lock is advisory on POSIX
-(only journals honour it) and may be unsupported on some network file systems; then
-opening fails with a ``JournalError`` rather than running unguarded.
+``msvcrt.locking`` lock on one byte far past the records (CI runs Linux only). The lock
+is advisory on POSIX (only journals honour it) and may be unsupported on some network
+file systems; then opening fails with a ``JournalError`` rather than running unguarded.
 
 Every failure of the file itself (a folder, a missing folder, a read-only or full disk,
 an I/O error) is a ``JournalError`` naming the path, chained to the ``OSError``.
