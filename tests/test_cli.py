@@ -982,3 +982,42 @@ def test_an_interrupted_run_names_the_jobs_left_on_the_server(
     assert hint.endswith(f"; `ionq-async cancel {' '.join(left)}` cancels them")
     assert main([*base, "--json", "cancel", *left]) == 0
     assert {row["status"] for row in json.loads(capsys.readouterr().out)} == {"canceled"}
+
+
+# -- URLs are printed without their secrets ------------------------------------------------
+
+URL_SECRET = "url-token-5b7e1c9d0a"
+
+
+@pytest.mark.parametrize("debug", [[], ["--debug"]], ids=["plain", "debug"])
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "{url}?key={secret}",
+        "{url}?limit=1&key={secret}#frag",
+        "{url}?{secret}",
+        "{url}#{secret}",
+        "http://user:{secret}@{host}/v0.4?key={secret}",
+    ],
+)
+def test_a_secret_in_the_base_url_is_never_printed(
+    server: Any, capsys: pytest.CaptureFixture[str], shape: str, debug: list[str]
+) -> None:
+    host = server.url.split("//", 1)[1].split("/", 1)[0]
+    base_url = shape.format(url=server.url, host=host, secret=URL_SECRET)
+    code = main(["--base-url", base_url, "--api-key", server.api_key, *debug, "whoami"])
+    captured = capsys.readouterr()
+    assert code == ExitCode.USAGE
+    assert "ConfigurationError" in captured.err
+    assert URL_SECRET not in captured.out + captured.err
+
+
+def test_the_base_url_is_shown_with_its_query_names_but_not_their_values(
+    server: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IONQ_API_URL", f"{server.url}?key={URL_SECRET}")
+    code = main(["--api-key", server.api_key, "whoami"])
+    err = capsys.readouterr().err
+    assert code == ExitCode.USAGE
+    assert f"{server.url}?key=***" in err
+    assert URL_SECRET not in err

@@ -9,10 +9,14 @@ only place it may appear is the ``Authorization`` header of requests to the API'
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import io
 import json
 import logging
+import socket
 import traceback
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -20,7 +24,10 @@ from typing import Any
 import aiohttp
 import anyio
 import pytest
-from hostile_server import exception_texts
+from _aioresponses_compat import MockedAPI
+from hostile_server import HostileServer, RawRequest, exception_texts, response_bytes
+from rich.console import Console
+from rich.traceback import Traceback as RichTraceback
 
 from ionq_async._retry import RetryPolicy
 from ionq_async.batch import Outcome, PollSchedule
@@ -28,7 +35,13 @@ from ionq_async.circuits import Circuit
 from ionq_async.cli import main
 from ionq_async.client import Client
 from ionq_async.emulator import BackgroundEmulator, Emulator, EmulatorConfig, FaultConfig
-from ionq_async.exceptions import AuthenticationError, IonQConnectionError, IonQError
+from ionq_async.exceptions import (
+    AuthenticationError,
+    IonQConnectionError,
+    IonQError,
+    IonQTimeoutError,
+    TransportError,
+)
 
 KEY = "sk-test-SECRET-4f1d7b3e9a2c5d8f"
 KEY_PARTS = ("SECRET-4f1d", "4f1d7b3e9a2c5d8f", "7b3e9a2c")
@@ -296,6 +309,182 @@ def test_the_checks_would_notice_a_leak() -> None:
     noted.add_note(KEY)
     with pytest.raises(AssertionError):
         assert_clean("x", object_texts(noted))
+
+
+# -- tracebacks rendered with their locals, as error reporters do ---------------------------
+
+TRACE_SECRETS = (KEY, *KEY_PARTS, f"apiKey {KEY}", f"Bearer {KEY}")
+
+
+def chained(error: BaseException) -> list[BaseException]:
+    """``error`` and everything chained to it: causes and contexts, suppressed ones too."""
+    found: list[BaseException] = []
+    pending = [error]
+    while pending:
+        current = pending.pop()
+        if any(current is seen for seen in found):
+            continue
+        found.append(current)
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    return found
+
+
+def rendered_with_locals(error: BaseException) -> Iterator[str]:
+    """Tracebacks showing every frame's locals: the standard library's and rich's."""
+    for each in chained(error):  # each one, so that suppressed contexts are shown too
+        summary = traceback.TracebackException.from_exception(each, capture_locals=True)
+        yield "".join(summary.format())
+    for max_string in (80, None):  # rich cuts long strings by default: both ways
+        buffer = io.StringIO()
+        rendering = RichTraceback.from_exception(
+            type(error),
+            error,
+            error.__traceback__,
+            show_locals=True,
+            locals_max_string=max_string,
+            extra_lines=0,
+            width=200,
+        )
+        Console(file=buffer, width=200, color_system=None).print(rendering)
+        yield buffer.getvalue()
+
+
+Failing = Callable[[], contextlib.AbstractAsyncContextManager[tuple[str, dict[str, Any]]]]
+
+
+@contextlib.asynccontextmanager
+async def nothing_listening() -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    yield f"http://127.0.0.1:{port}/v0.4", {}
+
+
+@contextlib.asynccontextmanager
+async def connect_hangs() -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    # A listener that never accepts, its backlog full: the kernel drops further SYNs.
+    with contextlib.ExitStack() as stack:
+        listener = stack.enter_context(socket.socket())
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        address = listener.getsockname()
+        for _ in range(8):
+            filler = stack.enter_context(socket.socket())
+            filler.settimeout(0.2)
+            try:
+                filler.connect(address)
+            except TimeoutError:
+                break
+        else:
+            pytest.skip("this kernel accepts connections beyond a full backlog")
+        yield f"http://127.0.0.1:{address[1]}/v0.4", {"connect_timeout_s": 0.2}
+
+
+def serving(
+    scenario: Callable[[RawRequest, asyncio.StreamWriter], Coroutine[Any, Any, None]],
+    **options: Any,
+) -> Failing:
+    @contextlib.asynccontextmanager
+    async def failing() -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        async with HostileServer(scenario) as server:
+            yield server.url, options
+
+    return failing
+
+
+@contextlib.asynccontextmanager
+async def plain_http_for_tls() -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    # An https:// client meets a server that answers plain HTTP as soon as it connects.
+    async def answer(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(response_bytes(200, b"{}"))
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        yield f"https://127.0.0.1:{port}/v0.4", {}
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def _stall(_request: RawRequest, _writer: asyncio.StreamWriter) -> None:
+    await asyncio.Event().wait()
+
+
+async def _hang_up(_request: RawRequest, _writer: asyncio.StreamWriter) -> None:
+    return None  # the server closes the connection without a word
+
+
+async def _not_http(_request: RawRequest, writer: asyncio.StreamWriter) -> None:
+    writer.write(b"NOT HTTP AT ALL\r\n\r\n")
+
+
+FAILURES: dict[str, tuple[Failing, type[TransportError]]] = {
+    "connection refused": (nothing_listening, IonQConnectionError),
+    "connect timeout": (connect_hangs, IonQTimeoutError),
+    "read timeout": (serving(_stall, timeout_s=0.3), IonQTimeoutError),
+    "dropped connection": (serving(_hang_up), IonQConnectionError),
+    "TLS failure": (plain_http_for_tls, IonQConnectionError),
+    "not HTTP": (serving(_not_http), IonQConnectionError),
+}
+
+
+@pytest.mark.parametrize("request_kind", ["GET", "POST"])
+@pytest.mark.parametrize("failure", list(FAILURES))
+async def test_a_traceback_shown_with_its_locals_never_shows_the_key(
+    failure: str, request_kind: str
+) -> None:
+    setup, expected = FAILURES[failure]
+    async with setup() as (base_url, options):
+        client = Client(api_key=KEY, base_url=base_url, retry=RetryPolicy.never(), **options)
+        async with client:
+            with anyio.fail_after(HANG_GUARD_S), pytest.raises(expected) as caught:
+                if request_kind == "GET":
+                    await client.whoami()
+                else:
+                    await client.submit(Circuit(qubits=1).h(0), shots=10)
+    error = caught.value
+    assert error.__cause__ is not None  # aiohttp's error stays, for whoever debugs
+    assert_clean(f"{failure} traceback", rendered_with_locals(error), TRACE_SECRETS)
+    assert_clean(f"{failure} exception", object_texts(error), TRACE_SECRETS)
+
+
+def _write_head(head: bytes) -> None:
+    # As aiohttp's writer does when the peer went away: the serialized head is a local.
+    raise aiohttp.ClientConnectionResetError("Cannot write to closing transport")
+
+
+async def _send_head(head: str) -> None:
+    _write_head(head.encode())
+
+
+def reset_while_writing() -> aiohttp.ClientConnectionResetError:
+    """An aiohttp error whose traceback's frames hold the request head, key included."""
+    sending = _send_head(f"GET /v0.4/whoami HTTP/1.1\r\nAuthorization: apiKey {KEY}\r\n\r\n")
+    try:
+        sending.send(None)
+    except aiohttp.ClientConnectionResetError as error:
+        return error
+    raise AssertionError("the send did not fail")
+
+
+async def test_frames_of_aiohttp_that_hold_the_key_lose_it_but_the_cause_stays(
+    mocked_api: MockedAPI,
+) -> None:
+    reset = reset_while_writing()
+    assert leaks("".join(rendered_with_locals(reset)), TRACE_SECRETS)  # the setup leaks
+    mocked_api.get("https://api.ionq.co/v0.4/whoami", exception=reset)
+    async with Client(api_key=KEY, retry=RetryPolicy.never()) as client:
+        with pytest.raises(IonQConnectionError) as caught:
+            await client.whoami()
+    error = caught.value
+    assert error.__cause__ is reset
+    assert_clean("traceback", rendered_with_locals(error), TRACE_SECRETS)
+    # The frame that held the head as bytes is still shown, without its locals.
+    assert "_write_head" in "".join(traceback.format_exception(error))
 
 
 # -- the command line ----------------------------------------------------------------------

@@ -12,9 +12,11 @@ from hypothesis import strategies as st
 from ionq_async._retry import (
     RetryPolicy,
     backoff_s,
+    fits_budget,
     is_retryable_status,
     is_retryable_transport_failure,
     parse_retry_after,
+    retry_after_beyond_budget,
     retry_wait_s,
     should_retry,
 )
@@ -158,6 +160,28 @@ def test_the_time_budget_includes_the_coming_wait() -> None:
     policy = RetryPolicy(max_total_s=10.0)
     assert should_retry(1, 4.0, 6.0, policy)
     assert not should_retry(1, 4.0, 6.5, policy)
+
+
+def test_a_wait_fits_the_budget_up_to_its_last_second() -> None:
+    policy = RetryPolicy(max_total_s=60.0)
+    assert fits_budget(20.0, 40.0, policy)
+    assert not fits_budget(20.0, 40.5, policy)
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "beyond"),
+    [(None, False), (0.0, False), (60.0, False), (60.5, True), (120.0, True), (999999.0, True)],
+)
+def test_a_retry_after_is_beyond_the_budget_when_no_fresh_request_would_wait_it(
+    retry_after: float | None, beyond: bool
+) -> None:
+    # The default policy: 60 s in all, Retry-After honoured up to 120 s.
+    assert retry_after_beyond_budget(retry_after, RetryPolicy()) is beyond
+
+
+def test_a_retry_after_over_the_cap_is_waited_as_the_cap_when_the_cap_fits() -> None:
+    policy = RetryPolicy(max_retry_after_s=10.0, max_total_s=1000.0)
+    assert not retry_after_beyond_budget(3600.0, policy)
 
 
 def test_no_wait_policy_never_waits_even_for_retry_after() -> None:

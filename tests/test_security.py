@@ -7,6 +7,7 @@ import pickle
 import socket
 import traceback
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from _aioresponses_compat import MockedAPI
@@ -116,6 +117,8 @@ class Servers:
 
     def __init__(self) -> None:
         self.seen: list[tuple[str, str, str | None, bytes]] = []
+        self.creation_redirect: tuple[int, str] | None = None
+        """When set, ``POST /v0.4/jobs`` on home answers this status and Location."""
         self.home = TestServer(self._app("home"), host="127.0.0.1")
         self.other = TestServer(self._app("other"), host="127.0.0.1")
 
@@ -132,6 +135,16 @@ class Servers:
                 raise web.HTTPFound(str(self.other.make_url("/v0.4/jobs/bounce-back")))
             if job == "bounce-back":
                 raise web.HTTPFound(str(self.home.make_url("/v0.4/jobs/new-home")))
+            if job == "presigned":
+                raise web.HTTPFound("/v0.4/jobs/missing?signature=SIGNATURE-77a1&expires=1")
+            if (
+                name == "home"
+                and request.path == "/v0.4/jobs"
+                and request.method == "POST"
+                and self.creation_redirect is not None
+            ):
+                status, location = self.creation_redirect
+                return web.Response(status=status, headers={"Location": location})
             if job == "loop":
                 raise web.HTTPFound("/v0.4/jobs/loop")
             if job == "to-remote-http":
@@ -177,6 +190,12 @@ class Servers:
 
     def base(self) -> str:
         return str(self.home.make_url("/v0.4"))
+
+    def origin(self, server: TestServer) -> str:
+        return str(server.make_url("/")).rstrip("/")
+
+    def reached(self, name: str) -> list[tuple[str, str, str | None, bytes]]:
+        return [seen for seen in self.seen if seen[0] == name]
 
 
 @pytest.fixture
@@ -248,6 +267,61 @@ async def test_a_303_after_a_post_is_followed_by_a_bodiless_get(
         ("/v0.4/sessions/s-1/end", b""),
         ("/v0.4/sessions/s-1", b""),
     ]
+
+
+@pytest.mark.parametrize("status", [307, 308, 301, 302, 303])
+async def test_a_job_creation_redirected_to_another_origin_is_not_followed(
+    servers: Servers, live: Client, status: int
+) -> None:
+    servers.creation_redirect = (status, str(servers.other.make_url("/v0.4/jobs")))
+    with pytest.raises(ResponseError) as caught:
+        await live.submit(Circuit(qubits=2).h(0).cnot(0, 1), shots=100)
+    message = str(caught.value)
+    assert servers.origin(servers.home) in message
+    assert servers.origin(servers.other) in message
+    assert "not followed" in message
+    assert caught.value.status == status
+    assert servers.reached("other") == []
+    assert [(name, path) for name, path, _, _ in servers.seen] == [("home", "/v0.4/jobs")]
+
+
+@pytest.mark.parametrize(
+    ("call", "method"),
+    [
+        (lambda c: c.cancel("moved-away"), "PUT"),
+        (lambda c: c.delete("moved-away"), "DELETE"),
+    ],
+)
+async def test_no_request_that_changes_something_is_redirected_to_another_origin(
+    servers: Servers, live: Client, call: Any, method: str
+) -> None:
+    with pytest.raises(ResponseError, match=f"^{method} .*not followed"):
+        await call(live)
+    assert servers.reached("other") == []
+
+
+async def test_a_same_origin_307_of_a_job_creation_is_followed_with_its_body(
+    servers: Servers, live: Client
+) -> None:
+    # A 307 is the server's answer instead of acting: the one creation is the re-sent one.
+    servers.creation_redirect = (307, "/v0.4/jobs/created-here")
+    job = await live.submit(Circuit(qubits=2).h(0).cnot(0, 1), shots=100)
+    assert job.id == "created-here"
+    (first, second) = servers.seen
+    assert (first[1], second[1]) == ("/v0.4/jobs", "/v0.4/jobs/created-here")
+    assert second[2] == f"apiKey {KEY}"
+    assert second[3] == first[3] and b'"shots":100' in first[3]
+
+
+async def test_a_redirect_target_is_shown_without_its_query_values(
+    servers: Servers, live: Client
+) -> None:
+    with pytest.raises(NotFoundError) as caught:
+        await live.get_job("presigned")
+    error = caught.value
+    assert "SIGNATURE-77a1" not in str(error)
+    assert error.url is not None and "SIGNATURE-77a1" not in error.url
+    assert "/v0.4/jobs/missing?signature=***&expires=***" in str(error)
 
 
 # -- a whole session at DEBUG: the key appears nowhere ---------------------------------

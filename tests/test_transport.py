@@ -483,6 +483,68 @@ async def test_a_request_after_a_429_waits_even_when_the_429_was_not_retried(
     assert fake.sleeps == [4.0]
 
 
+async def test_a_retry_after_beyond_the_budget_raises_at_once_and_holds_nothing(
+    api: MockedAPI, client: Client
+) -> None:
+    fake = fake_time(client)
+    api.get(f"{BASE}/whoami", status=429, body="", headers={"Retry-After": "999999"})
+    api.get(f"{BASE}/backends", payload=[])
+    with pytest.raises(RateLimitError) as caught:
+        await client.whoami()
+    assert caught.value.retry_after == 999999.0
+    assert client.transport.gate_remaining_s() == 0.0
+    await client.backends()
+    assert fake.sleeps == []
+    assert count(api) == 2
+
+
+async def test_the_gate_never_outlasts_the_budget_left_to_the_request_that_closed_it(
+    api: MockedAPI, client: Client
+) -> None:
+    # 60 s budget: the first 40 s wait fits; the second would end at 80 s, so the request
+    # gives up, and the next request of the client goes at once instead of waiting 40 s.
+    fake = fake_time(client)
+    for _ in range(2):
+        api.get(f"{BASE}/whoami", status=429, body="", headers={"Retry-After": "40"})
+    api.get(f"{BASE}/backends", payload=[])
+    with pytest.raises(RateLimitError):
+        await client.whoami()
+    assert fake.sleeps == [40.0]
+    assert client.transport.gate_remaining_s() == 0.0
+    await client.backends()
+    assert fake.sleeps == [40.0]
+
+
+async def test_a_429_that_fits_the_budget_still_holds_every_request(
+    api: MockedAPI, once: Client
+) -> None:
+    # The request gives up for its attempts, not its time: the wait fits, so the gate holds.
+    fake = fake_time(once)
+    api.get(f"{BASE}/whoami", status=429, body="", headers={"Retry-After": "59"})
+    api.get(f"{BASE}/backends", payload=[])
+    with pytest.raises(RateLimitError):
+        await once.whoami()
+    await once.backends()
+    assert fake.sleeps == [59.0]
+
+
+async def test_a_burst_of_server_errors_holds_requests_no_longer_than_the_budget_left(
+    api: MockedAPI,
+) -> None:
+    policy = RetryPolicy(
+        max_attempts=1, max_total_s=2.0, initial_backoff_s=10.0, max_backoff_s=30.0, jitter=0.0
+    )
+    async with Client(api_key=KEY, retry=policy) as c:
+        fake = fake_time(c)
+        api.get(f"{BASE}/whoami", status=503, payload=ERRORS["503"], repeat=True)
+        for _ in range(3):
+            with pytest.raises(ServerError):
+                await c.whoami()
+        # The burst's back-off is 30 s; the request that saw it had 2 s of budget left.
+        assert c.transport.gate_remaining_s() == 2.0
+        assert fake.sleeps == []
+
+
 async def test_rate_limit_listeners_hear_every_429(api: MockedAPI, client: Client) -> None:
     events: list[RateLimitEvent] = []
     client.transport.rate_limit_listeners.append(events.append)
