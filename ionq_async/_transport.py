@@ -9,17 +9,25 @@ of answers and aiohttp failures to the IonQError tree, the retry loop (decisions
 Shared back-off gate: a 429 (for its ``Retry-After``, or the back-off when absent) or a
 burst of 5xx answers from any request closes the gate; every request of the client waits
 for it to reopen before it is sent, so a rate-limited client slows down as a whole
-instead of each task hammering on its own schedule. An ``anyio.CapacityLimiter`` bounds
-the requests in flight.
+instead of each task hammering on its own schedule. The gate never closes for longer than
+the time budget (``RetryPolicy.max_total_s``) the request that closed it has left: a
+``Retry-After`` beyond that makes the request raise RateLimitError at once and leaves the
+gate as it was. An ``anyio.CapacityLimiter`` bounds the requests in flight.
 
 Redirects are followed by hand (at most :data:`MAX_REDIRECTS`): the ``Authorization``
 header goes only to the base URL's origin (scheme, host and port); after a redirect to
 another origin the request is followed without it, and it is never sent again in that
-chain. A redirect to plain ``http://`` on a non-loopback host is refused unless insecure
-HTTP was allowed.
+chain. Only GET, HEAD and OPTIONS follow a redirect to another origin: any other request
+(a job creation above all) raises ResponseError naming both origins, so nothing is sent
+to, or taken as done by, another host. A same-origin 307/308 re-sends the body (the
+server answered the redirect instead of acting). A redirect to plain ``http://`` on a
+non-loopback host is refused unless insecure HTTP was allowed.
 
 The API key is kept in a :class:`Secret` and appears in no repr, log record or exception
-text; every message built from an answer is scrubbed of it.
+text; every message built from an answer is scrubbed of it. The header value hides itself
+in reprs, and frames of aiohttp's errors that hold the key lose their locals, so a
+traceback rendered with its locals does not show it either. URLs in messages lose their
+query values, fragment and user name (:func:`redact_url`).
 """
 
 from __future__ import annotations
