@@ -1587,23 +1587,24 @@ class _Engine:
     async def _emit(
         self, index: int, job: Job | None, result: Result | None, error: IonQError | None
     ) -> None:
+        """Deliver one circuit's outcome to the consumer's stream, then count it.
+
+        An outcome counts (in progress and towards the end of the batch) only once the
+        stream holds it. Counting before the send let the batch end, and cancel sends
+        still waiting behind a slow consumer, as soon as the *last count* was made: the
+        first send to finish after it set ``all_done`` while others were still queued, and
+        their outcomes were lost. Now the batch ends when the last delivery is made.
+        """
         if index in self._emitted:
             return
         self._emitted.add(index)
-        if index in self._submitted_indices:
-            self.waiting -= 1
         circuit = self.circuits[index] if self.circuits else None
         name = _circuit_name(circuit) if circuit is not None else (job.name if job else None)
         outcome = Outcome(
             index=index, name=name, circuit=circuit, job=job, result=result, error=error
         )
-        if error is None:
-            self.completed += 1
-        else:
-            self.failed += 1
+        if error is not None:
             _note_finished_job(error, job)
-        self.remaining -= 1
-        self._changed()
         try:
             await self.send.send(outcome)
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
@@ -1611,6 +1612,14 @@ class _Engine:
             if self.group is not None:
                 self.group.cancel_scope.cancel()
             return
+        if index in self._submitted_indices:
+            self.waiting -= 1
+        if error is None:
+            self.completed += 1
+        else:
+            self.failed += 1
+        self.remaining -= 1
+        self._changed()
         if self.remaining <= 0:
             self.all_done.set()
 
