@@ -142,8 +142,11 @@ def fast_polling(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def circuit_with(gates: int) -> Circuit:
-    """A one-qubit circuit of ``gates`` gates; the fake answers state ``gates``."""
-    circuit = Circuit(qubits=1, name=f"g{gates}")
+    """A circuit of ``gates`` gates on qubit 0; the fake answers state ``gates``.
+
+    Three qubits wide, so that state (at most 5) fits: results are checked against width.
+    """
+    circuit = Circuit(qubits=3, name=f"g{gates}")
     for _ in range(gates):
         circuit.x(0)
     return circuit
