@@ -66,7 +66,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from attrs import frozen
 
 from ._journal import Journal, TokenRecord
-from ._retry import backoff_s
+from ._retry import backoff_s, retry_after_beyond_budget
 from .circuits import MAX_CIRCUITS_PER_JOB, MAX_GATES_PER_JOB, Circuit
 from .exceptions import (
     AuthenticationError,
@@ -1384,8 +1384,12 @@ class _Engine:
         If other requests of the client got through meanwhile, the server is rationing, not
         refusing: this one is only waiting its turn, and the round counts as a fraction of
         an attempt (``1 / _RATIONED_ROUNDS_PER_ATTEMPT``): patience is long, not endless.
-        Raises ``error`` once the budget is spent.
+        Raises ``error`` once the budget is spent, and at once when the server asks for a
+        wait no request of the client's policy would make (``Retry-After`` beyond the
+        retry budget): asking again would only collect the same refusal.
         """
+        if retry_after_beyond_budget(error.retry_after, self.client.transport.retry_policy):
+            raise error
         if _served(self.client) > served_before:
             attempt -= 1 - 1 / _RATIONED_ROUNDS_PER_ATTEMPT
         if attempt >= max_attempts:

@@ -38,6 +38,7 @@ class ResultsRefusingAPI:
         self.refusals = refusals
         self.status = status  # 0: drop the connection instead of answering
         self.redirect = redirect  # the results route sends a 307 to where the refusals are
+        self.retry_after = "0"  # the Retry-After of the 429s
         self.jobs: dict[str, dict[str, Any]] = {}
         self.refused: Counter[str] = Counter()
         self.requests: Counter[str] = Counter()
@@ -67,7 +68,7 @@ class ResultsRefusingAPI:
             assert request.transport is not None
             request.transport.close()
             raise asyncio.CancelledError
-        headers = {"Retry-After": "0"} if self.status == 429 else {}
+        headers = {"Retry-After": self.retry_after} if self.status == 429 else {}
         body = {"error": "Refused", "message": "try later", "statusCode": self.status}
         return web.json_response(body, status=self.status, headers=headers)
 
@@ -201,6 +202,21 @@ async def test_results_refused_for_good_end_in_a_typed_error_not_a_hang(
     # Three rounds of the engine, each of three tries in the transport.
     assert api.requests["GET probabilities"] == 9
     assert api.requests["POST /jobs"] == 1
+
+
+async def test_a_retry_after_beyond_the_retry_budget_ends_each_circuit_after_one_request() -> None:
+    # Retry-After: 999999 is more than any request of the policy (60 s in all) would wait:
+    # the transport raises at once, and the engine does not ask again (before, every
+    # circuit went three rounds, and in real time each round waited out the gate).
+    api = ResultsRefusingAPI(refusals=10**6, status=429)
+    api.retry_after = "999999"
+    outcomes = await run(api, [circuit_with(1), circuit_with(2)])
+    assert sorted(o.index for o in outcomes) == [0, 1]
+    for outcome in outcomes:
+        assert isinstance(outcome.error, RateLimitError)
+        assert outcome.error.retry_after == 999999.0
+    assert api.requests["GET probabilities"] == 2
+    assert api.requests["POST /jobs"] == 2
 
 
 async def test_a_connection_dropped_on_a_results_fetch_is_tried_again() -> None:
