@@ -52,3 +52,10 @@ def soak(session: nox.Session) -> None:
     """A longer fault campaign against the emulator; prints what it injected and saw."""
     session.install("-e", ".[tests]")
     session.run("python", "benchmarks/soak.py", *session.posargs)
+
+
+@nox.session(python="3.11")
+def scale(session: nox.Session) -> None:
+    """100,000 packed circuits from a generator, several runs: missing and duplicated outcomes."""
+    session.install("-e", ".[tests]")
+    session.run("python", "benchmarks/scale_outcomes.py", *session.posargs)
