@@ -70,6 +70,7 @@ from ._retry import backoff_s, retry_after_beyond_budget
 from .circuits import MAX_CIRCUITS_PER_JOB, MAX_GATES_PER_JOB, Circuit
 from .exceptions import (
     AuthenticationError,
+    BatchTimeoutError,
     CircuitError,
     ClientClosedError,
     ConfigurationError,
@@ -77,6 +78,7 @@ from .exceptions import (
     IonQError,
     JobCanceled,
     JobFailed,
+    JobUnreachableError,
     JournalError,
     NotFoundError,
     PermissionDeniedError,
@@ -119,6 +121,12 @@ MAX_IDS_PER_POLL: Final = 100
 
 MAX_POLL_URL_BYTES: Final = 6_000
 """The most bytes of ``ids=`` query one poll request carries (URLs stay short)."""
+
+MAX_POLL_FAILURE_S: Final = 120.0
+"""How long polling may fail in a row (no answer at all) before waiting jobs end as errors."""
+
+MAX_BAD_ANSWERS: Final = 3
+"""Unreadable answers in a row about one job before that job ends as a ResponseError."""
 
 MAX_BODY_BYTES: Final = 10_000_000
 """The API's request body limit (10 MB)."""
@@ -751,7 +759,17 @@ async def _aclose_iterator(iterator: Any) -> None:
 class _Entry:
     """A job the poller is waiting for."""
 
-    __slots__ = ("added", "attempt", "due", "interval", "job", "job_id", "key", "schedule")
+    __slots__ = (
+        "added",
+        "attempt",
+        "bad_answers",
+        "due",
+        "interval",
+        "job",
+        "job_id",
+        "key",
+        "schedule",
+    )
 
     def __init__(self, key: int, job_id: str, job: Job | None, schedule: PollSchedule) -> None:
         self.key = key
@@ -762,6 +780,7 @@ class _Entry:
         self.due = 0.0
         self.added = 0.0
         self.interval = schedule.initial_s
+        self.bad_answers = 0
 
 
 class _Poller:
@@ -776,6 +795,7 @@ class _Poller:
         throttle: _Throttle,
         schedule: PollSchedule | None = None,
         rng: random.Random | None = None,
+        max_failing_s: float = MAX_POLL_FAILURE_S,
     ) -> None:
         self._client = client
         self._throttle = throttle
@@ -792,6 +812,8 @@ class _Poller:
         self.ids_supported = True
         self.list_requests = 0
         self.single_requests = 0
+        self.max_failing_s = max_failing_s
+        self._failing_since: float | None = None
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -886,11 +908,18 @@ class _Poller:
             page = await self._throttle.call(self._client.job_page, ids=ids, limit=len(ids))
         except _FATAL_ERRORS:
             raise
-        except IonQError as error:
-            logger.debug("polling %d jobs failed, will retry: %r", len(ids), error)
-            for entry in chunk:
-                self._reschedule(entry, entry.job)
+        except ResponseError as error:
+            # One bad item spoils the whole page: ask about these jobs one by one, so the
+            # bad one fails alone and the others go on.
+            logger.debug("a page of %d jobs was unreadable, asking one by one: %r", len(ids), error)
+            async with anyio.create_task_group() as group:
+                for entry in chunk:
+                    group.start_soon(self._poll_single, entry)
             return
+        except IonQError as error:
+            self._failed(error, chunk)
+            return
+        self._failing_since = None
         requested = {entry.job_id: entry for entry in chunk}
         unrequested = 0
         for job in page.jobs:
@@ -917,11 +946,56 @@ class _Poller:
             self._entries.pop(entry.job_id, None)
             self._on_error(entry.key, error)
             return
-        except IonQError as error:
-            logger.debug("polling job %s failed, will retry: %r", entry.job_id, error)
-            self._reschedule(entry, entry.job)
+        except ResponseError as error:
+            # The server answered, but not with a job we can read: that job's own problem.
+            # The server is reachable, so this is no reason to give up on the others.
+            self._failing_since = None
+            entry.bad_answers += 1
+            if entry.bad_answers >= MAX_BAD_ANSWERS:
+                self._entries.pop(entry.job_id, None)
+                error.add_note(
+                    f"job {entry.job_id}: {entry.bad_answers} unreadable answers in a row; "
+                    "it may still run on the server"
+                )
+                self._on_error(entry.key, error)
+            else:
+                self._reschedule(entry, entry.job)
             return
+        except IonQError as error:
+            self._failed(error, [entry])
+            return
+        self._failing_since = None
+        entry.bad_answers = 0
         self._update(entry, job)
+
+    def _failed(self, error: IonQError, entries: list[_Entry]) -> None:
+        """A poll got no usable answer: try again later, or give up once it has gone on
+        failing for ``max_failing_s`` in a row (every request since has failed)."""
+        now = anyio.current_time()
+        if self._failing_since is None:
+            self._failing_since = now
+        failing_s = now - self._failing_since
+        if failing_s < self.max_failing_s:
+            logger.debug("polling %d jobs failed, will retry: %r", len(entries), error)
+            for entry in entries:
+                self._reschedule(entry, entry.job)
+            return
+        # The API has been out of reach for too long: every job still waited for ends as
+        # a typed error carrying its id (it may well still run, and be billed, remotely).
+        given_up = list(self._entries.values())
+        logger.warning(
+            "polling has failed for %.0f s in a row (%r); giving up on %d waiting jobs, "
+            "which may still run on the server",
+            failing_s,
+            error,
+            len(given_up),
+        )
+        self._entries.clear()
+        for entry in given_up:
+            last = entry.job or Job(id=entry.job_id, status=JobStatus.SUBMITTED)
+            unreachable = JobUnreachableError(last, failing_s)
+            unreachable.__cause__ = error
+            self._on_error(entry.key, unreachable)
 
     def _update(self, entry: _Entry, job: Job) -> None:
         if self._entries.get(entry.job_id) is not entry:
@@ -1024,9 +1098,19 @@ class _Engine:
         pack: bool | PackLimits,
         progress: Callable[[BatchProgress], None] | None,
         send: MemoryObjectSendStream[Outcome],
+        timeout_s: float | None = None,
+        max_poll_failure_s: float = MAX_POLL_FAILURE_S,
     ) -> None:
         if concurrency < 1 or max_in_flight < 1:
             raise ConfigurationError("concurrency and max_in_flight must be at least 1")
+        for name, value in (("timeout_s", timeout_s), ("max_poll_failure_s", max_poll_failure_s)):
+            if value is not None and not (
+                isinstance(value, int | float) and math.isfinite(value) and value > 0
+            ):
+                raise ConfigurationError(
+                    f"{name} must be a positive number of seconds, got {value!r}"
+                )
+        self.timeout_s = timeout_s
         self.client = client
         self.circuits: Sequence[Any] = circuits if circuits is not None else ()
         self.given_jobs: Sequence[Job | str] = jobs if jobs is not None else ()
@@ -1057,6 +1141,7 @@ class _Engine:
             on_terminal=self._on_terminal,
             on_error=self._on_poll_error,
             throttle=self.throttle,
+            max_failing_s=max_poll_failure_s,
         )
         self.group: anyio.abc.TaskGroup | None = None
         self._finish_send: MemoryObjectSendStream[_Finished] | None = None
@@ -1112,6 +1197,50 @@ class _Engine:
                     self.journal.close()
 
     async def _run_workers(self, finished: MemoryObjectReceiveStream[_Finished]) -> None:
+        with anyio.move_on_after(self.timeout_s) as deadline:
+            await self._work(finished)
+        if deadline.cancelled_caught:
+            await self._time_out()
+
+    async def _time_out(self) -> None:
+        """``timeout_s`` ran out: every circuit without an outcome gets a typed one.
+
+        A circuit with a job gets WaitTimeoutError (the job is left running unless
+        ``cancel_remote``); one without gets BatchTimeoutError (naming its token when its
+        creation was under way, since a job may then exist).
+        """
+        timeout_s = self.timeout_s or 0.0
+        canceled = False
+        if self.cancel_remote:
+            await self._cancel_unfinished()
+            canceled = True
+        unit_of: dict[int, _Unit] = {}
+        for unit in self.units:
+            for index in unit.indices:
+                unit_of[index] = unit
+        for index in range(self.total):
+            if index in self._emitted:
+                continue
+            owner = unit_of.get(index)
+            job: Job | None = None
+            error: IonQError
+            if owner is not None and owner.job_id is not None:
+                job = owner.job or Job(id=owner.job_id, status=JobStatus.SUBMITTED)
+                error = WaitTimeoutError(job, timeout_s)
+                if canceled:
+                    error.add_note(f"cancel_remote: job {job.id} was asked to cancel")
+                else:
+                    error.add_note(
+                        f"job {job.id} may still run on the server: "
+                        f"client.cancel({job.id!r}) stops it, client.result({job.id!r}) "
+                        "fetches it later"
+                    )
+            else:
+                token = owner.token if owner is not None else None
+                error = BatchTimeoutError(index, timeout_s, token=token)
+            await self._emit(index, job, None, error)
+
+    async def _work(self, finished: MemoryObjectReceiveStream[_Finished]) -> None:
         async with anyio.create_task_group() as group:
             self.group = group
             group.start_soon(self.poller.run)
@@ -1616,6 +1745,11 @@ class _Engine:
             if self.group is not None:
                 self.group.cancel_scope.cancel()
             return
+        except BaseException:
+            # Cancelled before the stream took it (the batch is stopping or timed out):
+            # not delivered, so not emitted; a timeout gives this circuit its outcome.
+            self._emitted.discard(index)
+            raise
         if index in self._submitted_indices:
             self.waiting -= 1
         if error is None:
@@ -1959,6 +2093,8 @@ class BatchMethods:
         cancel_remote: bool = False,
         pack: bool | PackLimits = False,
         progress: Callable[[BatchProgress], None] | None = None,
+        timeout_s: float | None = None,
+        max_poll_failure_s: float = MAX_POLL_FAILURE_S,
         **options: Any,
     ) -> BatchRun:
         """Run many circuits; iterate the returned :class:`BatchRun` for outcomes as they end.
@@ -1972,6 +2108,12 @@ class BatchMethods:
         outcomes still come one per circuit (``outcome.job`` is then the parent,
         ``outcome.result.job`` the circuit's child job). ``progress`` is called with a
         :class:`BatchProgress` whenever a count changes.
+
+        ``timeout_s`` bounds the whole batch: when it runs out, every circuit without an
+        outcome gets one, WaitTimeoutError if it has a job (left running unless
+        ``cancel_remote``; the error names it) or BatchTimeoutError if not. If polling gets
+        no answer at all for ``max_poll_failure_s`` in a row (the API is out of reach),
+        every job still waited for ends as JobUnreachableError carrying its id.
 
         Use ``async for outcome in client.run_many(...)`` directly, or hold the handle in
         ``async with client.run_many(...) as run:``; a handle kept in a variable without
@@ -1991,6 +2133,8 @@ class BatchMethods:
                 pack=pack,
                 progress=progress,
                 send=send,
+                timeout_s=timeout_s,
+                max_poll_failure_s=max_poll_failure_s,
             )
         except BaseException:
             send.close()
@@ -2005,6 +2149,8 @@ class BatchMethods:
         max_in_flight: int = 100_000,
         cancel_remote: bool = False,
         progress: Callable[[BatchProgress], None] | None = None,
+        timeout_s: float | None = None,
+        max_poll_failure_s: float = MAX_POLL_FAILURE_S,
     ) -> BatchRun:
         """Outcomes of jobs submitted elsewhere (Jobs or ids) in completion order.
 
@@ -2024,6 +2170,8 @@ class BatchMethods:
             pack=False,
             progress=progress,
             send=send,
+            timeout_s=timeout_s,
+            max_poll_failure_s=max_poll_failure_s,
         )
         return BatchRun(engine, receive)
 

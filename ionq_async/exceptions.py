@@ -25,8 +25,11 @@
     ├── JobError                    a job ended without results
     │   ├── JobFailed               carries the job and its failure code
     │   ├── JobCanceled             carries the job
-    │   └── WaitTimeoutError        waiting locally ran out of time (the job still runs)
-    └── JournalError                a batch journal does not match the batch
+    │   ├── WaitTimeoutError        waiting locally ran out of time (the job still runs)
+    │   └── JobUnreachableError     its state could not be read for too long (it may run)
+    ├── BatchTimeoutError           a batch's ``timeout_s`` ran out before a circuit had a job
+    └── JournalError                a batch journal is in use by another run, unreadable or
+                                    unwritable (path named), or belongs to another batch
 
 No message ever contains an API key.
 """
@@ -43,6 +46,7 @@ __all__ = [
     "APIError",
     "AuthenticationError",
     "BadRequestError",
+    "BatchTimeoutError",
     "CircuitError",
     "ClientClosedError",
     "ConfigurationError",
@@ -54,6 +58,7 @@ __all__ = [
     "JobCanceled",
     "JobError",
     "JobFailed",
+    "JobUnreachableError",
     "JournalError",
     "NotFoundError",
     "PayloadTooLargeError",
@@ -248,8 +253,45 @@ class WaitTimeoutError(JobError, TimeoutError):
         )
 
 
+class JobUnreachableError(JobError):
+    """The job's state could not be read for ``failing_s`` seconds in a row.
+
+    The job may still run (and be billed) on the server: its id is ``job.id``; the error
+    that polling last met is the ``__cause__``.
+    """
+
+    def __init__(self, job: Job, failing_s: float):
+        self.failing_s = failing_s
+        super().__init__(
+            f"job {job.id}: its state could not be read for {failing_s:g} s in a row; "
+            f"it may still run on the server (client.get_job({job.id!r}) asks again)",
+            job=job,
+        )
+
+
+class BatchTimeoutError(IonQError, TimeoutError):
+    """A batch's ``timeout_s`` ran out before this circuit had a job (or an answer to it).
+
+    ``token`` is set when the job's creation was under way: a job may then exist on the
+    server with that token in ``metadata["ionq_async_token"]``.
+    """
+
+    def __init__(self, index: int, timeout_s: float, *, token: str | None = None):
+        self.index = index
+        self.timeout_s = timeout_s
+        self.token = token
+        if token is None:
+            detail = "it was never submitted"
+        else:
+            detail = (
+                "its job creation was under way: a job may exist on the server with "
+                f"metadata ionq_async_token={token}"
+            )
+        super().__init__(f"circuit {index}: the batch's {timeout_s:g} s ran out; {detail}")
+
+
 class JournalError(IonQError):
-    """A batch journal file is unreadable or belongs to a different batch."""
+    """A batch journal is in use by another run, unreadable, unwritable or another batch's."""
 
 
 _STATUS_CLASSES: dict[int, type[APIError]] = {

@@ -8,16 +8,16 @@ import ionq_async.exceptions
 
 EXPECTED = [
     "APIError", "AuthenticationError", "Backend", "BadRequestError", "BatchProgress",
-    "BatchRun", "Characterization", "CharacterizationPage", "Circuit", "CircuitError",
-    "Client", "ClientClosedError", "ConfigurationError", "ConflictError", "Cost", "Estimate",
-    "Failure", "Gate", "InvalidRequestError", "IonQConnectionError", "IonQError",
-    "IonQTimeoutError", "Job", "JobCanceled", "JobError", "JobFailed", "JobStatus",
-    "JournalError", "Money", "Noise", "NotFoundError", "Outcome", "PayloadTooLargeError",
-    "PermissionDeniedError", "RateLimitError", "ResponseError", "Result",
-    "ResultsNotReadyError", "RetryPolicy", "ServerError", "Session", "SyncClient",
+    "BatchRun", "BatchTimeoutError", "Characterization", "CharacterizationPage", "Circuit",
+    "CircuitError", "Client", "ClientClosedError", "ConfigurationError", "ConflictError",
+    "Cost", "Estimate", "Failure", "Gate", "InvalidRequestError", "IonQConnectionError",
+    "IonQError", "IonQTimeoutError", "Job", "JobCanceled", "JobError", "JobFailed", "JobStatus",
+    "JobUnreachableError", "JournalError", "Money", "Noise", "NotFoundError", "Outcome",
+    "PayloadTooLargeError", "PermissionDeniedError", "RateLimitError", "ResponseError",
+    "Result", "ResultsNotReadyError", "RetryPolicy", "ServerError", "Session", "SyncClient",
     "TransportError", "WaitTimeoutError", "WhoAmI", "__version__", "bitstring",
-    "circuits_from_multi_json", "counts_from_probabilities", "marginal",
-    "multi_circuit_json", "sample_counts", "to_bitstrings",
+    "circuits_from_multi_json", "counts_from_probabilities", "marginal", "multi_circuit_json",
+    "sample_counts", "to_bitstrings",
 ]  # fmt: skip
 
 
