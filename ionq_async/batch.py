@@ -122,6 +122,14 @@ MAX_IDS_PER_POLL: Final = 100
 MAX_POLL_URL_BYTES: Final = 6_000
 """The most bytes of ``ids=`` query one poll request carries (URLs stay short)."""
 
+LATE_STORE_GRACE_S: Final = 10.0
+"""After an ambiguous job creation found nothing by token, wait this long and look again
+before sending it again: the server may still be storing the first attempt."""
+
+DUPLICATE_WATCHES: Final = 3
+"""Token sweeps after a re-send (at 1, 2 and 4 grace periods) that look for a first
+attempt stored even later; one more is made just before the circuit's outcome."""
+
 MAX_POLL_FAILURE_S: Final = 120.0
 """How long polling may fail in a row (no answer at all) before waiting jobs end as errors."""
 
@@ -153,7 +161,8 @@ class Outcome:
     ``index`` is the circuit's position in the input (for :meth:`BatchMethods.as_completed`,
     the job's position). ``job`` is the job that ran it (for a packed circuit, the
     multi-circuit parent) or None if no job was created. Exactly one of ``result`` and
-    ``error`` is set.
+    ``error`` is set. ``duplicates_canceled`` names jobs of the same creation that the
+    server stored late, after the engine had sent it again, and that were canceled.
     """
 
     index: int
@@ -162,6 +171,7 @@ class Outcome:
     job: Job | None
     result: Result | None
     error: IonQError | None
+    duplicates_canceled: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -182,7 +192,8 @@ class BatchProgress:
     """Counts of a batch's circuits, enough to drive a progress bar.
 
     ``submitted`` circuits have a job; ``waiting`` of them have no outcome yet;
-    ``completed`` and ``failed`` count outcomes with and without a result. ``started_at``
+    ``completed`` and ``failed`` count outcomes with and without a result;
+    ``duplicates_canceled`` counts late-stored duplicate jobs found and canceled. ``started_at``
     is wall-clock epoch seconds; ``elapsed_s`` is measured on the monotonic clock.
     """
 
@@ -193,6 +204,7 @@ class BatchProgress:
     failed: int
     started_at: float
     elapsed_s: float
+    duplicates_canceled: int = 0
 
     @property
     def done(self) -> int:
@@ -637,13 +649,27 @@ def _throttle_for(client: Client) -> _Throttle:
 class _Unit:
     """One job of a batch: the circuits it carries and what is known about it."""
 
-    __slots__ = ("indices", "job", "job_id", "number", "resumed_token", "token", "token_at")
+    __slots__ = (
+        "duplicates",
+        "first_at",
+        "indices",
+        "job",
+        "job_id",
+        "number",
+        "resent",
+        "resumed_token",
+        "token",
+        "token_at",
+    )
 
     def __init__(self, number: int, indices: tuple[int, ...]) -> None:
         self.number = number
         self.indices = indices
         self.token: str | None = None
         self.token_at = 0.0
+        self.first_at: float | None = None  # the first attempt's time (our epoch s)
+        self.resent = False  # sent again after an ambiguous failure found nothing
+        self.duplicates: list[str] = []  # late-stored jobs of the same token, canceled
         self.resumed_token = False
         self.job_id: str | None = None
         self.job: Job | None = None
@@ -707,23 +733,56 @@ class _TokenResolver:
                 self._pending.pop(token, None)
             return [self._answers.pop(token, None) for token, _ in lookups]
 
+    async def find_every(self, token: str, since: float) -> list[Job]:
+        """Every job created with ``token`` by attempts from ``since`` on (newest first).
+
+        After a re-send the same token may stand on two jobs: the re-sent one and a first
+        attempt the server stored late.
+        """
+        every: list[Job] = []
+
+        def visit(job: Job) -> bool:
+            if (job.metadata or {}).get(TOKEN_METADATA_KEY) == token:
+                every.append(job)
+            return False  # walk on to the cutoff: there may be more than one
+
+        async with self._lock:
+            self.sweeps += 1
+            await self._scan(since, visit)
+        return every
+
     async def _sweep(self) -> None:
         wanted = dict(self._pending)
         self._pending.clear()
         self.sweeps += 1
         found: dict[str, Job] = {}
-        earliest = min(wanted.values())
+
+        def visit(job: Job) -> bool:
+            token = (job.metadata or {}).get(TOKEN_METADATA_KEY)
+            if token in wanted and token not in found:
+                found[token] = job
+            return len(found) == len(wanted)
+
+        try:
+            await self._scan(min(wanted.values()), visit)
+        except BaseException:
+            # Put the tokens back so a later lookup tries again.
+            for token, since in wanted.items():
+                self._pending.setdefault(token, since)
+            raise
+        for token in wanted:
+            self._answers[token] = found.get(token)
+
+    async def _scan(self, earliest: float, visit: Callable[[Job], bool]) -> None:
+        """Walk the job list newest first until ``visit`` says stop or the cutoff is passed."""
         cutoff: float | None = None
         older_in_a_row = scanned = 0
         try:
             jobs = self._client.jobs(backend=self._backend, page_size=self._page_size)
             async for job in jobs:
                 scanned += 1
-                token = (job.metadata or {}).get(TOKEN_METADATA_KEY)
-                if token in wanted and token not in found:
-                    found[token] = job
-                    if len(found) == len(wanted):
-                        break
+                if visit(job):
+                    break
                 submitted = job.submitted_at.timestamp() if job.submitted_at else None
                 if submitted is not None and cutoff is None:
                     # Measured now, after the answer came: the newest job cannot be
@@ -739,15 +798,8 @@ class _TokenResolver:
                 if scanned >= self._max_scan:
                     break
             await _aclose_iterator(jobs)
-        except BaseException:
-            # Put the tokens back so a later lookup tries again.
-            for token, since in wanted.items():
-                self._pending.setdefault(token, since)
-            raise
         finally:
             self.scanned += scanned
-        for token in wanted:
-            self._answers[token] = found.get(token)
 
 
 async def _aclose_iterator(iterator: Any) -> None:
@@ -1146,6 +1198,8 @@ class _Engine:
         self.group: anyio.abc.TaskGroup | None = None
         self._finish_send: MemoryObjectSendStream[_Finished] | None = None
         self.rate_limit_events = 0
+        self.duplicates_canceled = 0
+        self._duplicates_of: dict[int, tuple[str, ...]] = {}
         self._emitted: set[int] = set()
         self._submitted_indices: set[int] = set()
 
@@ -1166,6 +1220,7 @@ class _Engine:
             failed=self.failed,
             started_at=self.started_at,
             elapsed_s=time.monotonic() - self.started_monotonic,
+            duplicates_canceled=self.duplicates_canceled,
         )
 
     def _changed(self) -> None:
@@ -1256,8 +1311,61 @@ class _Engine:
                 await self.all_done.wait()
             group.cancel_scope.cancel()
 
+    async def _watch_for_duplicates(self, unit: _Unit) -> None:
+        """After a re-send, look for a first attempt stored late, a few times, and cancel it."""
+        delay = LATE_STORE_GRACE_S
+        for _ in range(DUPLICATE_WATCHES):
+            await anyio.sleep(delay)
+            if unit.number in self.finished_units:
+                return
+            await self._cancel_duplicates(unit)
+            delay *= 2
+
+    async def _cancel_duplicates(self, unit: _Unit) -> None:
+        """Cancel every other job that carries this unit's token; count and log each."""
+        if unit.token is None or unit.job_id is None:
+            return
+        try:
+            jobs = await self.resolver.find_every(unit.token, unit.first_at or unit.token_at)
+        except _FATAL_ERRORS:
+            raise
+        except IonQError as error:
+            logger.warning(
+                "unit %d: looking for a duplicate of job %s failed: %r",
+                unit.number,
+                unit.job_id,
+                error,
+            )
+            return
+        for job in jobs:
+            if job.id == unit.job_id or job.id in unit.duplicates:
+                continue
+            unit.duplicates.append(job.id)
+            self.duplicates_canceled += 1
+            for index in unit.indices:
+                self._duplicates_of[index] = tuple(unit.duplicates)
+            self._changed()
+            logger.warning(
+                "unit %d: job %s is a late-stored first attempt of job %s; canceling it",
+                unit.number,
+                job.id,
+                unit.job_id,
+            )
+            if job.is_terminal:
+                continue
+            try:
+                await self.client.cancel(job.id)
+            except _FATAL_ERRORS:
+                raise
+            except IonQError as error:
+                logger.warning("canceling duplicate job %s failed: %r", job.id, error)
+
     async def _finisher(self, finished: MemoryObjectReceiveStream[_Finished]) -> None:
         async for key, item in finished:
+            unit = self.units[key]
+            if unit.resent:
+                # One last look before the outcome is made, so that it can name them.
+                await self._cancel_duplicates(unit)
             if isinstance(item, Job):
                 await self._finish(key, item)
             else:
@@ -1420,6 +1528,8 @@ class _Engine:
             holding_limiter = False
             self.limiter.on_success()
             await self._adopt(unit, job)
+            if unit.resent and self.group is not None:
+                self.group.start_soon(self._watch_for_duplicates, unit)
         except _FATAL_ERRORS:
             raise
         except IonQError as error:
@@ -1442,6 +1552,8 @@ class _Engine:
 
         async def create_once() -> Job:
             unit.token_at = time.time()
+            if unit.first_at is None:
+                unit.first_at = unit.token_at
             if self.journal is not None:
                 await self.journal.record_token(
                     TokenRecord(
@@ -1456,9 +1568,18 @@ class _Engine:
             if not _is_ambiguous(error):
                 return None  # a 429 or a connection never opened: nothing was created
             found = await self.resolver.find(token, unit.token_at)
+            if found is None:
+                # The answer may be lost while the server is still storing the job: give it
+                # a grace period before sending the circuit again.
+                await anyio.sleep(LATE_STORE_GRACE_S)
+                found = await self.resolver.find(token, unit.first_at or unit.token_at)
             if found is not None:
                 logger.debug("unit %d: job %s found by token", unit.number, found.id)
-            return found
+                return found
+            # Sent again with the same token; a first attempt stored later still is watched
+            # for (and canceled) by _watch_for_duplicates / _cancel_duplicates.
+            unit.resent = True
+            return None
 
         return await self._patiently(create_once, after_failure=look_up)
 
@@ -1734,7 +1855,13 @@ class _Engine:
         circuit = self.circuits[index] if self.circuits else None
         name = _circuit_name(circuit) if circuit is not None else (job.name if job else None)
         outcome = Outcome(
-            index=index, name=name, circuit=circuit, job=job, result=result, error=error
+            index=index,
+            name=name,
+            circuit=circuit,
+            job=job,
+            result=result,
+            error=error,
+            duplicates_canceled=self._duplicates_of.get(index, ()),
         )
         if error is not None:
             _note_finished_job(error, job)

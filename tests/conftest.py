@@ -47,6 +47,13 @@ def readline_within(stream: IO[str], timeout_s: float = READLINE_TIMEOUT_S) -> s
         pytest.fail(f"no line from the child process within {timeout_s} s")
 
 
+@pytest.fixture(autouse=True)
+def no_late_store_grace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No grace period before re-sending an ambiguous job creation (10 s of real time
+    each): tests of the late-stored case set their own."""
+    monkeypatch.setattr("ionq_async.batch.LATE_STORE_GRACE_S", 0.0)
+
+
 @pytest.fixture
 async def emulator() -> AsyncIterator[Emulator]:
     """A started in-process emulator with default settings (simulator jobs take ~30 ms)."""
