@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
+from aiohttp import web
 
 from ionq_async.batch import BatchProgress
 
@@ -52,3 +54,17 @@ async def quiet() -> None:
     """Wait for a point where every other task waits (on a socket, a timer or an event)."""
     with anyio.fail_after(30):
         await anyio.wait_all_tasks_blocked()
+
+
+@contextlib.asynccontextmanager
+async def serving(app: web.Application) -> AsyncIterator[str]:
+    """Serve ``app`` on a free loopback port; yields its ``/v0.4`` base URL."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}/v0.4"
+    finally:
+        await runner.cleanup()

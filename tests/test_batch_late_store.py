@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +16,7 @@ import anyio
 import pytest
 from aiohttp import web
 from asyncio_hygiene import no_asyncio_leaks  # noqa: F401 (an autouse fixture)
+from batch_helpers import serving
 
 from ionq_async._retry import RetryPolicy
 from ionq_async.batch import TOKEN_METADATA_KEY, BatchProgress, PollSchedule
@@ -114,22 +114,10 @@ class LateStoringAPI:
         return web.json_response({"id": job["id"], "status": "canceled"})
 
 
-async def serve(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}/v0.4"
-    finally:
-        await runner.cleanup()
-
-
 async def run_one(api: LateStoringAPI) -> tuple[list[Any], list[BatchProgress]]:
     bell = Circuit(qubits=2, name="bell").h(0).cnot(0, 1)
     progress: list[BatchProgress] = []
-    async for url in serve(api.app):
+    async with serving(api.app) as url:
         # A short read timeout: the held creation's answer is given up on quickly.
         client = Client(api_key=KEY, base_url=url, retry=RetryPolicy.no_wait(), timeout_s=0.5)
         async with client:
@@ -137,7 +125,6 @@ async def run_one(api: LateStoringAPI) -> tuple[list[Any], list[BatchProgress]]:
                 outcomes = [o async for o in client.run_many([bell], progress=progress.append)]
         api.release_first.set()  # let a still-held handler end
         return outcomes, progress
-    raise AssertionError("the server did not start")  # pragma: no cover
 
 
 async def test_a_job_stored_during_the_grace_period_is_found_not_sent_again() -> None:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from aiohttp import web
 from asyncio_hygiene import no_asyncio_leaks  # noqa: F401 (an autouse fixture)
+from batch_helpers import serving
 
 from ionq_async._retry import RetryPolicy
 from ionq_async.batch import PollSchedule
@@ -124,18 +124,6 @@ class ResultsRefusingAPI:
         )
 
 
-async def serve(api: ResultsRefusingAPI) -> AsyncIterator[str]:
-    runner = web.AppRunner(api.app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}/v0.4"
-    finally:
-        await runner.cleanup()
-
-
 @pytest.fixture(autouse=True)
 def fast_polling(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("ionq_async.batch.SIMULATOR_SCHEDULE", FAST)
@@ -154,10 +142,11 @@ def circuit_with(gates: int) -> Circuit:
 
 
 async def run(api: ResultsRefusingAPI, circuits: list[Circuit], **options: Any) -> list[Any]:
-    async for url in serve(api):
-        async with Client(api_key=KEY, base_url=url, retry=retry_policy()) as client:
-            return [o async for o in client.run_many(circuits, shots=10, **options)]
-    raise AssertionError("the server did not start")  # pragma: no cover
+    async with (
+        serving(api.app) as url,
+        Client(api_key=KEY, base_url=url, retry=retry_policy()) as client,
+    ):
+        return [o async for o in client.run_many(circuits, shots=10, **options)]
 
 
 @pytest.mark.parametrize("status", [429, 503])
@@ -223,10 +212,12 @@ async def test_a_connection_dropped_on_a_results_fetch_is_tried_again() -> None:
     # Eight drops: more than one round of the transport's three tries can absorb (aiohttp
     # re-sends a GET at most once more on its own), fewer than the engine's three rounds.
     api = ResultsRefusingAPI(refusals=8, status=0)
-    async for url in serve(api):
-        async with Client(api_key=KEY, base_url=url, retry=retry_policy()) as client:
-            outcomes = [o async for o in client.run_many([circuit_with(4)], shots=10)]
-            dropped = client.stats.connection_errors
+    async with (
+        serving(api.app) as url,
+        Client(api_key=KEY, base_url=url, retry=retry_policy()) as client,
+    ):
+        outcomes = [o async for o in client.run_many([circuit_with(4)], shots=10)]
+        dropped = client.stats.connection_errors
     assert [o.unwrap().probabilities for o in outcomes] == [{4: 1.0}]
     assert api.requests["GET probabilities"] == 9
     # aiohttp itself re-sends a GET once when a kept-alive connection turns out closed,
@@ -248,14 +239,15 @@ async def run_while_others_are_served(
 ) -> list[Any]:
     """``run``, with every 429 the client sees standing for one of its other requests
     answered meanwhile: the server is rationing, so refusals cost 1/8 of an attempt."""
-    async for url in serve(api):
-        async with Client(api_key=KEY, base_url=url, retry=retry_policy()) as client:
-            def another_request_served(_event: object, stats: Any = client.stats) -> None:
-                stats.succeeded += 1
+    async with (
+        serving(api.app) as url,
+        Client(api_key=KEY, base_url=url, retry=retry_policy()) as client,
+    ):
+        def another_request_served(_event: object, stats: Any = client.stats) -> None:
+            stats.succeeded += 1
 
-            client.transport.rate_limit_listeners.append(another_request_served)
-            return [o async for o in client.run_many(circuits, shots=10)]
-    raise AssertionError("the server did not start")  # pragma: no cover
+        client.transport.rate_limit_listeners.append(another_request_served)
+        return [o async for o in client.run_many(circuits, shots=10)]
 
 
 async def test_refusals_while_other_requests_are_served_cost_an_eighth_of_an_attempt() -> None:

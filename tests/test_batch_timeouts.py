@@ -4,14 +4,13 @@ every circuit a typed outcome naming its job, never a wait without end."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
 import pytest
 from aiohttp import web
 from asyncio_hygiene import no_asyncio_leaks  # noqa: F401 (an autouse fixture)
-from batch_helpers import when_submitted
+from batch_helpers import serving, when_submitted
 
 from ionq_async._retry import RetryPolicy
 from ionq_async.batch import PollSchedule
@@ -144,26 +143,13 @@ class OneUnreadableJobAPI:
         return web.json_response({"0": 0.5, "3": 0.5})
 
 
-async def serve(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}/v0.4"
-    finally:
-        await runner.cleanup()
-
-
 async def test_one_unreadable_job_in_a_polled_page_fails_alone() -> None:
     # Before, the whole page failed on every poll and the batch never ended.
     api = OneUnreadableJobAPI()
     circuits = [Circuit(qubits=2, name=name).h(0).cnot(0, 1) for name in ("ok", "bad", "ok2")]
-    async for url in serve(api.app):
-        async with client_for(url, KEY) as client:
-            with anyio.fail_after(HANG_GUARD_S):
-                outcomes = {o.index: o async for o in client.run_many(circuits, shots=10)}
+    async with serving(api.app) as url, client_for(url, KEY) as client:
+        with anyio.fail_after(HANG_GUARD_S):
+            outcomes = {o.index: o async for o in client.run_many(circuits, shots=10)}
     assert sorted(outcomes) == [0, 1, 2]
     assert outcomes[0].ok and outcomes[2].ok
     error = outcomes[1].error
