@@ -2108,7 +2108,11 @@ class BatchRun:
         except (anyio.EndOfStream, anyio.ClosedResourceError):
             await self.aclose()
             if self._shared.error is not None:
-                raise self._shared.error from None
+                error = self._shared.error
+                # Its own cause (a journal's OSError, aiohttp's error) stays; the end of
+                # the stream that brought it here is no part of the story.
+                error.__suppress_context__ = True
+                raise error
             raise StopAsyncIteration from None
         except BaseException:
             await self.aclose()

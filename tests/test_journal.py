@@ -378,6 +378,7 @@ async def test_a_journal_that_cannot_be_opened_stops_the_run_before_any_job(
             await client.gather(basis_circuits(), journal=str(path))
     assert str(path) in str(stopped.value)
     assert reason in str(stopped.value)
+    assert isinstance(stopped.value.__cause__, OSError)  # the batch keeps the cause
     assert emu.stats.jobs_created == 0
 
 
