@@ -2111,8 +2111,7 @@ class BatchRun:
                 error = self._shared.error
                 # Its own cause (a journal's OSError, aiohttp's error) stays; the end of
                 # the stream that brought it here is no part of the story.
-                error.__suppress_context__ = True
-                raise error
+                raise error from error.__cause__
             raise StopAsyncIteration from None
         except BaseException:
             await self.aclose()
