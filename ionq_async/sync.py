@@ -50,7 +50,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from . import _loop_servers
 from ._retry import RetryPolicy
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, TransportStats
-from .batch import BatchProgress, Outcome, PackLimits, PollSchedule
+from .batch import MAX_POLL_FAILURE_S, BatchProgress, Outcome, PackLimits, PollSchedule
 from .client import CircuitInput, Client
 from .exceptions import ClientClosedError, ConfigurationError, IonQTimeoutError
 from .models import (
@@ -595,6 +595,8 @@ class SyncClient:
         cancel_remote: bool = False,
         pack: bool | PackLimits = False,
         progress: Callable[[BatchProgress], None] | None = None,
+        timeout_s: float | None = None,
+        max_poll_failure_s: float = MAX_POLL_FAILURE_S,
         **options: Any,
     ) -> Iterator[Outcome]:
         """Run many circuits; iterate for one Outcome per circuit, in completion order.
@@ -612,6 +614,8 @@ class SyncClient:
                 cancel_remote=cancel_remote,
                 pack=pack,
                 progress=progress,
+                timeout_s=timeout_s,
+                max_poll_failure_s=max_poll_failure_s,
                 **options,
             )
         )
@@ -623,12 +627,19 @@ class SyncClient:
         max_in_flight: int = 100_000,
         cancel_remote: bool = False,
         progress: Callable[[BatchProgress], None] | None = None,
+        timeout_s: float | None = None,
+        max_poll_failure_s: float = MAX_POLL_FAILURE_S,
     ) -> Iterator[Outcome]:
         """Outcomes of jobs submitted elsewhere (Jobs or ids), in completion order."""
         items = list(jobs)
         return self._iterate(
             lambda c: c.as_completed(
-                items, max_in_flight=max_in_flight, cancel_remote=cancel_remote, progress=progress
+                items,
+                max_in_flight=max_in_flight,
+                cancel_remote=cancel_remote,
+                progress=progress,
+                timeout_s=timeout_s,
+                max_poll_failure_s=max_poll_failure_s,
             )
         )
 
