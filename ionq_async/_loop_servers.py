@@ -40,15 +40,21 @@ def _normal_host(host: str) -> str:
         return host.removesuffix(".")
 
 
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost`` (and its subdomains) and loopback addresses; resolves no name."""
+def is_loopback_host(host: str | None) -> bool:
+    """True for ``localhost`` (and ``*.localhost``), 127.0.0.0/8 and ``::1`` (also as an
+    IPv4-mapped address); resolves no name. The one such rule: the transport uses it too."""
+    if not host:
+        return False
     host = _normal_host(host)
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
 
 
 def add_server(loop: AbstractEventLoop, host: str, port: int) -> None:

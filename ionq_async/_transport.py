@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import enum
 import inspect
-import ipaddress
 import json
 import logging
 import math
@@ -56,6 +55,7 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from . import _retry
+from ._loop_servers import is_loopback_host
 from ._retry import RetryPolicy
 from .exceptions import (
     APIError,
@@ -166,22 +166,6 @@ def user_agent() -> str:
         f"ionq-async/{_package_version()} aiohttp/{aiohttp.__version__} "
         f"python/{platform.python_version()}"
     )
-
-
-def is_loopback_host(host: str | None) -> bool:
-    """True for ``localhost`` (and ``*.localhost``), 127.0.0.0/8 and ``::1``."""
-    if not host:
-        return False
-    name = host.strip("[]").lower().rstrip(".")
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        address = ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped.is_loopback
-    return address.is_loopback
 
 
 _AUTHORITY_USERINFO: Final = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://)[^/?#]*@")
