@@ -89,7 +89,7 @@ from .exceptions import (
     WaitTimeoutError,
 )
 from .models import Job, JobStats, JobStatus
-from .results import Result, validate_probabilities
+from .results import Result, job_width, validate_probabilities
 
 if TYPE_CHECKING:
     from ._transport import RateLimitEvent
@@ -1687,11 +1687,9 @@ class _Engine:
             else:
                 index = unit.indices[0]
                 try:
-                    probabilities = await self._fetch(self.client.probabilities, job)
-                    if self.circuits:
-                        # Checked against the circuit as sent, whatever the answer's stats say.
-                        width = _as_circuit(self.circuits[index]).num_qubits
-                        validate_probabilities(probabilities, num_qubits=width, job_id=job.id)
+                    probabilities = await self._fetch(
+                        self.client._probabilities, job, num_qubits=self._width(index, job)
+                    )
                 except InvalidRequestError as error:
                     # Raised for what the job's own answer says (a parent, a dry run), not
                     # for anything the caller passed: this circuit's outcome, not the batch's.
@@ -1733,10 +1731,10 @@ class _Engine:
                 await self._emit(index, parent, None, JobFailed(child))
             elif child.status is JobStatus.COMPLETED:
                 try:
-                    probabilities = await self._fetch(self.client.probabilities, child)
                     # The circuit's own width, as _child_job gives it.
-                    width = _as_circuit(self.circuits[index]).num_qubits
-                    validate_probabilities(probabilities, num_qubits=width, job_id=child.id)
+                    probabilities = await self._fetch(
+                        self.client._probabilities, child, num_qubits=self._width(index, child)
+                    )
                 except InvalidRequestError as error:
                     # The child's answer calls it a parent or a dry run: its own outcome.
                     await self._emit(index, parent, None, error)
@@ -1754,6 +1752,13 @@ class _Engine:
 
     async def _children_listed(self, parent: Job) -> list[Job]:
         return [job async for job in self.client.jobs(parent_job_id=parent.id, page_size=1000)]
+
+    def _width(self, index: int, job: Job) -> int | None:
+        """The width results of circuit ``index`` are checked against: the circuit's as sent
+        (trusted over the answer's ``stats``), else the job's own."""
+        if self.circuits:
+            return _as_circuit(self.circuits[index]).num_qubits
+        return job_width(job)
 
     def _shots(self, job: Job) -> int | None:
         """The job's shots as its answer gives them, else as asked; ResponseError if < 1."""

@@ -64,7 +64,7 @@ from .models import (
     SessionList,
     WhoAmI,
 )
-from .results import Result, parse_probabilities, validate_probabilities
+from .results import Result, job_width, parse_probabilities, validate_probabilities
 
 __all__ = [
     "CIRCUIT_TYPE",
@@ -336,16 +336,6 @@ def _read_probabilities(
         probabilities = parse_probabilities(data, job_id=job_id)
         validate_probabilities(probabilities, num_qubits=num_qubits, job_id=job_id)
         return probabilities
-
-
-def _qubits_of(job: Job) -> int | None:
-    """The job's width as its answer gives it (``stats.qubits``), None if not given."""
-    qubits = job.stats.qubits if job.stats is not None else None
-    if qubits is not None and qubits < 1:
-        raise ResponseError(
-            f"job {job.id} reports {qubits} qubits; a job has at least one", body=job.stats
-        )
-    return qubits
 
 
 def _check_has_results(job: Job) -> None:
@@ -717,13 +707,19 @@ class Client(BatchMethods):
         ``results.PROBABILITY_SUM_TOLERANCE``) and, given a Job whose ``stats`` name its
         width, every state is below ``2**qubits``.
         """
+        num_qubits = job_width(job) if isinstance(job, Job) else None
+        return await self._probabilities(job, sharpen=sharpen, num_qubits=num_qubits)
+
+    async def _probabilities(
+        self, job: Job | str, *, sharpen: bool | None = None, num_qubits: int | None
+    ) -> dict[int, float]:
+        """:meth:`probabilities`, checked against ``num_qubits`` (the batch engine knows
+        each circuit's width as sent, which it trusts over the answer's ``stats``)."""
         job_id = _job_id(job)
         path = path_of("jobs", job_id, "results", "probabilities")
         query: list[tuple[str, str]] = []
-        num_qubits: int | None = None
         if isinstance(job, Job):
             _check_has_results(job)
-            num_qubits = _qubits_of(job)
             url = job.results.probabilities_url if job.results is not None else None
             if url is not None:
                 path, query = self._transport.api_path_of(url)
@@ -758,6 +754,7 @@ class Client(BatchMethods):
         for child, probabilities in by_child.items():
             if isinstance(probabilities, ResponseError):
                 raise probabilities
+            validate_probabilities(probabilities, job_id=child)
             out[child] = probabilities
         return out
 
@@ -766,8 +763,10 @@ class Client(BatchMethods):
     ) -> dict[str, dict[int, float] | ResponseError]:
         """A parent's probabilities by child job id, each read on its own, in circuit order.
 
-        A child whose distribution is bad gets its ResponseError in place of its
-        probabilities, so the others stay usable; an answer that is not an object raises.
+        Only their form is checked here (:func:`parse_probabilities`): the caller checks
+        each distribution once, against the width it knows. A child whose answer is
+        unreadable gets its ResponseError in place of its probabilities, so the others stay
+        usable; an answer that is not an object raises.
         """
         path = path_of("jobs", _job_id(job), "results", "probabilities", "aggregated")
         data = await self._get(path, results=True)
@@ -779,9 +778,8 @@ class Client(BatchMethods):
         for child, raw in data.items():
             child_id = str(child)
             try:
-                out[child_id] = _read_probabilities(
-                    raw, what="GET " + path, job_id=child_id, num_qubits=None
-                )
+                with _reading("GET " + path, raw):
+                    out[child_id] = parse_probabilities(raw, job_id=child_id)
             except ResponseError as error:
                 out[child_id] = error
         return out

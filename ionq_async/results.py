@@ -25,6 +25,7 @@ __all__ = [
     "Result",
     "bitstring",
     "counts_from_probabilities",
+    "job_width",
     "marginal",
     "parse_probabilities",
     "sample_counts",
@@ -146,6 +147,16 @@ def _parse_state(key: object, where: str, raw: Mapping[str, Any]) -> int:
         f"{where}probability key {_excerpt(key)} is not a non-negative decimal integer",
         body=raw,
     )
+
+
+def job_width(job: Job) -> int | None:
+    """The job's width as its answer gives it (``stats.qubits``), None if not given."""
+    qubits = job.stats.qubits if job.stats is not None else None
+    if qubits is not None and qubits < 1:
+        raise ResponseError(
+            f"job {job.id} reports {qubits} qubits; a job has at least one", body=job.stats
+        )
+    return qubits
 
 
 def validate_probabilities(

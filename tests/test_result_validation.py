@@ -570,14 +570,16 @@ async def test_a_bad_answer_fails_only_its_own_circuit_in_run_many(
         assert outcome.job is not None and f"job {outcome.job.id}" in str(outcome.error)
 
 
+@pytest.mark.parametrize("stats", [{}, {"qubits": 5}], ids=["no width", "a wider width"])
 async def test_run_many_checks_the_width_of_the_circuit_as_sent(
-    api: MockedAPI, client: Client
+    api: MockedAPI, client: Client, stats: dict[str, Any]
 ) -> None:
-    # The job listing gives no width at all: the circuit's own (2 qubits) is the bound.
+    # Whatever width the job listing gives (none, or more than was sent), the circuit's
+    # own (2 qubits) is the bound.
     FakeBatchAPI(
         api,
         {"wide": '{"0": 0.5, "4": 0.5}'},
-        job_fields={"wide": {"stats": {}}, "fits": {"stats": {}}},
+        job_fields={"wide": {"stats": stats}, "fits": {"stats": stats}},
     )
     outcomes = await run_all(client, [named("wide"), named("fits")], shots=100)
     assert_bad_answer_outcome(outcomes["wide"], "state 4 does not fit in 2 qubits")
