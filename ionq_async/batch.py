@@ -50,6 +50,7 @@ import heapq
 import json
 import logging
 import math
+import numbers
 import random
 import time
 import uuid
@@ -1767,10 +1768,10 @@ class _Engine:
                 raise ResponseError(f"job {job.id} reports {job.shots} shots", body=job.shots)
             return job.shots
         shots = self.options.get("shots")
-        # NumPy integers too (they have __index__), as submit() accepts them.
-        if shots is None or isinstance(shots, bool) or not hasattr(shots, "__index__"):
-            return None
-        return int(shots.__index__())
+        # NumPy integers too (numbers.Integral), as submit() accepts them.
+        if isinstance(shots, numbers.Integral) and not isinstance(shots, bool):
+            return int(shots)
+        return None
 
     async def _emit_all(self, unit: _Unit, job: Job | None, error: IonQError) -> None:
         for index in unit.indices:
