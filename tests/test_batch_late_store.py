@@ -43,8 +43,19 @@ class LateStoringAPI:
     after both are stored).
     """
 
-    def __init__(self, store_first_when: str) -> None:
+    def __init__(
+        self,
+        store_first_when: str,
+        *,
+        first_runs: bool = False,
+        resent_waits_for_cancel: bool = False,
+    ) -> None:
         self.store_first_when = store_first_when
+        self.first_runs = first_runs  # the late first attempt runs (and completes) at once
+        # The re-sent job stays queued until the duplicate is canceled: only the watch
+        # that follows a re-send (not the look before the outcome) can end such a batch.
+        self.resent_waits_for_cancel = resent_waits_for_cancel
+        self.resent_id: str | None = None
         self.jobs: list[dict[str, Any]] = []  # oldest first
         self.posts = 0
         self.lists = 0
@@ -81,13 +92,15 @@ class LateStoringAPI:
             # Held: the client's read timeout runs out; the job is stored later.
             await self.release_first.wait()
             # After a re-send it is the duplicate, still queued: it can be canceled unrun.
-            self._store(body, "submitted" if self.store_first_when == "resend" else "completed")
+            queued = self.store_first_when == "resend" and not self.first_runs
+            self._store(body, "submitted" if queued else "completed")
             self.first_stored.set()
             return web.json_response({"id": "never-read", "status": "submitted"})
         if self.store_first_when == "resend":
             self.release_first.set()
             await self.first_stored.wait()
-        job = self._store(body)
+        job = self._store(body, "submitted" if self.resent_waits_for_cancel else "completed")
+        self.resent_id = job["id"]
         return web.json_response({"id": job["id"], "status": "submitted"})
 
     async def list(self, request: web.Request) -> web.Response:
@@ -111,6 +124,8 @@ class LateStoringAPI:
         job = self._find(request.match_info["id"])
         self.canceled.append(job["id"])
         job["status"] = "canceled"
+        if self.resent_id is not None:
+            self._find(self.resent_id)["status"] = "completed"
         return web.json_response({"id": job["id"], "status": "canceled"})
 
 
@@ -136,8 +151,13 @@ async def test_a_job_stored_during_the_grace_period_is_found_not_sent_again() ->
     assert outcomes[0].job is not None and outcomes[0].job.id == api.jobs[0]["id"]
 
 
-async def test_a_job_stored_after_the_resend_is_canceled_and_counted() -> None:
-    api = LateStoringAPI("resend")
+@pytest.mark.parametrize(
+    "resent_waits_for_cancel", [False, True], ids=["found before the outcome", "found by the watch"]
+)
+async def test_a_job_stored_after_the_resend_is_canceled_and_counted(
+    resent_waits_for_cancel: bool,
+) -> None:
+    api = LateStoringAPI("resend", resent_waits_for_cancel=resent_waits_for_cancel)
     outcomes, progress = await run_one(api)
     assert api.posts == 2
     first, resent = api.jobs  # the held first attempt was stored first
@@ -147,4 +167,14 @@ async def test_a_job_stored_after_the_resend_is_canceled_and_counted() -> None:
     assert outcome.ok and outcome.job is not None and outcome.job.id == resent["id"]
     assert outcome.duplicates_canceled == (first["id"],)
     assert api.canceled == [first["id"]]
+    assert progress[-1].duplicates_canceled == 1
+
+
+async def test_a_late_duplicate_that_already_ran_is_counted_though_not_canceled() -> None:
+    api = LateStoringAPI("resend", first_runs=True)
+    outcomes, progress = await run_one(api)
+    first, _ = api.jobs
+    [outcome] = outcomes
+    assert outcome.ok and outcome.duplicates_canceled == (first["id"],)
+    assert api.canceled == []  # a finished job cannot be canceled
     assert progress[-1].duplicates_canceled == 1
