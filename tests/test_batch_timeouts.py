@@ -82,7 +82,28 @@ async def test_a_bad_timeout_is_refused_before_anything_is_sent(value: Any) -> N
         assert emu.stats.requests_total == 0
 
 
-async def test_an_api_out_of_reach_ends_waiting_jobs_as_errors_carrying_their_ids() -> None:
+async def test_a_batch_timeout_with_cancel_remote_cancels_the_jobs_it_leaves() -> None:
+    async with Emulator(clock=ManualClock()) as emu, client_for(emu.url, emu.api_key) as client:
+        progress, submitted = when_submitted(2)
+        run = client.run_many(
+            [bell(i) for i in range(2)], progress=progress, timeout_s=2.0, cancel_remote=True
+        )
+        with anyio.fail_after(HANG_GUARD_S):
+            async with run:
+                await submitted.wait()  # both jobs exist before the deadline
+                outcomes = [o async for o in run]
+        statuses = {job["id"]: job["status"] for job in emu.jobs()}
+    assert len(outcomes) == 2
+    for outcome in outcomes:
+        error = outcome.error
+        assert isinstance(error, WaitTimeoutError)
+        assert any("was asked to cancel" in note for note in error.__notes__)
+        assert statuses[error.job.id] == "canceled"
+
+
+async def test_an_api_out_of_reach_ends_waiting_jobs_as_errors_carrying_their_ids(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     # The jobs are created, then the API goes away for good: before, the batch waited
     # forever, logging nothing above DEBUG.
     emu = Emulator(config=EmulatorConfig(), clock=ManualClock())
@@ -108,6 +129,8 @@ async def test_an_api_out_of_reach_ends_waiting_jobs_as_errors_carrying_their_id
         assert error.job.id in ids and outcome.job is not None and outcome.job.id == error.job.id
         assert "may still run on the server" in str(error)
         assert isinstance(error.__cause__, TransportError)
+    warnings = [r for r in caplog.records if r.levelname == "WARNING" and "giving up" in r.message]
+    assert len(warnings) == 1 and "3 waiting jobs" in warnings[0].getMessage()
 
 
 class OneUnreadableJobAPI:
