@@ -286,6 +286,9 @@ def _job_from_created(created: JobCreated, payload: Mapping[str, Any]) -> Job:
     )
 
 
+_PROBLEMS_SHOWN: Final = 5
+"""How many of an invalid answer's problems a ResponseError names."""
+
 _PROBLEM_CHARS: Final = 300
 """How much of an unexpected error's text a ResponseError quotes."""
 
@@ -316,7 +319,11 @@ def _structure(data: Any, cls: type[T], what: str) -> T:
         return converter.structure(data, cls)
     except Exception as exc:  # cattrs wraps what it finds in several exception types
         with _reading(what, data):
-            problems = "; ".join(cattrs.transform_error(exc))
+            found = cattrs.transform_error(exc)
+        # A hostile answer can have a problem per item: the message names the first few.
+        problems = "; ".join(found[:_PROBLEMS_SHOWN])
+        if len(found) > _PROBLEMS_SHOWN:
+            problems += f"; and {len(found) - _PROBLEMS_SHOWN} more"
         raise ResponseError(
             f"{what}: the answer is not a valid {cls.__name__}: {problems}", body=data
         ) from exc
