@@ -140,9 +140,7 @@ def _extra_field(cls: type[Any]) -> bool:
     return any(a.name == "extra" for a in attrs.fields(cls))
 
 
-def _make_structure_hook(
-    converter: cattrs.Converter, cls: type[Any]
-) -> Callable[[Any, Any], Any]:
+def _make_structure_hook(converter: cattrs.Converter, cls: type[Any]) -> Callable[[Any, Any], Any]:
     renames = _RENAMES.get(cls, {})
     overrides: dict[str, Any] = {name: override(rename=wire) for name, wire in renames.items()}
     has_extra = _extra_field(cls)

@@ -510,8 +510,10 @@ class Transport:
 
     def _holds_key(self, value: object) -> bool:
         """True if ``value`` (or its repr, as tracebacks show locals) contains the key."""
-        if self._api_key is None or not self._api_key.reveal() or isinstance(
-            value, _AuthorizationValue
+        if (
+            self._api_key is None
+            or not self._api_key.reveal()
+            or isinstance(value, _AuthorizationValue)
         ):
             return False
         key = self._api_key.reveal()
@@ -573,9 +575,7 @@ class Transport:
         except (TypeError, ValueError):
             raise ResponseError(f"the API gave an unreadable URL {self._shown(url)!r}") from None
         if target.is_absolute() and _origin(target) != _origin(self._base_url):
-            raise ResponseError(
-                f"refusing to follow a URL on another origin: {self._shown(url)!r}"
-            )
+            raise ResponseError(f"refusing to follow a URL on another origin: {self._shown(url)!r}")
         raw_path = target.raw_path
         base_path = self._base_url.raw_path.rstrip("/")
         if base_path and (raw_path == base_path or raw_path.startswith(base_path + "/")):

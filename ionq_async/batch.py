@@ -67,8 +67,9 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from attrs import frozen
 
 from ._journal import Journal, TokenRecord
+from ._limits import CIRCUIT_TYPE, MAX_BODY_BYTES, MAX_CIRCUITS_PER_JOB, MAX_GATES_PER_JOB
 from ._retry import backoff_s, retry_after_beyond_budget
-from .circuits import MAX_CIRCUITS_PER_JOB, MAX_GATES_PER_JOB, Circuit
+from .circuits import Circuit
 from .exceptions import (
     AuthenticationError,
     BatchTimeoutError,
@@ -137,8 +138,6 @@ MAX_POLL_FAILURE_S: Final = 120.0
 MAX_BAD_ANSWERS: Final = 3
 """Unreadable answers in a row about one job before that job ends as a ResponseError."""
 
-MAX_BODY_BYTES: Final = 10_000_000
-"""The API's request body limit (10 MB)."""
 
 # Errors that concern the client as a whole: continuing with other circuits is pointless.
 _FATAL_ERRORS: Final = (
@@ -1832,7 +1831,7 @@ class _Engine:
         return Job(
             id=child_id,
             status=JobStatus.COMPLETED,
-            type="ionq.circuit.v1",
+            type=CIRCUIT_TYPE,
             backend=parent.backend,
             name=circuit.name,
             parent_job_id=parent.id,
@@ -2340,4 +2339,3 @@ class BatchMethods:
         for shared in batches:
             if shared.task is not None:
                 await _await_to_the_end(shared.task)  # raises only if *we* are cancelled
-

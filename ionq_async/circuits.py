@@ -25,6 +25,7 @@ from typing import Any, Final, Literal, cast
 import attrs
 from attrs import frozen
 
+from ._limits import MAX_CIRCUITS_PER_JOB, MAX_CONTROLS, MAX_GATES_PER_JOB
 from .exceptions import CircuitError
 
 __all__ = [
@@ -43,14 +44,6 @@ __all__ = [
 
 GateSet = Literal["qis", "native"]
 
-MAX_CONTROLS: Final = 7
-"""The most controls one gate may have (IonQ's documented limit)."""
-
-MAX_CIRCUITS_PER_JOB: Final = 5_000
-"""The most circuits one ``ionq.multi-circuit.v1`` job may carry."""
-
-MAX_GATES_PER_JOB: Final = 150_000
-"""The most gates, summed over its circuits, one multi-circuit job may carry."""
 
 _QIS_SINGLE: Final = frozenset({"x", "y", "z", "h", "s", "si", "t", "ti", "v", "vi"})
 _QIS_ROTATIONS: Final = frozenset({"rx", "ry", "rz"})

@@ -49,6 +49,7 @@ from rich.text import Text
 
 from . import __version__
 from ._converter import converter
+from ._limits import CIRCUIT_TYPE, JOB_TYPES, MULTI_CIRCUIT_TYPE
 from ._retry import RetryPolicy
 from ._transport import check_base_url, redact_urls
 from .batch import BatchProgress, BatchRun, Outcome
@@ -290,11 +291,11 @@ def load_job_input(source: str) -> JobInput:
             raise InputFileError(f"{source}: 'input' must be a JSON object")
         job_type = data.get("type")
         if job_type is None:
-            job_type = "ionq.multi-circuit.v1" if "circuits" in job_input else "ionq.circuit.v1"
+            job_type = MULTI_CIRCUIT_TYPE if "circuits" in job_input else CIRCUIT_TYPE
         payload = {"type": job_type, **data}
         circuits: tuple[Circuit, ...] = ()
         multi = False
-        if job_type in ("ionq.circuit.v1", "ionq.multi-circuit.v1"):
+        if job_type in JOB_TYPES:
             # Check the circuits here, so a bad file fails before anything is sent.
             circuits, multi = _circuits_of(source, job_input)
         return JobInput(source=source, circuits=circuits, multi=multi, payload=payload)

@@ -14,10 +14,8 @@ gate and the error mapping live in :mod:`ionq_async._transport`.
 from __future__ import annotations
 
 import contextlib
-import copy
 import datetime as dt
 import math
-import numbers
 import os
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
@@ -27,6 +25,8 @@ import aiohttp
 import cattrs
 
 from ._converter import converter
+from ._limits import MAX_SHOTS
+from ._payload import CircuitInput, _check_backend, _check_int, _session_id, job_payload
 from ._retry import RetryPolicy
 from ._transport import (
     DEFAULT_BASE_URL,
@@ -36,7 +36,6 @@ from ._transport import (
     path_of,
 )
 from .batch import BatchMethods
-from .circuits import Circuit, circuits_from_multi_json, multi_circuit_json
 from .exceptions import (
     ConfigurationError,
     InvalidRequestError,
@@ -66,33 +65,13 @@ from .models import (
 )
 from .results import Result, job_width, parse_probabilities, validate_probabilities
 
-__all__ = [
-    "CIRCUIT_TYPE",
-    "MAX_METADATA_KEYS",
-    "MAX_SHOTS",
-    "MIN_DEBIASING_SHOTS",
-    "MULTI_CIRCUIT_TYPE",
-    "Client",
-    "job_payload",
-]
+__all__ = ["Client"]
 
 T = TypeVar("T")
 
-CIRCUIT_TYPE: Final = "ionq.circuit.v1"
-MULTI_CIRCUIT_TYPE: Final = "ionq.multi-circuit.v1"
-MAX_SHOTS: Final = 1_000_000
-MIN_DEBIASING_SHOTS: Final = 500
-MAX_METADATA_KEYS: Final = 10
-MAX_METADATA_KEY_CHARS: Final = 40
-MAX_METADATA_VALUE_CHARS: Final = 40_000
-_INT32_MAX: Final = 2**31 - 1
-
-CircuitInput = Circuit | Sequence[Circuit] | Mapping[str, Any]
-"""What submit() takes: a circuit, several (a multi-circuit job), or the API's ``input``."""
-
 
 # ---------------------------------------------------------------------------------------
-# Argument checks and the job payload (pure).
+# Argument checks (pure); the job payload is built in _payload.
 
 
 def _job_id(job: Job | str) -> str:
@@ -105,168 +84,11 @@ def _job_id(job: Job | str) -> str:
     raise TypeError(f"expected a Job or a job id string, got {type(job).__name__}")
 
 
-def _session_id(session: Session | str) -> str:
-    if isinstance(session, Session):
-        return session.id
-    if isinstance(session, str):
-        if not session.strip():
-            raise InvalidRequestError("a session id must not be empty")
-        return session
-    raise TypeError(f"expected a Session or a session id string, got {type(session).__name__}")
-
-
 def _job_ids(jobs: Iterable[Job | str] | Job | str) -> list[str]:
     if isinstance(jobs, Job | str):
         return [_job_id(jobs)]
     # Keep the caller's order; the API gains nothing from duplicates.
     return list(dict.fromkeys(_job_id(job) for job in jobs))
-
-
-def _check_int(name: str, value: object, *, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise InvalidRequestError(f"{name} must be an integer, got {value!r}")
-    # NumPy integers are integers too; send them as plain ints (they are not JSON).
-    value = int(value)
-    if value < low or (high is not None and value > high):
-        bound = f"between {low:,} and {high:,}" if high is not None else f">= {low:,}"
-        raise InvalidRequestError(f"{name} must be {bound}, got {value:,}")
-    return value
-
-
-def _check_backend(backend: object) -> str:
-    if not isinstance(backend, str) or not backend.strip():
-        raise InvalidRequestError(f"backend must be a non-empty string, got {backend!r}")
-    return backend
-
-
-def _check_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
-    if not isinstance(metadata, Mapping):
-        raise InvalidRequestError(f"metadata must be a mapping of strings, got {metadata!r}")
-    if len(metadata) > MAX_METADATA_KEYS:
-        raise InvalidRequestError(
-            f"metadata has {len(metadata)} keys; the API allows at most {MAX_METADATA_KEYS}"
-        )
-    out: dict[str, str] = {}
-    for key, value in metadata.items():
-        if not isinstance(key, str) or not key:
-            raise InvalidRequestError(f"metadata keys must be non-empty strings, got {key!r}")
-        if len(key) > MAX_METADATA_KEY_CHARS:
-            raise InvalidRequestError(
-                f"metadata key {key[:20]!r}... has {len(key)} characters; "
-                f"at most {MAX_METADATA_KEY_CHARS} are allowed"
-            )
-        if not isinstance(value, str):
-            raise InvalidRequestError(
-                f"metadata value of {key!r} must be a string, got {type(value).__name__}"
-            )
-        if len(value) > MAX_METADATA_VALUE_CHARS:
-            raise InvalidRequestError(
-                f"metadata value of {key!r} has {len(value):,} characters; "
-                f"at most {MAX_METADATA_VALUE_CHARS:,} are allowed"
-            )
-        out[key] = value
-    return out
-
-
-def _circuit_input(circuit: CircuitInput) -> tuple[str, dict[str, Any], str | None]:
-    """(job type, ``input``, a name taken from the circuit) after validating the circuit(s)."""
-    if isinstance(circuit, Circuit):
-        circuit.validate()
-        return CIRCUIT_TYPE, circuit.to_json(), circuit.name
-    if isinstance(circuit, Mapping):
-        if "circuits" in circuit:
-            circuits_from_multi_json(circuit)
-            kind = MULTI_CIRCUIT_TYPE
-        else:
-            Circuit.from_json(circuit)
-            kind = CIRCUIT_TYPE
-        # Validated above; sent as the caller wrote it (names, registers and all).
-        return kind, copy.deepcopy(dict(circuit)), None
-    if isinstance(circuit, str | bytes) or not isinstance(circuit, Sequence):
-        raise TypeError(
-            "circuit must be a Circuit, a sequence of Circuits or an input mapping, "
-            f"got {type(circuit).__name__}"
-        )
-    return MULTI_CIRCUIT_TYPE, multi_circuit_json(list(circuit)), None
-
-
-def job_payload(
-    circuit: CircuitInput,
-    *,
-    backend: str = "simulator",
-    shots: int | None = None,
-    name: str | None = None,
-    noise_model: str | None = None,
-    noise_seed: int | None = None,
-    debiasing: bool | None = None,
-    dry_run: bool = False,
-    session_id: str | None = None,
-    metadata: Mapping[str, str] | None = None,
-    settings: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The ``POST /jobs`` body for a circuit, checked as the API would check it.
-
-    Raises CircuitError for a bad circuit and InvalidRequestError for any other argument
-    the API would refuse (shots outside 1..1,000,000, debiasing under 500 shots, more than
-    10 metadata keys, a noise model on a QPU, ...).
-    """
-    backend = _check_backend(backend)
-    kind, circuit_input, circuit_name = _circuit_input(circuit)
-    payload: dict[str, Any] = {"type": kind, "backend": backend}
-    if name is None:
-        name = circuit_name
-    if name is not None:
-        if not isinstance(name, str):
-            raise InvalidRequestError(f"name must be a string, got {name!r}")
-        payload["name"] = name
-    if shots is not None:
-        payload["shots"] = _check_int("shots", shots, low=1, high=MAX_SHOTS)
-    if noise_model is not None or noise_seed is not None:
-        if backend != "simulator":
-            raise InvalidRequestError(
-                f"noise models apply to the simulator only, not to backend {backend!r}"
-            )
-        if noise_model is None:
-            raise InvalidRequestError("noise_seed needs a noise_model (such as 'aria-1')")
-        if not isinstance(noise_model, str) or not noise_model:
-            raise InvalidRequestError(
-                f"noise_model must be a name such as 'aria-1', got {noise_model!r}"
-            )
-        noise: dict[str, Any] = {"model": noise_model}
-        if noise_seed is not None:
-            noise["seed"] = _check_int("noise_seed", noise_seed, low=0, high=_INT32_MAX)
-        payload["noise"] = noise
-    settings_out: dict[str, Any] = {}
-    if settings is not None:
-        if not isinstance(settings, Mapping):
-            raise InvalidRequestError(f"settings must be a mapping, got {settings!r}")
-        settings_out = copy.deepcopy(dict(settings))
-    if debiasing is not None:
-        if not isinstance(debiasing, bool):
-            raise InvalidRequestError(f"debiasing must be True or False, got {debiasing!r}")
-        mitigation = settings_out.get("error_mitigation") or {}
-        if not isinstance(mitigation, Mapping):
-            raise InvalidRequestError("settings['error_mitigation'] must be a mapping")
-        settings_out["error_mitigation"] = {**mitigation, "debiasing": debiasing}
-    mitigation = settings_out.get("error_mitigation")
-    debiased = isinstance(mitigation, Mapping) and bool(mitigation.get("debiasing"))
-    if debiased and (shots is None or shots < MIN_DEBIASING_SHOTS):
-        raise InvalidRequestError(
-            f"debiasing needs at least {MIN_DEBIASING_SHOTS} shots, got "
-            f"{'the default (100)' if shots is None else shots}"
-        )
-    if settings_out:
-        payload["settings"] = settings_out
-    if not isinstance(dry_run, bool):
-        raise InvalidRequestError(f"dry_run must be True or False, got {dry_run!r}")
-    if dry_run:
-        payload["dry_run"] = True
-    if session_id is not None:
-        payload["session_id"] = _session_id(session_id)
-    if metadata is not None:
-        payload["metadata"] = _check_metadata(metadata)
-    payload["input"] = circuit_input
-    return payload
 
 
 def _job_from_created(created: JobCreated, payload: Mapping[str, Any]) -> Job:

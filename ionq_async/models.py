@@ -15,6 +15,8 @@ from typing import Any
 
 from attrs import field, frozen
 
+from ._limits import MULTI_CIRCUIT_TYPE
+
 __all__ = [
     "ArtifactDescriptor",
     "Backend",
@@ -196,7 +198,7 @@ class Job:
     @property
     def is_parent(self) -> bool:
         """True for a multi-circuit job that has child jobs."""
-        return bool(self.child_job_ids) or self.type == "ionq.multi-circuit.v1"
+        return bool(self.child_job_ids) or self.type == MULTI_CIRCUIT_TYPE
 
 
 @frozen(kw_only=True)

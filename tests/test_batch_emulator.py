@@ -204,9 +204,7 @@ async def test_dropped_connections_after_the_job_is_stored_leave_no_duplicates()
     faults = FaultConfig(p_drop_after_store=0.2, seed=7)
     async with Emulator(config=EmulatorConfig(time_scale=0.0), faults=faults) as emu:
         async with client_for(emu) as client:
-            outcomes = [o async for o in client.run_many(
-                [distinct_circuit(i) for i in range(200)]
-            )]
+            outcomes = [o async for o in client.run_many([distinct_circuit(i) for i in range(200)])]
         tokens = Counter((job["metadata"] or {}).get(TOKEN_METADATA_KEY) for job in emu.jobs())
     # Each of the 200 creations draws its drop from a seeded stream that the polls share,
     # so which draws it gets depends on timing; about 40 drops are expected and none at
@@ -329,9 +327,9 @@ async def test_packs_split_at_the_circuit_limit(emu: Emulator) -> None:
 
     circuits = [distinct_circuit(i) for i in range(25)]
     async with client_for(emu) as client:
-        packed = {o.index: o async for o in client.run_many(circuits, pack=PackLimits(
-            max_circuits=10
-        ))}
+        packed = {
+            o.index: o async for o in client.run_many(circuits, pack=PackLimits(max_circuits=10))
+        }
     assert all(matches(o) for o in packed.values())
     parents = [job for job in emu.jobs() if job["type"] == "ionq.multi-circuit.v1"]
     assert sorted(len(p["child_job_ids"]) for p in parents) == [5, 10, 10]

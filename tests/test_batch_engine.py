@@ -91,9 +91,7 @@ class FakeAPI:
         self.app.router.add_put("/v0.4/jobs/{id}/status/cancel", self.cancel_one)
         self.app.router.add_get("/v0.4/jobs/{id}", self.get)
         self.app.router.add_get("/v0.4/jobs/{id}/results/probabilities", self.probabilities)
-        self.app.router.add_get(
-            "/v0.4/jobs/{id}/results/probabilities/aggregated", self.aggregated
-        )
+        self.app.router.add_get("/v0.4/jobs/{id}/results/probabilities/aggregated", self.aggregated)
 
     def _state(self, circuit: dict[str, Any]) -> int:
         state = 0
@@ -152,8 +150,12 @@ class FakeAPI:
             for entry in body["input"]["circuits"]:
                 child_id = f"job-{next(self._ids):05d}"
                 children.append(child_id)
-                self.jobs[child_id] = {"id": child_id, "state": self._state(entry),
-                                       "name": entry.get("name"), "children": []}
+                self.jobs[child_id] = {
+                    "id": child_id,
+                    "state": self._state(entry),
+                    "name": entry.get("name"),
+                    "children": [],
+                }
         self.jobs[job_id] = {
             "id": job_id,
             "status": "submitted",
@@ -268,8 +270,9 @@ class FakeAPI:
 
     def created_with_token(self, token: str) -> int:
         return sum(
-            1 for j in self.jobs.values() if (j.get("metadata") or {}).get(TOKEN_METADATA_KEY)
-            == token
+            1
+            for j in self.jobs.values()
+            if (j.get("metadata") or {}).get(TOKEN_METADATA_KEY) == token
         )
 
 
@@ -831,7 +834,6 @@ async def test_a_429_on_one_poll_pauses_every_request_then_all_resume(
 
 async def test_a_rejected_key_raises_one_authentication_error_not_a_group() -> None:
     from ionq_async.exceptions import AuthenticationError
-
 
     @web.middleware
     async def reject(request: web.Request, handler: Any) -> web.StreamResponse:

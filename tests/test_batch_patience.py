@@ -26,6 +26,8 @@ from ionq_async.exceptions import RateLimitError, ServerError
 
 KEY = "patience-key-0000"
 FAST = PollSchedule(initial_s=0.001, factor=1.0, max_s=0.001, jitter=0.0)
+
+
 def retry_policy() -> RetryPolicy:
     """Three tries per request inside the transport, no waiting between them."""
     return RetryPolicy(max_attempts=3, initial_backoff_s=0.0, max_backoff_s=0.0)
@@ -48,9 +50,7 @@ class ResultsRefusingAPI:
         self.app.router.add_get(prefix, self.list)
         self.app.router.add_get(prefix + "/{id}", self.get)
         self.app.router.add_get(prefix + "/{id}/results/probabilities", self.probabilities)
-        self.app.router.add_get(
-            prefix + "/{id}/results/probabilities/aggregated", self.aggregated
-        )
+        self.app.router.add_get(prefix + "/{id}/results/probabilities/aggregated", self.aggregated)
         self.app.router.add_get("/v0.4/moved/{id}/probabilities", self.probabilities)
 
     def _view(self, job: dict[str, Any]) -> dict[str, Any]:
@@ -243,6 +243,7 @@ async def run_while_others_are_served(
         serving(api.app) as url,
         Client(api_key=KEY, base_url=url, retry=retry_policy()) as client,
     ):
+
         def another_request_served(_event: object, stats: Any = client.stats) -> None:
             stats.succeeded += 1
 

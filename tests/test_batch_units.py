@@ -384,9 +384,7 @@ def test_an_ok_outcome_unwraps_to_its_result() -> None:
 
 def test_a_failed_outcome_raises_its_error_on_unwrap() -> None:
     job = _job(JobStatus.FAILED, failure=Failure(code="TooManyShots", message="no"))
-    outcome = Outcome(
-        index=0, name=None, circuit=None, job=job, result=None, error=JobFailed(job)
-    )
+    outcome = Outcome(index=0, name=None, circuit=None, job=job, result=None, error=JobFailed(job))
     assert not outcome.ok
     with pytest.raises(JobFailed, match="TooManyShots"):
         outcome.unwrap()
@@ -496,8 +494,9 @@ def test_timestamps_in_job_lists_are_comparable_with_attempt_times() -> None:
 
 def _packed_bodies(circuits: list[Circuit]) -> list[bytes]:
     """The POST /jobs bodies a packed batch of ``circuits`` would send, as the client does."""
+    from ionq_async._payload import job_payload
     from ionq_async.batch import TOKEN_METADATA_KEY, _Engine
-    from ionq_async.client import Client, job_payload
+    from ionq_async.client import Client
 
     send, receive = anyio.create_memory_object_stream[Outcome](max_buffer_size=1)
     client = Client(api_key="unused", base_url="http://127.0.0.1:9/v0.4")

@@ -17,9 +17,10 @@ from _aioresponses_compat import MockedAPI
 from yarl import URL
 
 from ionq_async._converter import converter
+from ionq_async._payload import job_payload
 from ionq_async._retry import RetryPolicy
 from ionq_async.circuits import Circuit
-from ionq_async.client import Client, job_payload
+from ionq_async.client import Client
 from ionq_async.exceptions import (
     CircuitError,
     ConfigurationError,

@@ -573,9 +573,7 @@ async def test_bulk_cancel_and_delete(manual_api: ApiCaller) -> None:
 
 async def test_bulk_operations_skip_unknown_ids(manual_api: ApiCaller) -> None:
     ids = await submit_many(manual_api, 1)
-    status, body, _ = await manual_api.put(
-        "/jobs/status/cancel", json={"ids": [UNKNOWN_ID, *ids]}
-    )
+    status, body, _ = await manual_api.put("/jobs/status/cancel", json={"ids": [UNKNOWN_ID, *ids]})
     assert (status, body) == (200, {"ids": ids, "status": "canceled"})
     status, body, _ = await manual_api.delete("/jobs", json={"ids": [*ids, UNKNOWN_ID]})
     assert (status, body) == (200, {"ids": ids, "status": "deleted"})

@@ -105,9 +105,7 @@ def test_the_campaign_circuits_have_distinct_distributions() -> None:
 async def test_two_thousand_jobs_through_faults_give_one_matching_outcome_each() -> None:
     circuits = [campaign_circuit(i) for i in range(JOBS)]
     with anyio.fail_after(HANG_GUARD_S):
-        async with Emulator(
-            config=EmulatorConfig(time_scale=0.0), faults=CAMPAIGN_FAULTS
-        ) as emu:
+        async with Emulator(config=EmulatorConfig(time_scale=0.0), faults=CAMPAIGN_FAULTS) as emu:
             async with Client(
                 api_key=emu.api_key, base_url=emu.url, retry=CAMPAIGN_RETRY
             ) as client:

@@ -368,9 +368,7 @@ async def test_a_redirect_to_localhost_from_127_0_0_1_counts_as_another_host() -
     assert "Authorization" not in elsewhere.requests[0].headers
 
 
-async def test_a_job_creation_redirected_to_another_host_is_refused_and_never_sent_there() -> (
-    None
-):
+async def test_a_job_creation_redirected_to_another_host_is_refused_and_never_sent_there() -> None:
     created = b'{"id":"' + JOB_ID.encode() + b'","status":"submitted","session_id":null}'
     async with HostileServer(answer_with(201, created), host="127.0.0.2") as elsewhere:
         redirect = redirect_to(lambda request: elsewhere.origin + request.target, 307)

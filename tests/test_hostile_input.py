@@ -103,17 +103,46 @@ json_scalars = (
 )
 json_values = st.recursive(
     json_scalars,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=20,
 )
-index = st.integers(min_value=-3, max_value=14) | st.sampled_from([2**31, -(2**63), 10**30]) | (
-    json_scalars
+index = (
+    st.integers(min_value=-3, max_value=14)
+    | st.sampled_from([2**31, -(2**63), 10**30])
+    | (json_scalars)
 )
 number = st.floats() | st.integers(min_value=-(10**30), max_value=10**30) | json_scalars
 gate_names = st.sampled_from(
-    ["h", "x", "y", "z", "s", "si", "t", "ti", "v", "vi", "rx", "ry", "rz", "cnot", "not",
-     "swap", "xx", "yy", "zz", "gpi", "gpi2", "ms", "pauliexp", "measure", "u3", ""]
+    [
+        "h",
+        "x",
+        "y",
+        "z",
+        "s",
+        "si",
+        "t",
+        "ti",
+        "v",
+        "vi",
+        "rx",
+        "ry",
+        "rz",
+        "cnot",
+        "not",
+        "swap",
+        "xx",
+        "yy",
+        "zz",
+        "gpi",
+        "gpi2",
+        "ms",
+        "pauliexp",
+        "measure",
+        "u3",
+        "",
+    ]
 ) | st.text(max_size=6)
 gates = st.fixed_dictionaries(
     {"gate": gate_names | json_scalars},
@@ -130,8 +159,8 @@ gates = st.fixed_dictionaries(
         "coefficients": st.lists(number, max_size=3) | json_values,
     },
 )
-qubit_counts = st.integers(min_value=-2, max_value=12) | st.sampled_from([0, 29, 10**9]) | (
-    json_scalars
+qubit_counts = (
+    st.integers(min_value=-2, max_value=12) | st.sampled_from([0, 29, 10**9]) | (json_scalars)
 )
 circuit_inputs = st.fixed_dictionaries(
     {},
@@ -165,8 +194,11 @@ job_payloads = st.fixed_dictionaries(
         "shots": st.integers(min_value=-5, max_value=2_000_000) | json_scalars,
         "input": circuit_inputs | json_values,
         "noise": st.fixed_dictionaries(
-            {}, optional={"model": st.sampled_from(["ideal", "aria-1", "harmony"]) | json_scalars,
-                          "seed": json_scalars}
+            {},
+            optional={
+                "model": st.sampled_from(["ideal", "aria-1", "harmony"]) | json_scalars,
+                "seed": json_scalars,
+            },
         )
         | json_values,
         "metadata": st.dictionaries(st.text(max_size=45), st.text(max_size=10), max_size=12)
@@ -194,7 +226,11 @@ def test_random_job_payloads_get_api_answers_never_a_500(
     background: Emulator, web: requests.Session, payload: dict[str, Any]
 ) -> None:
     status, body = send(
-        web, background, "POST", "/jobs", data=json.dumps(payload),
+        web,
+        background,
+        "POST",
+        "/jobs",
+        data=json.dumps(payload),
         headers={"Content-Type": "application/json"},
     )
     assert_api_answer(status, body, "POST /jobs")
@@ -229,8 +265,10 @@ def test_random_bytes_as_a_json_body_are_a_400(
     assert_api_answer(status, body, "POST /jobs")
 
 
-query_values = st.text(max_size=12) | st.integers().map(str) | st.sampled_from(
-    ["-1", "0", "1e9", "NaN", "true", "2025-13-45", "x" * 300]
+query_values = (
+    st.text(max_size=12)
+    | st.integers().map(str)
+    | st.sampled_from(["-1", "0", "1e9", "NaN", "true", "2025-13-45", "x" * 300])
 )
 
 
@@ -238,9 +276,28 @@ query_values = st.text(max_size=12) | st.integers().map(str) | st.sampled_from(
 @given(
     params=st.dictionaries(
         st.sampled_from(
-            ["ids", "status", "target", "session_id", "parent_job_id", "limit", "next",
-             "backend", "type", "qubits", "shots", "1q_gates", "2q_gates", "error_mitigation",
-             "start", "end", "page", "sharpen", "active", "ids[]"]
+            [
+                "ids",
+                "status",
+                "target",
+                "session_id",
+                "parent_job_id",
+                "limit",
+                "next",
+                "backend",
+                "type",
+                "qubits",
+                "shots",
+                "1q_gates",
+                "2q_gates",
+                "error_mitigation",
+                "start",
+                "end",
+                "page",
+                "sharpen",
+                "active",
+                "ids[]",
+            ]
         ),
         query_values,
         max_size=6,
@@ -299,7 +356,10 @@ def test_no_property_test_ever_drew_a_500(background: Emulator) -> None:
         "[" * 200_000 + "]" * 200_000,
         '{"a":' * 100_000 + "1" + "}" * 100_000,
         json.dumps({"type": "ionq.circuit.v1", "backend": "simulator", "input": BELL})[:-1]
-        + ', "metadata": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        + ', "metadata": '
+        + "[" * 100_000
+        + "]" * 100_000
+        + "}",
         '{"type": "ionq.circuit.v1", "backend": "simulator", "input": {"qubits": 2, '
         '"circuit": [{"gate": "h", "target": ' + "[" * 50_000 + "0" + "]" * 50_000 + "}]}}",
     ],
@@ -615,7 +675,8 @@ def test_the_tables_cover_every_route_the_emulator_serves() -> None:
     store = JobStore(config, lambda: 0.0)
     try:
         app = build_app(
-            store=store, injector=FaultInjector(FaultConfig(), lambda: 0.0),
+            store=store,
+            injector=FaultInjector(FaultConfig(), lambda: 0.0),
             stats=EmulatorStats(),
             api_keys=None,
         )
@@ -651,9 +712,7 @@ async def test_every_protected_route_answers_401_without_a_valid_key(
     has_body = method in ("POST", "PUT", "DELETE")
     body = b'{"ids": ["x"], "backend": "simulator"}' if has_body else None
     with anyio.fail_after(HANG_GUARD_S):
-        async with http.request(
-            method, keyed.url + path, headers=headers, data=body
-        ) as response:
+        async with http.request(method, keyed.url + path, headers=headers, data=body) as response:
             status = response.status
             text = await response.text()
     assert status == 401, text

@@ -79,7 +79,7 @@ def assert_clean(
         found = leaks(text, wanted)
         if found:
             at = text.find(found[0])
-            raise AssertionError(f"{what}: key found in {text[max(0, at - 120):at + 60]!r}")
+            raise AssertionError(f"{what}: key found in {text[max(0, at - 120) : at + 60]!r}")
 
 
 def record_texts(records: Iterable[logging.LogRecord]) -> Iterator[str]:
@@ -137,7 +137,9 @@ class TraceLog:
         if "Authorization" in params.headers:
             self.authorized_hosts.add(str(params.url.host))
         self._note(
-            "start %s %s headers=%s", params.method, params.url,
+            "start %s %s headers=%s",
+            params.method,
+            params.url,
             self._headers_without_authorization(params.headers),
         )
 
@@ -153,7 +155,10 @@ class TraceLog:
     async def _request_end(self, _s: Any, _c: SimpleNamespace, params: Any) -> None:
         response = params.response
         self._note(
-            "end %s %s -> %s headers=%s", params.method, params.url, response.status,
+            "end %s %s -> %s headers=%s",
+            params.method,
+            params.url,
+            response.status,
             dict(response.headers),
         )
 

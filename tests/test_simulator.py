@@ -170,6 +170,7 @@ def gate_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
         monkeypatch.setattr(simulator, "_FUSE_FROM_QUBITS", 1)
     return str(request.param)
 
+
 # ------------------------------------------------------------------------ known states
 
 
@@ -571,9 +572,7 @@ def random_native_circuit(n: int, count: int, rng: np.random.Generator) -> list[
 
 
 @pytest.mark.parametrize("seed", range(8))
-def test_random_native_circuit_matches_the_dense_reference(
-    seed: int, gate_path: str
-) -> None:
+def test_random_native_circuit_matches_the_dense_reference(seed: int, gate_path: str) -> None:
     rng = np.random.default_rng(100 + seed)
     n = 2 + seed % 4
     gates = random_native_circuit(n, 20, rng)

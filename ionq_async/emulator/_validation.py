@@ -19,6 +19,18 @@ from typing import Any, Final
 import attrs
 from attrs import frozen
 
+from ionq_async._limits import (
+    CIRCUIT_TYPE,
+    DEFAULT_SHOTS,
+    INT32_MAX,
+    JOB_TYPES,
+    MAX_METADATA_KEY_CHARS,
+    MAX_METADATA_VALUE_CHARS,
+    MAX_SHOTS,
+    MIN_DEBIASING_SHOTS,
+    MULTI_CIRCUIT_TYPE,
+    OTHER_JOB_TYPES,
+)
 from ionq_async.circuits import (
     MAX_CIRCUITS_PER_JOB,
     MAX_CONTROLS,
@@ -38,12 +50,6 @@ __all__ = [
     "parse_job_request",
 ]
 
-CIRCUIT_TYPE: Final = "ionq.circuit.v1"
-MULTI_CIRCUIT_TYPE: Final = "ionq.multi-circuit.v1"
-JOB_TYPES: Final = frozenset({CIRCUIT_TYPE, MULTI_CIRCUIT_TYPE})
-OTHER_API_JOB_TYPES: Final = frozenset(
-    {"ionq.qasm3.v1", "quantum-function", "qctrl.qaoa.v1", "ionq.qir.v1"}
-)
 NOISE_MODELS: Final = frozenset(
     {
         "ideal",
@@ -56,12 +62,6 @@ NOISE_MODELS: Final = frozenset(
         "forte-enterprise-1",
     }
 )
-MAX_SHOTS: Final = 1_000_000
-DEFAULT_SHOTS: Final = 100
-MIN_DEBIASING_SHOTS: Final = 500
-METADATA_MAX_KEY_CHARS: Final = 40
-METADATA_MAX_VALUE_CHARS: Final = 40_000
-INT32_MAX: Final = 2**31 - 1
 
 _QIS_ONE_QUBIT: Final = frozenset(
     {"x", "y", "z", "h", "s", "si", "t", "ti", "v", "vi", "rx", "ry", "rz"}
@@ -403,15 +403,15 @@ def _metadata(value: object) -> dict[str, str] | None:
     if not isinstance(value, dict):
         raise BadRequest("metadata", f"must be an object, got {_kind(value)}")
     for key, item in value.items():
-        if len(key) > METADATA_MAX_KEY_CHARS:
+        if len(key) > MAX_METADATA_KEY_CHARS:
             raise BadRequest(
-                f"metadata.{key}", f"keys are limited to {METADATA_MAX_KEY_CHARS} characters"
+                f"metadata.{key}", f"keys are limited to {MAX_METADATA_KEY_CHARS} characters"
             )
         if not isinstance(item, str):
             raise BadRequest(f"metadata.{key}", f"values must be strings, got {_kind(item)}")
-        if len(item) > METADATA_MAX_VALUE_CHARS:
+        if len(item) > MAX_METADATA_VALUE_CHARS:
             raise BadRequest(
-                f"metadata.{key}", f"values are limited to {METADATA_MAX_VALUE_CHARS} characters"
+                f"metadata.{key}", f"values are limited to {MAX_METADATA_VALUE_CHARS} characters"
             )
     return dict(value)
 
@@ -482,7 +482,7 @@ def parse_job_request(body: object, *, qpu_max_shots: int) -> JobRequest:
     if not isinstance(job_type, str):
         raise BadRequest("type", f"must be a string, got {_kind(job_type)}")
     if job_type not in JOB_TYPES:
-        hint = " (not supported by the emulator)" if job_type in OTHER_API_JOB_TYPES else ""
+        hint = " (not supported by the emulator)" if job_type in OTHER_JOB_TYPES else ""
         raise BadRequest("type", f"unknown job type {job_type!r}{hint}")
     backend_name = body.get("backend")
     if backend_name is None:

@@ -25,6 +25,7 @@ from aiohttp import web
 from attrs import define, field
 
 from ionq_async._converter import format_timestamp
+from ionq_async._limits import CIRCUIT_TYPE, MAX_SHOTS
 
 from ._backends import BACKENDS
 from ._validation import BadRequest, parse_job_request
@@ -507,9 +508,9 @@ class _Api:
         spec = BACKENDS.get(name)
         if spec is None:
             raise BadRequest("backend", f"must be one of {', '.join(BACKENDS)}", source="query")
-        job_type = query.get("type") or "ionq.circuit.v1"
+        job_type = query.get("type") or CIRCUIT_TYPE
         qubits = _query_int(query, "qubits", default=25, minimum=1)
-        shots = _query_int(query, "shots", default=1000, minimum=1, maximum=1_000_000)
+        shots = _query_int(query, "shots", default=1000, minimum=1, maximum=MAX_SHOTS)
         one = _query_int(query, "1q_gates", default=0, minimum=0)
         two = _query_int(query, "2q_gates", default=0, minimum=0)
         mitigation = _query_bool(query, "error_mitigation")

@@ -384,9 +384,7 @@ def _compile(num_qubits: int, gates: Sequence[Gate], gateset: str) -> list[_Oper
     operations: list[_Operation] = []
     for position, gate in enumerate(gates):
         if gate.gate not in known:
-            raise UnsupportedGateError(
-                f"{_describe(position, gate)}: not in the {gateset} gateset"
-            )
+            raise UnsupportedGateError(f"{_describe(position, gate)}: not in the {gateset} gateset")
         if type(gate.targets) is not tuple or type(gate.controls) is not tuple:
             # A parser that left lists behind must not break tuple concatenation below.
             gate = attrs.evolve(
@@ -634,9 +632,9 @@ class _State:
     def probabilities(self) -> FloatArray:
         """|amplitude|² as a flat array indexed by basis-state integer (qubit 0 = LSB)."""
         squared = np.square(self.tensor.real) + np.square(self.tensor.imag)
-        flat: FloatArray = np.ascontiguousarray(
-            squared.transpose(self._canonical_order())
-        ).reshape(-1)
+        flat: FloatArray = np.ascontiguousarray(squared.transpose(self._canonical_order())).reshape(
+            -1
+        )
         return flat
 
 
@@ -820,9 +818,7 @@ def noisy_histogram(
             weights = np.array(list(distinct.values()), dtype=np.float64)
             shares = rng.multinomial(noisy_shots, weights / weights.sum()).tolist()
         trajectories = [
-            (pattern, share)
-            for pattern, share in zip(distinct, shares, strict=True)
-            if share > 0
+            (pattern, share) for pattern, share in zip(distinct, shares, strict=True) if share > 0
         ]
         # Sorting by the first error lets every trajectory start from a shared,
         # error-free prefix state that only ever moves forward.

@@ -25,6 +25,7 @@ from typing import Any, Final, Literal
 from attrs import define, field, frozen, validators
 
 from ionq_async._converter import format_timestamp
+from ionq_async._limits import CIRCUIT_TYPE, MULTI_CIRCUIT_TYPE
 from ionq_async.results import counts_from_probabilities
 
 from . import simulator
@@ -432,7 +433,7 @@ class JobStore:
                 **common,
             )
             self._store(record)
-            if request.type == "ionq.multi-circuit.v1":
+            if request.type == MULTI_CIRCUIT_TYPE:
                 record.child_ids = []
                 for index, (spec, price) in enumerate(zip(request.circuits, prices, strict=True)):
                     failure = request.failure or spec.failure
@@ -443,7 +444,7 @@ class JobStore:
                     child = JobRecord(
                         id=_new_id(now),
                         seq=self._take_seq(),
-                        type="ionq.circuit.v1",
+                        type=CIRCUIT_TYPE,
                         name=spec.name,
                         metadata=None,
                         qubits=spec.qubits,
