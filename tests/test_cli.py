@@ -23,7 +23,8 @@ from asyncio_hygiene import no_asyncio_leaks  # noqa: F401 (an autouse fixture)
 from conftest import readline_within
 
 from ionq_async.batch import PollSchedule
-from ionq_async.cli import ExitCode, apply_options, build_parser, exit_code_for, main
+from ionq_async.cli import ExitCode, build_parser, exit_code_for, main
+from ionq_async.cli.options import apply_options
 from ionq_async.emulator import Emulator, EmulatorConfig
 from ionq_async.exceptions import (
     AuthenticationError,
@@ -719,17 +720,17 @@ def test_run_of_many_files_draws_a_live_progress_bar_on_a_terminal(
 ) -> None:  # fmt: skip
     from rich.console import Console
 
-    import ionq_async.cli as cli_module
+    import ionq_async.cli.render as render_module
 
     screen = io.StringIO()
-    real_output = cli_module.Output
+    real_output = render_module.Output
 
     class TerminalOutput(real_output):  # type: ignore[misc, valid-type]
         def __init__(self, *, json_mode: bool) -> None:
             super().__init__(json_mode=json_mode)
             self.err = Console(file=screen, force_terminal=True, width=200)
 
-    monkeypatch.setattr(cli_module, "Output", TerminalOutput)
+    monkeypatch.setattr(render_module, "Output", TerminalOutput)
     files = [write(tmp_path, f"c{i}.json", BELL) for i in range(5)]
     code = main(["--base-url", server.url, "--api-key", server.api_key, "run", *files])
     assert code == 0
@@ -864,7 +865,7 @@ def stop_once_all_submitted(monkeypatch: pytest.MonkeyPatch, *, interrupt: bool)
 
     Without ``interrupt`` it is ``--timeout`` firing; with it, Ctrl-C (KeyboardInterrupt).
     """
-    import ionq_async.cli as cli_module
+    import ionq_async.cli.runner as runner_module
 
     scopes: list[anyio.CancelScope] = []
 
@@ -877,14 +878,14 @@ def stop_once_all_submitted(monkeypatch: pytest.MonkeyPatch, *, interrupt: bool)
         if interrupt and scope.cancelled_caught:
             raise KeyboardInterrupt
 
-    class Display(cli_module.BatchDisplay):
+    class Display(runner_module.BatchDisplay):
         def update(self, progress: Any) -> None:
             super().update(progress)
             if progress.submitted == progress.total:
                 scopes[-1].cancel()
 
-    monkeypatch.setattr(cli_module, "time_limit", time_limit)
-    monkeypatch.setattr(cli_module, "BatchDisplay", Display)
+    monkeypatch.setattr(runner_module, "time_limit", time_limit)
+    monkeypatch.setattr(runner_module, "BatchDisplay", Display)
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from collections import Counter
 
 import pytest
 from asyncio_hygiene import no_asyncio_leaks  # noqa: F401 (an autouse fixture)
+from ionq_async.cli.demo import INVALID_NAME, INVALID_QUBITS, demo_circuits
 
-from ionq_async._demo import INVALID_NAME, INVALID_QUBITS, demo_circuits
 from ionq_async.cli import main
 
 

@@ -15,20 +15,14 @@ from typing import Any
 
 from rich.text import Text
 
-from .batch import Outcome
-from .circuits import Circuit
-from .cli import (
-    BatchReport,
-    ExitCode,
-    Output,
-    failure_json,
-    fields_table,
-    make_table,
-    run_batch,
-)
-from .client import Client
-from .emulator import Emulator, EmulatorConfig
-from .exceptions import CircuitError, ConfigurationError, JobFailed
+from ..batch import Outcome
+from ..circuits import Circuit
+from ..client import Client
+from ..emulator import Emulator, EmulatorConfig
+from ..exceptions import CircuitError, ConfigurationError, JobFailed
+from .exit_codes import ExitCode
+from .render import Output, fields_table, make_table
+from .runner import BatchReport, failure_json, run_batch
 
 __all__ = ["DEMO_SEED", "INVALID_NAME", "demo_circuits", "demo_command"]
 

@@ -1,0 +1,299 @@
+"""The commands that ask the API directly, one request or a few, and print its answer.
+
+``backends``, ``whoami``, ``submit``, ``status``, ``result``, ``cost``, ``estimate``,
+``jobs`` and ``cancel``; ``run`` (a batch) lives in :mod:`.run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from typing import Any
+
+from rich.text import Text
+
+from ..client import Client
+from ..models import Job, JobCreated, JobStatus, Money
+from ..results import Result
+from .exit_codes import ExitCode, InputFileError, fail
+from .inputs import JobInput, load_job_input
+from .options import apply_options, submit_options
+from .render import (
+    Output,
+    distribution_json,
+    duration_text,
+    fields_table,
+    make_table,
+    result_table,
+    to_jsonable,
+)
+
+__all__ = [
+    "cmd_backends",
+    "cmd_cancel",
+    "cmd_cost",
+    "cmd_estimate",
+    "cmd_jobs",
+    "cmd_result",
+    "cmd_status",
+    "cmd_submit",
+    "cmd_whoami",
+]
+
+
+async def cmd_backends(client: Client, ns: argparse.Namespace, out: Output) -> int:
+    """``backends``: every backend, its status and qubits."""
+    backends = await client.backends()
+    if out.json_mode:
+        out.json(to_jsonable(list(backends)))
+        return ExitCode.OK
+    rows = [
+        (b.backend, b.status, b.qubits, duration_text(b.average_queue_time), b.degraded)
+        for b in backends
+    ]
+    out.table(make_table(None, ["backend", "status", "qubits", "avg queue", "degraded"], rows))
+    models = sorted({m for b in backends for m in b.noise_models or ()})
+    if models:
+        out.console.print(Text("simulator noise models: " + ", ".join(models)))
+    return ExitCode.OK
+
+
+async def cmd_whoami(client: Client, ns: argparse.Namespace, out: Output) -> int:
+    """``whoami``: the key's id, name and project (never the key itself)."""
+    me = await client.whoami()
+    if out.json_mode:
+        out.json(to_jsonable(me))
+        return ExitCode.OK
+    out.table(
+        fields_table(
+            None,
+            [("key id", me.key_id), ("key name", me.key_name), ("project id", me.project_id)],
+        )
+    )
+    return ExitCode.OK
+
+
+async def _submit_one(
+    client: Client, job_input: JobInput, options: Mapping[str, Any]
+) -> Job | JobCreated:
+    if job_input.payload is not None:
+        return await client.create_job(apply_options(job_input.payload, options))
+    # The input as written (names, registers and all); it was validated when read.
+    assert job_input.data is not None  # a JobInput holds a payload or circuit data
+    return await client.submit(job_input.data, **options)
+
+
+async def cmd_submit(client: Client, ns: argparse.Namespace, out: Output) -> int:
+    """``submit FILE...``: create one job per file; print the ids."""
+    inputs = [load_job_input(source) for source in ns.files]
+    options = submit_options(ns)
+    rows = []
+    for job_input in inputs:
+        job = await _submit_one(client, job_input, options)
+        rows.append({"file": job_input.source, "id": job.id, "status": job.status.value})
+    if out.json_mode:
+        out.json(rows)
+    else:
+        out.table(make_table(None, ["file", "job id", "status"], [tuple(r.values()) for r in rows]))
+    return ExitCode.OK
+
+
+def _job_fields(job: Job) -> list[tuple[str, object]]:
+    failure = None
+    if job.failure is not None:
+        failure = ": ".join(part for part in (job.failure.code, job.failure.text) if part)
+    noise = None
+    if job.noise is not None:
+        noise = job.noise.model + (
+            f" (seed {job.noise.seed})" if job.noise.seed is not None else ""
+        )
+    fields: list[tuple[str, object]] = [
+        ("id", job.id),
+        ("name", job.name),
+        ("status", job.status),
+        ("type", job.type),
+        ("backend", job.backend),
+        ("shots", job.shots),
+        ("noise", noise),
+        ("dry run", job.dry_run),
+        ("qubits", job.stats.qubits if job.stats else None),
+        ("submitted", job.submitted_at),
+        ("started", job.started_at),
+        ("completed", job.completed_at),
+        ("predicted wait", duration_text(job.predicted_wait_time_ms)),
+        ("execution time", duration_text(job.execution_duration_ms)),
+    ]
+    if job.child_job_ids:
+        fields.append(("child jobs", len(job.child_job_ids)))
+    if job.parent_job_id:
+        fields.append(("parent job", job.parent_job_id))
+    if job.session_id:
+        fields.append(("session", job.session_id))
+    if failure:
+        fields.append(("failure", failure))
+    return fields
+
+
+async def cmd_status(client: Client, ns: argparse.Namespace, out: Output) -> int:
+    """``status ID``: one job's state."""
+    job = await client.get_job(ns.job_id)
+    if out.json_mode:
+        out.json(to_jsonable(job))
+    else:
+        out.table(fields_table(None, _job_fields(job)))
+    return ExitCode.OK
+
+
+async def cmd_result(client: Client, ns: argparse.Namespace, out: Output) -> int:
+    """``result ID``: probabilities, or counts for a number of shots."""
+    job = await client.get_job(ns.job_id)
+    if job.is_parent and job.status is JobStatus.COMPLETED:
+        return await _parent_result(client, job, ns, out)
+    result = await client.result(job)
+    shots = ns.shots
+    if ns.counts:
+        shots = result.shots
+        if shots is None:
+            fail(f"job {result.job.id} has no shot count; give --shots N")
+    if out.json_mode:
+        out.json(distribution_json(result, shots))
+    else:
+        out.table(result_table(result, shots, ns.rows, f"job {result.job.id}"))
+    return ExitCode.OK
+
+
+async def _parent_result(client: Client, job: Job, ns: argparse.Namespace, out: Output) -> int:
+    """A multi-circuit job's result: one distribution per child job, in circuit order."""
+    by_child = await client.aggregated_probabilities(job)
+    shots = ns.shots if ns.shots is not None else (job.shots if ns.counts else None)
+    if ns.counts and shots is None:
+        fail(f"job {job.id} has no shot count; give --shots N")
+    # The children carry their own widths (the parent's is the widest circuit's).
+    children = {child.id: child async for child in client.jobs(parent_job_id=job.id)}
+    results = [
+        Result(
+            job=children.get(child) or Job(id=child, status=JobStatus.COMPLETED),
+            probabilities=p,
+            shots=job.shots,
+        )
+        for child, p in by_child.items()
+    ]
+    if out.json_mode:
+        out.json(
+            {
+                "job_id": job.id,
+                "children": [distribution_json(result, shots) for result in results],
+            }
+        )
+        return ExitCode.OK
+    for index, result in enumerate(results):
+        title = f"job {job.id}, circuit {index} (job {result.job.id})"
+        out.table(result_table(result, shots, ns.rows, title))
+    return ExitCode.OK
+
+
+async def cmd_cost(client: Client, ns: argparse.Namespace, out: Output) -> int:
+    """``cost ID``: estimated and, once billed, actual cost."""
+    cost = await client.cost(ns.job_id)
+    if out.json_mode:
+        out.json(to_jsonable(cost))
+        return ExitCode.OK
+
+    def money(value: Money | None) -> str | None:
+        return None if value is None else f"{value.value:g} {value.unit}"
+
+    out.table(
+        fields_table(
+            f"job {ns.job_id}",
+            [
+                ("dry run", cost.dry_run),
+                ("estimated cost", money(cost.estimated_cost)),
+                ("cost", money(cost.cost)),
+            ],
+        )
+    )
+    return ExitCode.OK
+
+
+async def cmd_estimate(client: Client, ns: argparse.Namespace, out: Output) -> int:
+    """``estimate``: the cost of a job described by its size."""
+    qubits, one, two = ns.qubits, ns.one_qubit_gates, ns.two_qubit_gates
+    if ns.circuit is not None:
+        job_input = load_job_input(ns.circuit)
+        if not job_input.circuits:
+            raise InputFileError(f"{ns.circuit}: holds no circuit")
+        widest = max(c.num_qubits for c in job_input.circuits)
+        counts = [c.gate_counts() for c in job_input.circuits]
+        qubits = widest if qubits is None else qubits
+        one = sum(c[0] for c in counts) if one is None else one
+        two = sum(c[1] for c in counts) if two is None else two
+    options = {
+        "qubits": qubits,
+        "shots": ns.shots,
+        "one_qubit_gates": one,
+        "two_qubit_gates": two,
+        "error_mitigation": ns.error_mitigation,
+    }
+    estimate = await client.estimate(
+        backend=ns.backend, **{key: value for key, value in options.items() if value is not None}
+    )
+    if out.json_mode:
+        out.json(to_jsonable(estimate))
+        return ExitCode.OK
+    context = estimate.context
+    fields: list[tuple[str, object]] = [("backend", context.backend if context else ns.backend)]
+    if context is not None:
+        fields += [
+            ("qubits", context.qubits),
+            ("shots", context.shots),
+            ("1q gates", context.one_qubit_gates),
+            ("2q gates", context.two_qubit_gates),
+            ("error mitigation", context.error_mitigation),
+        ]
+    total = estimate.total_cost
+    fields += [
+        ("estimated cost", None if total is None else f"{total:g} {estimate.unit or ''}".strip()),
+        ("estimated at", estimate.estimated_at),
+    ]
+    out.table(fields_table(None, fields))
+    return ExitCode.OK
+
+
+async def cmd_jobs(client: Client, ns: argparse.Namespace, out: Output) -> int:
+    """``jobs``: recent jobs, filtered."""
+    filters = {
+        "status": ns.status,
+        "backend": ns.backend,
+        "session_id": ns.session,
+        "parent_job_id": ns.parent,
+        "ids": ns.ids,
+    }
+    jobs = []
+    async for job in client.jobs(
+        limit=ns.limit, **{key: value for key, value in filters.items() if value is not None}
+    ):
+        jobs.append(job)
+        if len(jobs) >= ns.limit:
+            break
+    if out.json_mode:
+        out.json(to_jsonable(jobs))
+        return ExitCode.OK
+    rows = [(j.id, j.status, j.backend, j.name, j.submitted_at) for j in jobs]
+    out.table(make_table(None, ["id", "status", "backend", "name", "submitted"], rows))
+    return ExitCode.OK
+
+
+async def cmd_cancel(client: Client, ns: argparse.Namespace, out: Output) -> int:
+    """``cancel ID...``: cancel jobs (many at once in one request)."""
+    ids = list(dict.fromkeys(ns.job_ids))
+    if len(ids) == 1:
+        answer = await client.cancel(ids[0])
+        rows = [{"id": answer.id, "status": answer.status}]
+    else:
+        bulk = await client.cancel_many(ids)
+        rows = [{"id": job_id, "status": bulk.status} for job_id in bulk.ids]
+    if out.json_mode:
+        out.json(rows)
+    else:
+        out.table(make_table(None, ["job id", "status"], [(r["id"], r["status"]) for r in rows]))
+    return ExitCode.OK

@@ -1,0 +1,79 @@
+"""The command's exit codes, its own errors, and which code each error ends with."""
+
+from __future__ import annotations
+
+import enum
+from typing import NoReturn
+
+from ..exceptions import (
+    APIError,
+    CircuitError,
+    ConfigurationError,
+    InvalidRequestError,
+    IonQError,
+    JobError,
+    JournalError,
+    ResponseError,
+    TransportError,
+)
+
+__all__ = [
+    "ExitCode",
+    "InputFileError",
+    "MissingKeyError",
+    "exit_code_for",
+    "fail",
+    "invalid",
+]
+
+
+class ExitCode(enum.IntEnum):
+    """The documented exit codes of ``ionq-async``."""
+
+    OK = 0
+    JOB_FAILED = 1
+    USAGE = 2
+    API = 3
+    NETWORK = 4
+    INVALID_INPUT = 5
+    INTERNAL = 70
+    INTERRUPTED = 130
+
+
+class InputFileError(IonQError):
+    """A file given on the command line cannot be read or is not a job input (exit 5)."""
+
+
+class MissingKeyError(ConfigurationError):
+    """No API key was given for a command that needs one (exit 3)."""
+
+
+def exit_code_for(error: BaseException) -> ExitCode:
+    """The exit code the command ends with after ``error``."""
+    match error:
+        case JobError():
+            return ExitCode.JOB_FAILED
+        case MissingKeyError():
+            return ExitCode.API
+        case InputFileError() | CircuitError() | InvalidRequestError() | JournalError():
+            return ExitCode.INVALID_INPUT
+        case ConfigurationError():
+            return ExitCode.USAGE
+        case TransportError():
+            return ExitCode.NETWORK
+        case APIError() | ResponseError():
+            return ExitCode.API
+        case KeyboardInterrupt():
+            return ExitCode.INTERRUPTED
+        case _:
+            return ExitCode.INTERNAL
+
+
+def fail(message: str) -> NoReturn:
+    """Stop the command with a usage error (exit 2)."""
+    raise ConfigurationError(message)
+
+
+def invalid(message: str) -> NoReturn:
+    """Stop the command with an invalid-input error (exit 5)."""
+    raise InvalidRequestError(message)

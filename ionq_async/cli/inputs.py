@@ -1,0 +1,81 @@
+"""Reading job inputs from files: a circuit ``input`` or a whole job payload."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from attrs import frozen
+
+from .._limits import CIRCUIT_TYPE, JOB_TYPES, MULTI_CIRCUIT_TYPE
+from ..circuits import Circuit, circuits_from_multi_json
+from ..exceptions import CircuitError
+from .exit_codes import InputFileError
+
+__all__ = ["JobInput", "load_job_input"]
+
+
+@frozen(kw_only=True)
+class JobInput:
+    """One file's content: circuits (from an ``input`` form) or a whole job payload."""
+
+    source: str
+    circuits: tuple[Circuit, ...] = ()
+    multi: bool = False
+    data: Mapping[str, Any] | None = None
+    payload: Mapping[str, Any] | None = None
+
+
+def _read_json(source: str) -> Any:
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except OSError as error:
+        raise InputFileError(f"{source}: cannot read: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise InputFileError(f"{source}: not UTF-8 text") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputFileError(
+            f"{source}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
+        ) from None
+
+
+def _circuits_of(source: str, data: Mapping[str, Any]) -> tuple[tuple[Circuit, ...], bool]:
+    try:
+        if "circuits" in data and "circuit" not in data:
+            return tuple(circuits_from_multi_json(data)), True
+        return (Circuit.from_json(data),), False
+    except CircuitError as error:
+        raise CircuitError(f"{source}: {error}") from None
+
+
+def load_job_input(source: str) -> JobInput:
+    """Read a file (``-`` is stdin) holding a circuit ``input`` or a whole job payload."""
+    data = _read_json(source)
+    if not isinstance(data, Mapping):
+        raise InputFileError(f"{source}: expected a JSON object, got {type(data).__name__}")
+    if "input" in data:
+        job_input = data["input"]
+        if not isinstance(job_input, Mapping):
+            raise InputFileError(f"{source}: 'input' must be a JSON object")
+        job_type = data.get("type")
+        if job_type is None:
+            job_type = MULTI_CIRCUIT_TYPE if "circuits" in job_input else CIRCUIT_TYPE
+        payload = {"type": job_type, **data}
+        circuits: tuple[Circuit, ...] = ()
+        multi = False
+        if job_type in JOB_TYPES:
+            # Check the circuits here, so a bad file fails before anything is sent.
+            circuits, multi = _circuits_of(source, job_input)
+        return JobInput(source=source, circuits=circuits, multi=multi, payload=payload)
+    if "circuit" in data or "circuits" in data:
+        circuits, multi = _circuits_of(source, data)
+        return JobInput(source=source, circuits=circuits, multi=multi, data=data)
+    raise InputFileError(
+        f"{source}: neither a circuit input (with 'circuit' or 'circuits') "
+        "nor a job payload (with 'input')"
+    )

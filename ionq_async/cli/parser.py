@@ -1,0 +1,286 @@
+"""The command line's grammar: every command and option, and the values they may take."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .. import __version__
+from ..emulator.__main__ import add_emulator_arguments
+from .exit_codes import fail, invalid
+
+__all__ = ["DEFAULT_ROWS", "EPILOG", "PROG", "build_parser", "check_options"]
+
+PROG = "ionq-async"
+DEFAULT_ROWS = 16
+"""How many outcomes a counts or probabilities table shows (``--json`` gives them all)."""
+
+EPILOG = """\
+exit codes:
+  0    success
+  1    a job failed or was canceled, or did not finish within --timeout
+  2    usage: an unknown command or option, or a setting that is not allowed
+  3    API or authentication: no API key, a rejected key, an unknown job id, or any
+       other error answer from the API
+  4    network: the server could not be reached, the connection dropped, a timeout
+  5    invalid input: a file that cannot be read, is not JSON or holds an invalid
+       circuit, or a value the API would reject
+  70   internal error (a bug: run with --debug and report it)
+  130  interrupted
+
+environment:
+  IONQ_API_KEY   the API key (or --api-key); never printed
+  IONQ_API_URL   the base URL (or --base-url), default https://api.ionq.co/v0.4
+"""
+
+
+def _add_common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    # The same options are accepted before and after the command name. On the
+    # sub-parsers their default is SUPPRESS, so an option given before the command is not
+    # overwritten by the sub-parser's default.
+    def default(value: object) -> Any:
+        return argparse.SUPPRESS if suppress else value
+
+    group = parser.add_argument_group("connection and output")
+    group.add_argument(
+        "--api-key",
+        metavar="KEY",
+        default=default(None),
+        help="API key (default: $IONQ_API_KEY); never printed",
+    )
+    group.add_argument(
+        "--base-url",
+        metavar="URL",
+        default=default(None),
+        help="API base URL (default: $IONQ_API_URL or https://api.ionq.co/v0.4)",
+    )
+    group.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        default=default(False),
+        help="allow a plain http:// base URL to a host other than loopback (the key is "
+        "sent unencrypted)",
+    )
+    group.add_argument(
+        "--emulator",
+        action="store_true",
+        default=default(False),
+        help="run against an in-process emulator (no key, no network)",
+    )
+    group.add_argument(
+        "--retries",
+        type=int,
+        metavar="N",
+        default=default(None),
+        help="retries after network errors, 429 and 5xx answers (default 4)",
+    )
+    group.add_argument(
+        "--request-timeout",
+        type=float,
+        metavar="SECONDS",
+        default=default(None),
+        help="time limit of one HTTP request (default 30)",
+    )
+    group.add_argument(
+        "--json",
+        action="store_true",
+        default=default(False),
+        help="print machine-readable JSON on stdout, and nothing else",
+    )
+    group.add_argument(
+        "--debug",
+        action="store_true",
+        default=default(False),
+        help="print a traceback with an error",
+    )
+
+
+def _add_job_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("job options (override a payload file's own)")
+    group.add_argument("-b", "--backend", help="backend (default: simulator)")
+    group.add_argument("-s", "--shots", type=int, help="number of shots")
+    group.add_argument("--name", help="job name")
+    group.add_argument(
+        "--noise-model", metavar="MODEL", help="simulator noise model (ideal, aria-1, ...)"
+    )
+    group.add_argument("--noise-seed", metavar="SEED", type=int, help="simulator noise seed")
+    group.add_argument(
+        "--debiasing",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="error mitigation by debiasing (QPUs; at least 500 shots)",
+    )
+    group.add_argument(
+        "--dry-run", action="store_true", default=None, help="compile only, do not execute"
+    )
+    group.add_argument("--session", metavar="ID", help="submit into this session")
+    group.add_argument(
+        "--metadata",
+        metavar="KEY=VALUE",
+        action="append",
+        default=None,
+        help="job metadata (repeatable)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``ionq-async`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="An asyncio-first client for the IonQ Quantum Cloud API v0.4.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _add_common_options(parser, suppress=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, help_text: str, *, common: bool = True) -> argparse.ArgumentParser:
+        sub = commands.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        if common:
+            _add_common_options(sub, suppress=True)
+        return sub
+
+    command("backends", "list the backends and their status")
+    command("whoami", "show the API key's id, name and project (never the key)")
+
+    sub = command("submit", "submit jobs from circuit or job-payload JSON files")
+    sub.add_argument("files", nargs="+", metavar="FILE", help="JSON file, or - for stdin")
+    _add_job_options(sub)
+
+    sub = command("run", "submit, wait and print counts (many files: one concurrent batch)")
+    sub.add_argument("files", nargs="+", metavar="FILE", help="JSON file, or - for stdin")
+    _add_job_options(sub)
+    sub.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        metavar="N",
+        help="job creations in flight at once (default 64)",
+    )
+    sub.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop waiting after this long; unfinished circuits exit 1",
+    )
+    sub.add_argument("--journal", metavar="PATH", help="journal file making the batch resumable")
+    sub.add_argument(
+        "--rows",
+        type=int,
+        default=DEFAULT_ROWS,
+        metavar="N",
+        help=f"outcomes shown in a table ({DEFAULT_ROWS}; --json gives all)",
+    )
+
+    sub = command("status", "show a job")
+    sub.add_argument("job_id", metavar="ID")
+
+    sub = command("result", "show a job's probabilities, or counts for a number of shots")
+    sub.add_argument("job_id", metavar="ID")
+    how = sub.add_mutually_exclusive_group()
+    how.add_argument("-s", "--shots", type=int, help="show counts for this many shots")
+    how.add_argument("--counts", action="store_true", help="show counts for the job's shots")
+    sub.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="outcomes shown in the table")
+
+    sub = command("cost", "show a job's estimated and actual cost")
+    sub.add_argument("job_id", metavar="ID")
+
+    sub = command("estimate", "estimate the cost of a job before submitting it")
+    sub.add_argument("-b", "--backend", default="qpu.forte-1", help="default: qpu.forte-1")
+    sub.add_argument("--qubits", type=int, help="number of qubits")
+    sub.add_argument("-s", "--shots", type=int, help="number of shots")
+    sub.add_argument("--1q-gates", dest="one_qubit_gates", type=int, metavar="N")
+    sub.add_argument("--2q-gates", dest="two_qubit_gates", type=int, metavar="N")
+    sub.add_argument("--error-mitigation", action=argparse.BooleanOptionalAction, default=None)
+    sub.add_argument(
+        "--circuit",
+        metavar="FILE",
+        help="take qubits and gate counts from this circuit (options still override)",
+    )
+
+    sub = command("jobs", "list jobs, newest first")
+    sub.add_argument("--status", help="only jobs in this status")
+    sub.add_argument("-b", "--backend", help="only jobs on this backend")
+    sub.add_argument("--session", metavar="ID", help="only jobs of this session")
+    sub.add_argument("--parent", metavar="ID", help="only children of this multi-circuit job")
+    sub.add_argument(
+        "--id", dest="ids", action="append", metavar="ID", help="only these jobs (repeatable)"
+    )
+    sub.add_argument("-n", "--limit", type=int, default=25, help="at most this many (25)")
+
+    sub = command("cancel", "cancel jobs")
+    sub.add_argument("job_ids", nargs="+", metavar="ID")
+
+    # The emulator has its own --api-key (keys it accepts), so not the common options.
+    sub = command("emulator", "serve the offline emulator of the API until Ctrl-C", common=False)
+    sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+    add_emulator_arguments(sub)
+
+    sub = command("demo", "run ~200 circuits on an in-process emulator (no key, no network)")
+    sub.add_argument("--circuits", type=int, default=200, metavar="N", help="how many (200)")
+    sub.add_argument("-s", "--shots", type=int, default=1000, help="shots per circuit (1000)")
+    sub.add_argument(
+        "--fast", action="store_true", help="jobs complete at once (as in the test suite)"
+    )
+    return parser
+
+
+# Values the API (or the counts they ask for) would judge: a bad one is invalid input
+# (exit 5), as a bad --shots already is when the client checks it.
+_INPUT_MINIMUMS = {
+    "shots": ("--shots", 1),
+    "qubits": ("--qubits", 1),
+    "one_qubit_gates": ("--1q-gates", 0),
+    "two_qubit_gates": ("--2q-gates", 0),
+}
+# Settings of the command itself: a bad one is a usage error (exit 2).
+_SETTING_MINIMUMS = {
+    "rows": ("--rows", 1),
+    "limit": ("--limit", 1),
+    "concurrency": ("--concurrency", 1),
+    "retries": ("--retries", 0),
+}
+_DEMO_IGNORES = {
+    "api_key": "--api-key",
+    "base_url": "--base-url",
+    "allow_insecure_http": "--allow-insecure-http",
+    "retries": "--retries",
+    "request_timeout": "--request-timeout",
+}
+
+
+def check_options(ns: argparse.Namespace) -> None:
+    """Refuse bad option values before anything starts: exit 5 for input, 2 for settings."""
+    for attribute, (flag, minimum) in _INPUT_MINIMUMS.items():
+        value = getattr(ns, attribute, None)
+        if value is not None and value < minimum:
+            invalid(f"{flag} must be at least {minimum}, got {value}")
+    for attribute, (flag, minimum) in _SETTING_MINIMUMS.items():
+        value = getattr(ns, attribute, None)
+        if value is not None and value < minimum:
+            fail(f"{flag} must be at least {minimum}, got {value}")
+    request_timeout = getattr(ns, "request_timeout", None)
+    if request_timeout is not None and not request_timeout > 0:
+        fail(f"--request-timeout must be positive, got {request_timeout}")
+    timeout = getattr(ns, "timeout", None)
+    if timeout is not None and not timeout >= 0:
+        fail(f"--timeout must not be negative, got {timeout}")
+    if ns.command == "demo":
+        given = [
+            flag
+            for name, flag in _DEMO_IGNORES.items()
+            if getattr(ns, name, None) is not None and getattr(ns, name) is not False
+        ]
+        if given:
+            fail(
+                "demo always runs on its own in-process emulator; "
+                f"{'/'.join(given)} {'does' if len(given) == 1 else 'do'} not apply"
+            )
