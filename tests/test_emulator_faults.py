@@ -110,7 +110,7 @@ async def test_latency_delays_every_route(
         asked.append(delay)
         return await real_sleep(delay, result)
 
-    monkeypatch.setattr("ionq_async.emulator.app.asyncio.sleep", recording_sleep)
+    monkeypatch.setattr("ionq_async.emulator.middleware.asyncio.sleep", recording_sleep)
     faulty.emulator.set_faults(latency_s=(0.05, 0.05))
     assert (await faulty.get("/backends", key=False))[0] == 200  # an open route
     assert (await faulty.get("/whoami"))[0] == 200  # an authenticated one

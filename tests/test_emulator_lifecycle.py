@@ -6,8 +6,10 @@ The ``manual_emulator`` fixture schedules simulator jobs as 0.5 s submitted, 1 s
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +17,7 @@ import pytest
 from conftest import BELL, ApiCaller
 
 from ionq_async.emulator import Emulator, EmulatorConfig, ManualClock
-from ionq_async.emulator import store as store_module
+from ionq_async.emulator import runner as runner_module
 from ionq_async.emulator.simulator import SimulationError
 
 
@@ -96,30 +98,41 @@ async def test_time_scale_stretches_every_duration(http: Any, manual_clock: Manu
         assert (await job(api, job_id))["status"] == "completed"
 
 
+@dataclass
+class HeldSimulations:
+    """``entered`` is set once a simulation has started; it waits for ``release``."""
+
+    entered: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+
 @pytest.fixture
-def held_simulations(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
-    """Simulations block in their worker thread until the returned event is set."""
-    release = threading.Event()
-    real = store_module.simulate
+def held_simulations(monkeypatch: pytest.MonkeyPatch) -> Iterator[HeldSimulations]:
+    """Simulations block in their worker thread until ``release`` is set."""
+    held_ones = HeldSimulations()
+    real = runner_module.simulate
 
     def held(*args: Any, **kwargs: Any) -> Any:
-        release.wait(timeout=30)
+        held_ones.entered.set()
+        held_ones.release.wait(timeout=30)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(store_module, "simulate", held)
-    yield release
-    release.set()
+    monkeypatch.setattr(runner_module, "simulate", held)
+    yield held_ones
+    held_ones.release.set()
 
 
 async def test_completed_needs_the_simulation_to_have_finished(
-    manual_api: ApiCaller, manual_clock: ManualClock, held_simulations: threading.Event
+    manual_api: ApiCaller, manual_clock: ManualClock, held_simulations: HeldSimulations
 ) -> None:
     job_id = await manual_api.submit()
     manual_clock.advance(60.0)
+    # The simulation is provably under way (and held) in its worker thread.
+    assert await asyncio.to_thread(held_simulations.entered.wait, 10.0)
     # The scheduled time has long passed, but the simulation is still running; the
     # event loop still answers status calls while it runs in its thread.
     assert (await job(manual_api, job_id))["status"] == "started"
-    held_simulations.set()
+    held_simulations.release.set()
     await manual_api.emulator.wait_for_simulations()
     done = await job(manual_api, job_id)
     assert done["status"] == "completed"
@@ -133,7 +146,7 @@ async def test_a_simulation_error_fails_the_job(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise SimulationError("the state vector caught fire")
 
-    monkeypatch.setattr(store_module, "simulate", broken)
+    monkeypatch.setattr(runner_module, "simulate", broken)
     job_id = await manual_api.submit()
     manual_clock.advance(10.0)
     await manual_api.emulator.wait_for_simulations()

@@ -14,10 +14,11 @@ for tests); faults (429, 5xx, dropped connections, latency, a rate limit) follow
 
 from __future__ import annotations
 
-from .app import EmulatorStats
+from .clock import ManualClock
+from .config import EmulatorConfig
 from .faults import FaultConfig
 from .server import BackgroundEmulator, Emulator
-from .store import EmulatorConfig, ManualClock
+from .stats import EmulatorStats
 
 __all__ = [
     "BackgroundEmulator",

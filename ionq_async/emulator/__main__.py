@@ -15,9 +15,9 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from .config import EmulatorConfig
 from .faults import FaultConfig
 from .server import Emulator
-from .store import EmulatorConfig
 
 __all__ = ["add_emulator_arguments", "build_parser", "emulator_from_args", "main", "serve"]
 

@@ -1,4 +1,7 @@
-"""The emulated backends: names, sizes, gates and (plausible, made-up) prices."""
+"""The emulated backends: names, sizes, gates and (plausible, made-up) rates.
+
+The rates are facts of each backend; what a job costs at those rates is ``pricing.py``'s.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ class BackendSpec:
     qubits: int
     native_gates: frozenset[str]
     location: str | None = None
-    # Prices per gate-shot in USD and the per-job minimum; the simulator is free.
+    # Rates per gate-shot in USD and the per-job minimum; the simulator is free.
     cost_1q_gate_usd: float = 0.0
     cost_2q_gate_usd: float = 0.0
     job_cost_minimum_usd: float = 0.0
@@ -33,12 +36,6 @@ class BackendSpec:
     def is_qpu(self) -> bool:
         """True for the QPU backends."""
         return self.name.startswith("qpu.")
-
-    def price_usd(self, *, shots: int, one_qubit_gates: int, two_qubit_gates: int) -> float:
-        """What a circuit of this size costs, before the per-job minimum."""
-        return shots * (
-            one_qubit_gates * self.cost_1q_gate_usd + two_qubit_gates * self.cost_2q_gate_usd
-        )
 
 
 BACKENDS: Final[dict[str, BackendSpec]] = {

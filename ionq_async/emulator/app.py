@@ -1,258 +1,86 @@
 """The emulator's HTTP routes (aiohttp.web): IonQ API v0.4 under ``/v0.4``.
 
 Every answer has the API's JSON shape; error bodies are ``{error, message, statusCode}``
-(plus ``validation`` on 400). Nothing a client sends can produce a 500: unexpected
-exceptions are caught and answered as the API's generic 500, and tests post random JSON
-to prove no such path exists. The random 500/502/503 answers of the fault injector are
-the only intended 5xx.
+(plus ``validation`` on 400, ``errors.py``). What every request goes through first
+(counting, latency, keys, faults, the catch-all 500) is ``middleware.py``; reading query
+parameters and bodies is ``parsing.py``. Tests post random JSON to prove no route can
+answer a bare 500.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import json
-import logging
 import math
 import uuid
-from collections import Counter
-from collections.abc import Awaitable, Callable, Collection, Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, Final
 
 import anyio.to_thread
 from aiohttp import web
-from attrs import define, field
 
-from ionq_async._converter import format_timestamp
 from ionq_async._limits import CIRCUIT_TYPE, MAX_SHOTS
 
-from ._backends import BACKENDS
-from ._validation import BadRequest, parse_job_request
+from ._backends import BACKENDS, BackendSpec
+from ._validation import BadRequest
+from .errors import RESULTS_NOT_READY, bad_request, error_response
 from .faults import FaultInjector
-from .store import (
+from .listing import JOB_STATUSES, JobFilter, omit_null_next
+from .middleware import ApiMiddleware, drop_connection, identity_of
+from .parsing import (
+    decode_json,
+    parse_bulk_ids,
+    parse_create,
+    parse_session,
+    query_bool,
+    query_date,
+    query_int,
+)
+from .pricing import circuit_price_usd, cost_json, estimate_json, job_cost_usd
+from .records import (
     ORGANIZATION_ID,
     PROJECT_ID,
-    Conflict,
     JobRecord,
-    JobStore,
-    NotFound,
+    SessionRecord,
     SimulationOutcome,
-    characterizations,
     submitter_id_for,
 )
+from .rendering import (
+    backend_json,
+    characterizations,
+    histogram_json,
+    job_json,
+    probabilities_json,
+    session_json,
+)
+from .stats import EmulatorStats
+from .store import Conflict, JobStore, NotFound
 
-__all__ = ["API_PREFIX", "EmulatorStats", "build_app"]
-
-logger = logging.getLogger("ionq_async.emulator")
+__all__ = ["API_PREFIX", "build_app"]
 
 API_PREFIX: Final = "/v0.4"
-_OPEN_ROUTES: Final = frozenset({"backends", "backend", "characterizations"})
-_JOB_STATUSES: Final = frozenset(
-    {"submitted", "ready", "started", "completed", "failed", "canceled"}
-)
 _THREAD_PARSE_BYTES: Final = 256 * 1024
 _MAX_CHARACTERIZATIONS_PAGE: Final = 10
 
-_MESSAGES: Final[dict[int, tuple[str, str]]] = {
-    401: (
-        "Unauthorized Error",
-        "Invalid key provided. See https://docs.ionq.com/#authentication for details, "
-        "or email support@ionq.co for help.",
-    ),
-    404: (
-        "Not Found Error",
-        "Resource not found. See https://docs.ionq.com/ for details, "
-        "or email support@ionq.co for help.",
-    ),
-    405: ("Method Not Allowed", "This method is not allowed on this resource."),
-    413: ("Payload Too Large", "Request Entity Too Large. The request body may not exceed 10MB."),
-    429: (
-        "Too Many Requests",
-        "Too Many Requests. To get a higher rate limit, please reach out to support@ionq.co",
-    ),
-    500: (
-        "Internal Server Error",
-        "Internal service outage. Visit https://status.ionq.co/ to track this incident.",
-    ),
-    502: (
-        "Bad Gateway",
-        "Bad Gateway, this can be caused by misbehaving proxies, or by service issues. "
-        "These can be retried, and downtime can be found on status.ionq.co",
-    ),
-    503: (
-        "Service Unavailable",
-        "Service Unavailable, this is indicative of service outage, please check status.ionq.co",
-    ),
-}
-_RESULTS_NOT_READY: Final = "Job not found or not yet completed."
-
-
-@define
-class EmulatorStats:
-    """Counters for tests and benchmarks; ``reset()`` zeroes them."""
-
-    requests_total: int = 0
-    requests_by_route: Counter[tuple[str, str]] = field(factory=Counter)
-    responses_by_status: Counter[int] = field(factory=Counter)
-    faults: Counter[str] = field(factory=Counter)
-    jobs_created: int = 0
-    dropped_connections: int = 0
-
-    def reset(self) -> None:
-        """Zero every counter."""
-        self.requests_total = 0
-        self.requests_by_route.clear()
-        self.responses_by_status.clear()
-        self.faults.clear()
-        self.jobs_created = 0
-        self.dropped_connections = 0
-
-    def requests(self, method: str, route: str) -> int:
-        """Requests seen for one route template, e.g. ``("GET", "/v0.4/jobs/{job_id}")``."""
-        return self.requests_by_route[(method.upper(), route)]
-
-
-class _Dropped(web.Response):
-    """Marks an answer that was never sent: the connection was closed instead."""
-
-
-def error_response(
-    status: int,
-    message: str | None = None,
-    *,
-    validation: Mapping[str, Any] | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> web.Response:
-    """The API's error body for ``status``."""
-    title, default_message = _MESSAGES.get(status, ("Error", "Request failed."))
-    if status == 400:
-        title = "Bad Request"
-    body: dict[str, Any] = {
-        "error": title,
-        "message": message if message is not None else default_message,
-        "statusCode": status,
-    }
-    if validation is not None:
-        body["validation"] = dict(validation)
-    return web.json_response(body, status=status, headers=headers)
-
-
-def _bad_request(error: BadRequest) -> web.Response:
-    return error_response(
-        400, error.message, validation={"keys": error.keys, "source": error.source}
-    )
-
-
-def _format_seconds(seconds: float) -> str:
-    """A Retry-After value: whole seconds when whole, else up to millisecond precision."""
-    if float(seconds).is_integer():
-        return str(int(seconds))
-    return f"{math.ceil(seconds * 1000) / 1000:.3f}".rstrip("0").rstrip(".")
-
-
-def key_identity(key: str) -> str:
-    """A stable, non-reversible identity for an API key (used for rate limits and ids)."""
-    return hashlib.sha256(("ionq-emulator:" + key).encode()).hexdigest()[:32]
-
-
-_KEY: Final = web.RequestKey("ionq_key_identity", str)
-
 
 class _Api:
-    """The route handlers and the middleware, sharing one store, injector and stats."""
+    """The route handlers, sharing one store, injector and stats."""
 
-    def __init__(
-        self,
-        *,
-        store: JobStore,
-        injector: FaultInjector,
-        stats: EmulatorStats,
-        api_keys: Collection[str] | None,
-    ) -> None:
+    def __init__(self, *, store: JobStore, injector: FaultInjector, stats: EmulatorStats) -> None:
         self.store = store
         self.injector = injector
         self.stats = stats
-        self.api_keys = frozenset(api_keys) if api_keys is not None else None
-
-    # ------------------------------------------------------------------ middleware
-
-    def _authenticate(self, request: web.Request) -> str | None:
-        header = request.headers.get("Authorization", "")
-        scheme, _, key = header.strip().partition(" ")
-        key = key.strip()
-        if scheme.lower() != "apikey" or not key:
-            return None
-        if self.api_keys is not None and key not in self.api_keys:
-            return None
-        return key_identity(key)
-
-    @web.middleware
-    async def middleware(
-        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    ) -> web.StreamResponse:
-        """Count, delay, authenticate, inject faults, and turn every error into API JSON."""
-        stats = self.stats
-        stats.requests_total += 1
-        route = request.match_info.route
-        resource = route.resource
-        template = resource.canonical if resource is not None else "<unmatched>"
-        stats.requests_by_route[(request.method, template)] += 1
-        try:
-            response = await self._handle(request, handler, route.name)
-        except web.HTTPException as exc:
-            response = error_response(exc.status)
-        except Exception:  # never a bare 500 page: the API's body, and a log line
-            logger.exception("emulator: unexpected error in %s %s", request.method, template)
-            response = error_response(500)
-        if isinstance(response, _Dropped):
-            stats.dropped_connections += 1
-        else:
-            stats.responses_by_status[response.status] += 1
-            response.headers.setdefault("x-request-id", str(uuid.uuid4()))
-        return response
-
-    async def _handle(
-        self,
-        request: web.Request,
-        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
-        route_name: str | None,
-    ) -> web.StreamResponse:
-        delay = self.injector.latency_s()
-        if delay > 0:
-            self.stats.faults["latency"] += 1
-            await asyncio.sleep(delay)
-        if route_name is None or route_name in _OPEN_ROUTES:
-            return await handler(request)
-        identity = self._authenticate(request)
-        if identity is None:
-            return error_response(401)
-        request[_KEY] = identity
-        decision = self.injector.before_request(identity)
-        if decision.kind is not None:
-            self.stats.faults[decision.kind] += 1
-            if decision.status is None:
-                return self._drop(request)
-            headers = None
-            if decision.retry_after_s is not None:
-                headers = {"Retry-After": _format_seconds(decision.retry_after_s)}
-            return error_response(decision.status, headers=headers)
-        return await handler(request)
-
-    @staticmethod
-    def _drop(request: web.Request) -> web.StreamResponse:
-        transport = request.transport
-        if transport is not None:
-            transport.close()
-        return _Dropped(status=599)
 
     # ------------------------------------------------------------------ helpers
 
     def _submitter(self, request: web.Request) -> str:
-        return submitter_id_for(request.get(_KEY, "anonymous"))
+        return submitter_id_for(identity_of(request))
 
     def _job(self, request: web.Request) -> JobRecord:
         return self.store.get(request.match_info["job_id"])
+
+    def _job_json(self, record: JobRecord, *, list_item: bool = False) -> dict[str, Any]:
+        state = self.store.state(record)
+        return job_json(record, state, self.store.clock(), list_item=list_item)
 
     async def _json_body(self, request: web.Request, *, required: bool = True) -> Any:
         raw = await request.read()
@@ -260,20 +88,24 @@ class _Api:
             if required:
                 raise BadRequest(None, "The request body must be a JSON object.")
             return None
-        return _decode_json(raw)
+        return decode_json(raw)
 
     # ------------------------------------------------------------------ backends
 
+    def _backend_json(self, spec: BackendSpec) -> dict[str, Any]:
+        queue_s = self.store.queue_estimate_s(spec)
+        return backend_json(spec, queue_s=queue_s, now=self.store.clock())
+
     async def backends(self, request: web.Request) -> web.StreamResponse:
         """GET /backends."""
-        return web.json_response([self.store.backend_json(b) for b in BACKENDS.values()])
+        return web.json_response([self._backend_json(b) for b in BACKENDS.values()])
 
     async def backend(self, request: web.Request) -> web.StreamResponse:
         """GET /backends/{backend}."""
         spec = BACKENDS.get(request.match_info["backend"])
         if spec is None:
             return error_response(404)
-        return web.json_response(self.store.backend_json(spec))
+        return web.json_response(self._backend_json(spec))
 
     async def characterizations(self, request: web.Request) -> web.StreamResponse:
         """GET /backends/{backend}/characterizations."""
@@ -282,14 +114,14 @@ class _Api:
             return error_response(404)
         query = request.query
         try:
-            limit = _query_int(
+            limit = query_int(
                 query, "limit", default=10, minimum=1, maximum=_MAX_CHARACTERIZATIONS_PAGE
             )
-            page = _query_int(query, "page", default=1, minimum=1)
-            start = _query_date(query, "start")
-            end = _query_date(query, "end")
+            page = query_int(query, "page", default=1, minimum=1)
+            start = query_date(query, "start")
+            end = query_date(query, "end")
         except BadRequest as error:
-            return _bad_request(error)
+            return bad_request(error)
         items = characterizations(spec, self.store.clock())
         if start is not None:
             items = [c for c in items if c["date"][:10] >= start]
@@ -312,7 +144,7 @@ class _Api:
 
     async def whoami(self, request: web.Request) -> web.StreamResponse:
         """GET /whoami."""
-        identity = request.get(_KEY, "anonymous")
+        identity = identity_of(request)
         return web.json_response(
             {
                 "key_id": str(uuid.uuid5(uuid.NAMESPACE_OID, "ionq-emulator-key:" + identity)),
@@ -330,18 +162,18 @@ class _Api:
         try:
             if len(raw) > _THREAD_PARSE_BYTES:
                 # Decoding and checking megabytes of gates takes a while: keep the loop free.
-                job_request = await anyio.to_thread.run_sync(_parse_create, raw, limit)
+                job_request = await anyio.to_thread.run_sync(parse_create, raw, limit)
             else:
-                job_request = _parse_create(raw, limit)
+                job_request = parse_create(raw, limit)
             record = self.store.create_job(job_request, submitter_id=self._submitter(request))
         except BadRequest as error:
-            return _bad_request(error)
+            return bad_request(error)
         except Conflict as error:
-            return _bad_request(BadRequest(error.key, error.problem))
+            return bad_request(BadRequest(error.key, error.problem))
         self.stats.jobs_created += 1
         if self.injector.drop_after_store():
             self.stats.faults["drop_after"] += 1
-            return self._drop(request)
+            return drop_connection(request)
         return web.json_response(
             {"id": record.id, "status": "submitted", "session_id": record.session_id},
             status=201,
@@ -358,7 +190,7 @@ class _Api:
         try:
             return await self._list_jobs(request, session_id)
         except BadRequest as error:
-            return _bad_request(error)
+            return bad_request(error)
 
     async def _list_jobs(self, request: web.Request, session_id: str | None) -> web.StreamResponse:
         query = request.query
@@ -368,53 +200,44 @@ class _Api:
         if raw_ids:
             ids = [part.strip() for value in raw_ids for part in value.split(",") if part.strip()]
         status = query.get("status")
-        if status is not None and status not in _JOB_STATUSES:
+        if status is not None and status not in JOB_STATUSES:
             raise BadRequest(
-                "status", f"must be one of {', '.join(sorted(_JOB_STATUSES))}", source="query"
+                "status", f"must be one of {', '.join(sorted(JOB_STATUSES))}", source="query"
             )
         targets = None
         if query.get("target"):
             targets = [t.strip() for t in query["target"].split(",") if t.strip()]
         if "limit" in query:
-            limit = _query_int(query, "limit", default=config.default_page_size, minimum=1)
+            limit = query_int(query, "limit", default=config.default_page_size, minimum=1)
         else:
             limit = await self._body_limit(request, config.default_page_size)
         limit = min(limit, config.max_page_size)
         cursor = query.get("next") or None
         if cursor is not None and not self.store.has_cursor(cursor):
             raise BadRequest("next", "is not a cursor this server gave out", source="query")
-        records, next_cursor = self.store.list_jobs(
-            ids=ids,
+        wanted = JobFilter(
             status=status,
-            targets=targets,
+            targets=frozenset(targets) if targets else None,
             session_id=session_id if session_id is not None else query.get("session_id"),
             parent_job_id=query.get("parent_job_id"),
             submitter_id=None,
-            limit=limit,
-            cursor=cursor,
         )
+        records, next_cursor = self.store.list_jobs(wanted, ids=ids, limit=limit, cursor=cursor)
         body: dict[str, Any] = {
-            "jobs": [self.store.job_json(r, list_item=True) for r in records],
+            "jobs": [self._job_json(r, list_item=True) for r in records],
             "next": next_cursor,
         }
-        if next_cursor is None and self._omit_null_next(request):
+        user_agent = request.headers.get("User-Agent", "")
+        if next_cursor is None and omit_null_next(config.null_next, user_agent):
             del body["next"]
         return web.json_response(body)
-
-    def _omit_null_next(self, request: web.Request) -> bool:
-        mode = self.store.config.null_next
-        if mode == "omit":
-            return True
-        if mode == "omit-for-cirq":
-            return request.headers.get("User-Agent", "").startswith("cirq/")
-        return False
 
     async def _body_limit(self, request: web.Request, default: int) -> int:
         # cirq-ionq sends its page size as a JSON body on a GET; honour it.
         if not request.can_read_body:
             return default
         try:
-            body = _decode_json(await request.read())
+            body = decode_json(await request.read())
         except BadRequest:
             return default
         if isinstance(body, dict):
@@ -429,7 +252,7 @@ class _Api:
             record = self._job(request)
         except NotFound:
             return error_response(404)
-        return web.json_response(self.store.job_json(record))
+        return web.json_response(self._job_json(record))
 
     async def delete_job(self, request: web.Request) -> web.StreamResponse:
         """DELETE /jobs/{id}."""
@@ -449,18 +272,6 @@ class _Api:
             return error_response(404)
         return web.json_response({"id": job_id, "status": status})
 
-    async def _bulk_ids(self, request: web.Request) -> list[str]:
-        body = await self._json_body(request)
-        if not isinstance(body, dict):
-            raise BadRequest(None, "The request body must be a JSON object.")
-        ids = body.get("ids")
-        if not isinstance(ids, list) or not ids:
-            raise BadRequest("ids", "must be a non-empty array of job ids")
-        for i, value in enumerate(ids):
-            if not isinstance(value, str):
-                raise BadRequest(f"ids[{i}]", "must be a string")
-        return list(dict.fromkeys(ids))
-
     async def cancel_jobs(self, request: web.Request) -> web.StreamResponse:
         """PUT /jobs/status/cancel with ``{ids}``."""
         return await self._bulk(request, self.store.cancel, "canceled")
@@ -474,9 +285,9 @@ class _Api:
     ) -> web.StreamResponse:
         """Apply ``action`` to every known job of the ``{ids}`` body; unknown ids are skipped."""
         try:
-            ids = await self._bulk_ids(request)
+            ids = parse_bulk_ids(await self._json_body(request))
         except BadRequest as error:
-            return _bad_request(error)
+            return bad_request(error)
         done = []
         for job_id in ids:
             try:
@@ -492,14 +303,14 @@ class _Api:
             record = self._job(request)
         except NotFound:
             return error_response(404)
-        return web.json_response(self.store.cost_json(record))
+        return web.json_response(cost_json(record, self.store.state(record)))
 
     async def estimate(self, request: web.Request) -> web.StreamResponse:
         """GET /jobs/estimate: both the legacy and the newer field sets in one body."""
         try:
             return web.json_response(self._estimate(request.query))
         except BadRequest as error:
-            return _bad_request(error)
+            return bad_request(error)
 
     def _estimate(self, query: Mapping[str, str]) -> dict[str, Any]:
         name = query.get("backend")
@@ -509,15 +320,12 @@ class _Api:
         if spec is None:
             raise BadRequest("backend", f"must be one of {', '.join(BACKENDS)}", source="query")
         job_type = query.get("type") or CIRCUIT_TYPE
-        qubits = _query_int(query, "qubits", default=25, minimum=1)
-        shots = _query_int(query, "shots", default=1000, minimum=1, maximum=MAX_SHOTS)
-        one = _query_int(query, "1q_gates", default=0, minimum=0)
-        two = _query_int(query, "2q_gates", default=0, minimum=0)
-        mitigation = _query_bool(query, "error_mitigation")
-        cost = spec.price_usd(shots=shots, one_qubit_gates=one, two_qubit_gates=two)
-        if spec.is_qpu:
-            cost = max(cost, spec.job_cost_minimum_usd)
-        cost = round(cost, 2)
+        qubits = query_int(query, "qubits", default=25, minimum=1)
+        shots = query_int(query, "shots", default=1000, minimum=1, maximum=MAX_SHOTS)
+        one = query_int(query, "1q_gates", default=0, minimum=0)
+        two = query_int(query, "2q_gates", default=0, minimum=0)
+        mitigation = query_bool(query, "error_mitigation")
+        price = circuit_price_usd(spec, shots=shots, one_qubit_gates=one, two_qubit_gates=two)
         context = {
             "backend": name,
             "type": job_type,
@@ -527,39 +335,14 @@ class _Api:
             "2q_gates": two,
             "error_mitigation": mitigation,
         }
-        now = datetime.fromtimestamp(self.store.clock(), tz=UTC)
-        return {
-            # The legacy shape (April 2026 docs; read by qiskit-ionq).
-            "input_values": context,
-            "cost_unit": "usd",
-            "rate_information": {
-                "job_cost_minimum": spec.job_cost_minimum_usd,
-                "cost_2q_gate": spec.cost_2q_gate_usd,
-                "cost_1q_gate": spec.cost_1q_gate_usd,
-                "organization": ORGANIZATION_ID,
-            },
-            "estimated_cost": cost,
-            # The newer shape (September 2026 spec).
-            "estimate_context": {**context, "organization": ORGANIZATION_ID, "project": PROJECT_ID},
-            "estimated_unit": "usd",
-            "rate_card": {
-                "id": f"emulator-{name}",
-                "rates": [
-                    {
-                        "sku": f"{name}-gates",
-                        "unit": "gates",
-                        "cost_1q_gate": spec.cost_1q_gate_usd,
-                        "cost_2q_gate": spec.cost_2q_gate_usd,
-                        "job_cost_minimum": spec.job_cost_minimum_usd,
-                    }
-                ],
-            },
-            "estimated_total_cost": cost,
-            # Shared by both shapes; milliseconds, as the newer spec says.
-            "estimated_at": format_timestamp(now),
-            "estimated_execution_time": round(self.store.run_estimate_s(spec) * 1000),
-            "current_predicted_queue_time": round(self.store.queue_estimate_s(spec) * 1000),
-        }
+        return estimate_json(
+            spec,
+            context,
+            cost_usd=job_cost_usd(spec, [price]),
+            now=self.store.clock(),
+            run_s=self.store.run_estimate_s(spec),
+            queue_s=self.store.queue_estimate_s(spec),
+        )
 
     # ------------------------------------------------------------------ results
 
@@ -580,7 +363,7 @@ class _Api:
         try:
             record, outcomes = self._outcomes(request)
         except NotFound:
-            return error_response(404, _RESULTS_NOT_READY)
+            return error_response(404, RESULTS_NOT_READY)
         keyed = record.is_parent if aggregate is None else aggregate
         if keyed:
             body: Any = {job_id: render(outcome) for job_id, outcome in outcomes}
@@ -593,15 +376,15 @@ class _Api:
 
     async def probabilities(self, request: web.Request) -> web.StreamResponse:
         """GET /jobs/{id}/results/probabilities."""
-        return await self._results(request, _probabilities_json)
+        return await self._results(request, probabilities_json)
 
     async def aggregated(self, request: web.Request) -> web.StreamResponse:
         """GET /jobs/{id}/results/probabilities/aggregated: keyed by child job id, in order."""
-        return await self._results(request, _probabilities_json, aggregate=True)
+        return await self._results(request, probabilities_json, aggregate=True)
 
     async def histogram(self, request: web.Request) -> web.StreamResponse:
         """GET /jobs/{id}/results/histogram."""
-        return await self._results(request, _histogram_json)
+        return await self._results(request, histogram_json)
 
     async def shots(self, request: web.Request) -> web.StreamResponse:
         """GET /jobs/{id}/results/shots: one decimal state per shot."""
@@ -611,34 +394,37 @@ class _Api:
         """GET /jobs/{id}/artifacts/{artifact_id}."""
         artifact = request.match_info["artifact_id"]
         if artifact == "probabilities":
-            return await self._results(request, _probabilities_json, aggregate=False)
+            return await self._results(request, probabilities_json, aggregate=False)
         if artifact == "probabilities-aggregate":
-            return await self._results(request, _probabilities_json, aggregate=True)
+            return await self._results(request, probabilities_json, aggregate=True)
         if artifact == "histogram":
-            return await self._results(request, _histogram_json, aggregate=False)
+            return await self._results(request, histogram_json, aggregate=False)
         if artifact == "shots":
             return await self._results(request, lambda o: o.shots(), aggregate=False)
         return error_response(404)
 
     # ------------------------------------------------------------------ sessions
 
+    def _session_json(self, session: SessionRecord) -> dict[str, Any]:
+        return session_json(session, self.store.clock())
+
     async def create_session(self, request: web.Request) -> web.StreamResponse:
         """POST /sessions."""
         try:
             body = await self._json_body(request)
-            fields = _parse_session(body)
+            fields = parse_session(body)
         except BadRequest as error:
-            return _bad_request(error)
+            return bad_request(error)
         session = self.store.create_session(creator_id=self._submitter(request), **fields)
-        return web.json_response(self.store.session_json(session), status=201)
+        return web.json_response(self._session_json(session), status=201)
 
     async def list_sessions(self, request: web.Request) -> web.StreamResponse:
         """GET /sessions[?active=bool]."""
         try:
-            active = _query_bool(request.query, "active") if "active" in request.query else None
+            active = query_bool(request.query, "active") if "active" in request.query else None
         except BadRequest as error:
-            return _bad_request(error)
-        sessions = [self.store.session_json(s) for s in self.store.sessions()]
+            return bad_request(error)
+        sessions = [self._session_json(s) for s in self.store.sessions()]
         if active is not None:
             sessions = [s for s in sessions if s["active"] is active]
         return web.json_response({"organization_id": ORGANIZATION_ID, "sessions": sessions})
@@ -649,7 +435,7 @@ class _Api:
             session = self.store.get_session(request.match_info["session_id"])
         except NotFound:
             return error_response(404)
-        return web.json_response(self.store.session_json(session))
+        return web.json_response(self._session_json(session))
 
     async def end_session(self, request: web.Request) -> web.StreamResponse:
         """POST /sessions/{id}/end."""
@@ -659,120 +445,7 @@ class _Api:
             )
         except NotFound:
             return error_response(404)
-        return web.json_response(self.store.session_json(session))
-
-
-# ---------------------------------------------------------------------- pure helpers
-
-
-def _decode_json(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-        raise BadRequest(None, "The request body is not valid JSON.") from None
-
-
-def _parse_create(raw: bytes, qpu_max_shots: int) -> Any:
-    if not raw.strip():
-        raise BadRequest(None, "The request body must be a JSON object.")
-    try:
-        return parse_job_request(_decode_json(raw), qpu_max_shots=qpu_max_shots)
-    except RecursionError:
-        raise BadRequest("input", "is nested too deeply") from None
-
-
-def _query_int(
-    query: Mapping[str, str], key: str, *, default: int, minimum: int, maximum: int | None = None
-) -> int:
-    text = query.get(key)
-    if text is None or text == "":
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise BadRequest(key, "must be an integer", source="query") from None
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
-        raise BadRequest(key, f"must be {bound}", source="query")
-    return value
-
-
-def _query_bool(query: Mapping[str, str], key: str) -> bool:
-    text = query.get(key)
-    if text is None or text == "":
-        return False
-    lowered = text.lower()
-    if lowered in ("true", "1"):
-        return True
-    if lowered in ("false", "0"):
-        return False
-    raise BadRequest(key, "must be true or false", source="query")
-
-
-def _query_date(query: Mapping[str, str], key: str) -> str | None:
-    text = query.get(key)
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).date().isoformat()
-    except ValueError:
-        raise BadRequest(key, "must be an ISO date such as 2025-12-31", source="query") from None
-
-
-def _parse_session(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise BadRequest(None, "The request body must be a JSON object.")
-    backend = body.get("backend")
-    if backend is None:
-        raise BadRequest("backend", "is required")
-    if not isinstance(backend, str) or backend not in BACKENDS:
-        raise BadRequest("backend", f"must be one of {', '.join(BACKENDS)}")
-    settings = body.get("settings") or {}
-    if not isinstance(settings, dict):
-        raise BadRequest("settings", "must be an object")
-    job_count_limit = settings.get("job_count_limit")
-    if job_count_limit is not None and (
-        not isinstance(job_count_limit, int)
-        or isinstance(job_count_limit, bool)
-        or job_count_limit < 1
-    ):
-        raise BadRequest("settings.job_count_limit", "must be a positive integer")
-    duration = settings.get("duration_limit_min")
-    if duration is not None and (
-        not isinstance(duration, int | float)
-        or isinstance(duration, bool)
-        or not math.isfinite(duration)
-        or duration <= 0
-    ):
-        raise BadRequest("settings.duration_limit_min", "must be a positive number")
-    cost_limit = settings.get("cost_limit")
-    if cost_limit is not None:
-        if not isinstance(cost_limit, dict):
-            raise BadRequest("settings.cost_limit", "must be an object")
-        value = cost_limit.get("value")
-        if (
-            not isinstance(value, int | float)
-            or isinstance(value, bool)
-            or not math.isfinite(value)
-        ):
-            raise BadRequest("settings.cost_limit.value", "must be a number")
-        if not isinstance(cost_limit.get("unit"), str):
-            raise BadRequest("settings.cost_limit.unit", "must be a string")
-        cost_limit = {"unit": cost_limit["unit"], "value": value}
-    return {
-        "backend": backend,
-        "job_count_limit": job_count_limit,
-        "duration_limit_min": duration,
-        "cost_limit": cost_limit,
-    }
-
-
-def _probabilities_json(outcome: SimulationOutcome) -> dict[str, float]:
-    return {str(state): p for state, p in outcome.probabilities.items()}
-
-
-def _histogram_json(outcome: SimulationOutcome) -> dict[str, int]:
-    return {str(state): count for state, count in outcome.histogram.items()}
+        return web.json_response(self._session_json(session))
 
 
 def build_app(
@@ -783,8 +456,11 @@ def build_app(
     api_keys: Collection[str] | None,
 ) -> web.Application:
     """The aiohttp application serving the API under ``/v0.4``."""
-    api = _Api(store=store, injector=injector, stats=stats, api_keys=api_keys)
-    app = web.Application(middlewares=[api.middleware], client_max_size=store.config.max_body_bytes)
+    api = _Api(store=store, injector=injector, stats=stats)
+    middleware = ApiMiddleware(injector=injector, stats=stats, api_keys=api_keys)
+    app = web.Application(
+        middlewares=[middleware.middleware], client_max_size=store.config.max_body_bytes
+    )
     p = API_PREFIX
     add = app.router.add_route
     add("GET", f"{p}/backends", api.backends, name="backends")

@@ -15,9 +15,13 @@ from aiohttp import web
 
 from ionq_async import _loop_servers
 
-from .app import API_PREFIX, EmulatorStats, build_app
+from .app import API_PREFIX, build_app
+from .clock import default_clock
+from .config import EmulatorConfig
 from .faults import FaultConfig, FaultInjector
-from .store import EmulatorConfig, JobStore, default_clock
+from .rendering import job_json
+from .stats import EmulatorStats
+from .store import JobStore
 
 __all__ = ["BackgroundEmulator", "Emulator"]
 
@@ -198,7 +202,8 @@ class Emulator:
 
     def jobs(self) -> list[dict[str, Any]]:
         """Every stored job, children included, as ``GET /jobs/{id}`` shows it; oldest first."""
-        return [self.store.job_json(record) for record in self.store.records()]
+        store = self.store
+        return [job_json(r, store.state(r), store.clock()) for r in store.records()]
 
     def count_jobs_with_metadata(self, key: str, value: str) -> int:
         """How many stored jobs carry ``metadata[key] == value`` (e.g. a client token)."""
