@@ -15,8 +15,9 @@ The offline emulator lives in :mod:`ionq_async.emulator`; every error in
 
 from __future__ import annotations
 
+from ._batch.handle import BatchRun
+from ._batch.values import BatchProgress, Outcome
 from ._retry import RetryPolicy
-from .batch import BatchProgress, BatchRun, Outcome
 from .circuits import Circuit, Gate, circuits_from_multi_json, multi_circuit_json
 from .client import Client
 from .exceptions import (

@@ -17,14 +17,24 @@ import contextlib
 import datetime as dt
 import math
 import os
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final, Self, TypeVar
 
 import aiohttp
 import cattrs
 
+from ._batch import (
+    MAX_POLL_FAILURE_S,
+    BatchRun,
+    LiveBatches,
+    start_as_completed,
+    start_run_many,
+    wait_for_job,
+)
+from ._batch.values import BatchProgress, Outcome, PackLimits, PollSchedule
 from ._converter import converter
+from ._flow import Throttle
 from ._limits import MAX_SHOTS
 from ._payload import CircuitInput, _check_backend, _check_int, _session_id, job_payload
 from ._retry import RetryPolicy
@@ -35,7 +45,6 @@ from ._transport import (
     TransportStats,
     path_of,
 )
-from .batch import BatchMethods
 from .exceptions import (
     ConfigurationError,
     InvalidRequestError,
@@ -228,7 +237,7 @@ def _check_api_key(api_key: object) -> str | None:
 # The client.
 
 
-class Client(BatchMethods):
+class Client:
     """An asynchronous client of the IonQ API v0.4; use it as ``async with Client() as c``.
 
     The key comes from ``api_key`` or ``IONQ_API_KEY`` (the backend endpoints work
@@ -266,6 +275,14 @@ class Client(BatchMethods):
             session=session,
             max_response_bytes=max_response_bytes,
         )
+        # Per-client state of the batch engine: the reaction to 429s shared by its batches,
+        # and the batches still running (closed with the client).
+        self._throttle = Throttle(
+            self._transport.stats,
+            self._transport.rate_limit_listeners,
+            open_tokens=int(self._transport.limiter.total_tokens),
+        )
+        self._batches = LiveBatches()
 
     def __repr__(self) -> str:
         key = "set" if self._transport.has_api_key else "unset"
@@ -297,7 +314,7 @@ class Client(BatchMethods):
         Batches of this client still running are cancelled and awaited first.
         """
         try:
-            await self._aclose_batches()
+            await self._batches.aclose()
         finally:
             await self._transport.aclose()
 
@@ -310,6 +327,11 @@ class Client(BatchMethods):
     def transport(self) -> Transport:
         """The HTTP layer: stats, rate-limit listeners, the request limiter, the gate."""
         return self._transport
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """How often and how patiently each request is retried."""
+        return self._transport.retry_policy
 
     @property
     def stats(self) -> TransportStats:
@@ -751,3 +773,123 @@ class Client(BatchMethods):
         path = path_of("sessions", _session_id(session), "end")
         data = await self._transport.request("POST", path)
         return _structure(data, Session, "POST " + path)
+
+    # -- batches (the engine in ionq_async._batch) ------------------------------------------
+
+    async def wait(
+        self,
+        job: Job | str,
+        *,
+        timeout_s: float | None = None,
+        cancel_on_timeout: bool = False,
+        schedule: PollSchedule | None = None,
+    ) -> Job:
+        """Wait until the job is completed; raise JobFailed, JobCanceled or WaitTimeoutError.
+
+        Polls ``GET /jobs/{id}`` on ``schedule`` (default: short for the simulator,
+        patient for QPUs; predicted times are used when the job has them). A local
+        timeout raises WaitTimeoutError with the last state seen and leaves the remote
+        job running unless ``cancel_on_timeout``.
+        """
+        return await wait_for_job(
+            self, job, timeout_s=timeout_s, cancel_on_timeout=cancel_on_timeout, schedule=schedule
+        )
+
+    async def run(self, circuit: Any, **options: Any) -> Result:
+        """Submit one circuit, wait for it, and return its Result (submit, wait, fetch).
+
+        Takes :meth:`submit`'s options. Like :meth:`run_many` the creation carries a
+        token, so an ambiguous failure never leads to a second job.
+        """
+        async with self.run_many([circuit], concurrency=1, max_in_flight=1, **options) as run:
+            # One circuit gives exactly one outcome.
+            outcome = await run.__anext__()
+        return outcome.unwrap()
+
+    def run_many(
+        self,
+        circuits: Iterable[Any],
+        *,
+        concurrency: int = 64,
+        max_in_flight: int = 10_000,
+        journal: str | None = None,
+        cancel_remote: bool = False,
+        pack: bool | PackLimits = False,
+        progress: Callable[[BatchProgress], None] | None = None,
+        timeout_s: float | None = None,
+        max_poll_failure_s: float = MAX_POLL_FAILURE_S,
+        **options: Any,
+    ) -> BatchRun:
+        """Run many circuits; iterate the returned :class:`BatchRun` for outcomes as they end.
+
+        ``options`` are :meth:`submit`'s (backend, shots, noise_model, metadata, ...).
+        ``concurrency`` bounds job creations in flight (it shrinks on 429 and grows back);
+        ``max_in_flight`` bounds jobs created but not yet finished. ``journal`` is a file
+        path that makes the batch resumable after a crash without resubmitting.
+        ``cancel_remote`` cancels unfinished jobs if the batch is stopped early. ``pack``
+        sends circuits in ``ionq.multi-circuit.v1`` jobs (``True`` or :class:`PackLimits`);
+        outcomes still come one per circuit (``outcome.job`` is then the parent,
+        ``outcome.result.job`` the circuit's child job). ``progress`` is called with a
+        :class:`BatchProgress` whenever a count changes.
+
+        ``timeout_s`` bounds the whole batch: when it runs out, every circuit without an
+        outcome gets one, WaitTimeoutError if it has a job (left running unless
+        ``cancel_remote``; the error names it) or BatchTimeoutError if not. If polling gets
+        no answer at all for ``max_poll_failure_s`` in a row (the API is out of reach),
+        every job still waited for ends as JobUnreachableError carrying its id.
+
+        Use ``async for outcome in client.run_many(...)`` directly, or hold the handle in
+        ``async with client.run_many(...) as run:``; a handle kept in a variable without
+        ``async with`` goes on submitting after a ``break`` until it is closed.
+        """
+        return start_run_many(
+            self,
+            self._throttle,
+            self._batches,
+            circuits,
+            concurrency=concurrency,
+            max_in_flight=max_in_flight,
+            journal=journal,
+            cancel_remote=cancel_remote,
+            pack=pack,
+            progress=progress,
+            timeout_s=timeout_s,
+            max_poll_failure_s=max_poll_failure_s,
+            options=options,
+        )
+
+    def as_completed(
+        self,
+        jobs: Iterable[Job | str],
+        *,
+        max_in_flight: int = 100_000,
+        cancel_remote: bool = False,
+        progress: Callable[[BatchProgress], None] | None = None,
+        timeout_s: float | None = None,
+        max_poll_failure_s: float = MAX_POLL_FAILURE_S,
+    ) -> BatchRun:
+        """Outcomes of jobs submitted elsewhere (Jobs or ids) in completion order.
+
+        ``index`` of each outcome is the job's position in ``jobs``; the shared poller
+        asks about many jobs per request.
+        """
+        return start_as_completed(
+            self,
+            self._throttle,
+            self._batches,
+            jobs,
+            max_in_flight=max_in_flight,
+            cancel_remote=cancel_remote,
+            progress=progress,
+            timeout_s=timeout_s,
+            max_poll_failure_s=max_poll_failure_s,
+        )
+
+    async def gather(self, circuits: Iterable[Any], **options: Any) -> list[Outcome]:
+        """Run many circuits and return every outcome in input order (see :meth:`run_many`)."""
+        items = list(circuits)
+        outcomes: list[Outcome | None] = [None] * len(items)
+        async with self.run_many(items, **options) as run:
+            async for outcome in run:
+                outcomes[outcome.index] = outcome
+        return [o for o in outcomes if o is not None]

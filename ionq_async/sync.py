@@ -48,10 +48,11 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from . import _loop_servers
+from ._batch.poller import MAX_POLL_FAILURE_S
+from ._batch.values import BatchProgress, Outcome, PackLimits, PollSchedule
 from ._payload import CircuitInput
 from ._retry import RetryPolicy
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, TransportStats
-from .batch import MAX_POLL_FAILURE_S, BatchProgress, Outcome, PackLimits, PollSchedule
 from .client import Client
 from .exceptions import ClientClosedError, ConfigurationError, IonQTimeoutError
 from .models import (

@@ -13,6 +13,9 @@ from aiohttp import web
 
 from ionq_async.batch import BatchProgress
 
+SetPollSchedules = Callable[..., None]
+"""The type of the ``poll_schedules`` fixture (tests/conftest.py): a setter of both schedules."""
+
 
 def when_submitted(count: int) -> tuple[Callable[[BatchProgress], None], anyio.Event]:
     """A progress callback and the event it sets once ``count`` circuits have jobs."""

@@ -11,13 +11,16 @@ import io
 import json as _json
 import queue
 import threading
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import IO, TYPE_CHECKING, Any
 
 import aiohttp
 import pytest
 from hypothesis import HealthCheck, settings
 
+from ionq_async._batch import engine as batch_engine
+from ionq_async._batch import values as batch_values
+from ionq_async._batch.values import PollSchedule
 from ionq_async.emulator import Emulator, EmulatorConfig, ManualClock
 
 if TYPE_CHECKING:
@@ -51,7 +54,28 @@ def readline_within(stream: IO[str], timeout_s: float = READLINE_TIMEOUT_S) -> s
 def no_late_store_grace(monkeypatch: pytest.MonkeyPatch) -> None:
     """No grace period before re-sending an ambiguous job creation (10 s of real time
     each): tests of the late-stored case set their own."""
-    monkeypatch.setattr("ionq_async.batch.LATE_STORE_GRACE_S", 0.0)
+    # Patched in the module that defines and reads it (ionq_async.batch only re-exports).
+    monkeypatch.setattr(batch_engine, "LATE_STORE_GRACE_S", 0.0)
+
+
+@pytest.fixture
+def poll_schedules(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """``poll_schedules(simulator, qpu=None)`` sets the engine's default poll schedules.
+
+    Tests poll every few milliseconds instead of on the real 100 ms / 1 s schedules. The
+    names are patched in the module that defines them, and the setter checks that what
+    the engine reads (``PollSchedule.for_backend``) is what it set: a patch of a mere
+    re-export would otherwise pass silently while testing nothing.
+    """
+
+    def set_schedules(simulator: PollSchedule, qpu: PollSchedule | None = None) -> None:
+        monkeypatch.setattr(batch_values, "SIMULATOR_SCHEDULE", simulator)
+        assert PollSchedule.for_backend("simulator") is simulator
+        if qpu is not None:
+            monkeypatch.setattr(batch_values, "QPU_SCHEDULE", qpu)
+            assert PollSchedule.for_backend("qpu.aria-1") is qpu
+
+    return set_schedules
 
 
 @pytest.fixture

@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
-import functools
 import gc
 import json
 import math
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
 import pytest
 from asyncio_hygiene import no_asyncio_leaks  # noqa: F401 (an autouse fixture)
-from batch_helpers import all_batch_tasks_ended, batch_tasks, quiet, settle, when_submitted
+from batch_helpers import (
+    SetPollSchedules,
+    all_batch_tasks_ended,
+    batch_tasks,
+    quiet,
+    settle,
+    when_submitted,
+)
 
+from ionq_async import _flow as flow
 from ionq_async._retry import RetryPolicy
 from ionq_async._transport import RateLimitEvent
-from ionq_async.batch import (
-    TOKEN_METADATA_KEY,
-    Outcome,
-    PollSchedule,
-    _Throttle,
-)
+from ionq_async.batch import TOKEN_METADATA_KEY, Outcome, PollSchedule
 from ionq_async.circuits import Circuit
 from ionq_async.client import Client
 from ionq_async.emulator import Emulator, EmulatorConfig, FaultConfig, ManualClock
@@ -35,10 +38,9 @@ FAST = PollSchedule(initial_s=0.005, factor=1.5, max_s=0.05, jitter=0.1, max_pre
 
 
 @pytest.fixture(autouse=True)
-def fast_polling(monkeypatch: pytest.MonkeyPatch) -> None:
+def fast_polling(poll_schedules: SetPollSchedules) -> None:
     # Keep the tests quick: poll every few milliseconds whatever the backend.
-    monkeypatch.setattr("ionq_async.batch.SIMULATOR_SCHEDULE", FAST)
-    monkeypatch.setattr("ionq_async.batch.QPU_SCHEDULE", FAST)
+    poll_schedules(FAST, FAST)
 
 
 def angle(index: int) -> float:
@@ -375,10 +377,9 @@ async def test_a_429_storm_shrinks_the_limit_of_creations_in_flight(
     # (How it grows back is specified with a fake clock in tests/test_batch_units.py.)
     # The throttle's clock stands still, so its window of "the last second" holds every
     # request of the run: whether 429s are a large enough share (>= 20 % of >= 50
-    # requests) does not depend on how fast this machine sends them.
-    monkeypatch.setattr(
-        "ionq_async.batch._Throttle", functools.partial(_Throttle, clock=lambda: 0.0)
-    )
+    # requests) does not depend on how fast this machine sends them. The client makes its
+    # throttle with the clock of the module that defines it.
+    monkeypatch.setattr(flow, "time", SimpleNamespace(monotonic=lambda: 0.0))
     # Nothing moves the emulator's clock: after the burst of 20 every request is refused.
     clock = ManualClock()
     async with (
@@ -386,21 +387,19 @@ async def test_a_429_storm_shrinks_the_limit_of_creations_in_flight(
         client_for(emu, STORM_RETRY) as client,
     ):
         run = client.run_many([distinct_circuit(i) for i in range(300)], concurrency=64)
-        limiter = run._shared.engine.limiter  # the adaptive limit of creations in flight
+        assert run.concurrency == 64
         shrunk = anyio.Event()
-        on_rate_limited = limiter.on_rate_limited
 
-        def on_rate_limited_then_tell() -> None:
-            on_rate_limited()
-            if limiter.decreases:
+        def on_rate_limited(_event: object) -> None:
+            # Told of every 429 (after the client's throttle, once the batch runs).
+            if run.concurrency < 64:
                 shrunk.set()
 
-        monkeypatch.setattr(limiter, "on_rate_limited", on_rate_limited_then_tell)
+        client.transport.rate_limit_listeners.append(on_rate_limited)
         async with run:
             with anyio.fail_after(30):
                 await shrunk.wait()
-            shrunk_to = limiter.limit
-    assert limiter.decreases >= 1
+            shrunk_to = run.concurrency
     assert shrunk_to < 64
 
 

@@ -22,11 +22,12 @@ import anyio.lowlevel
 import pytest
 from aiohttp import web
 from asyncio_hygiene import no_asyncio_leaks  # noqa: F401 (an autouse fixture)
-from batch_helpers import batch_tasks, settle, when_submitted
+from batch_helpers import SetPollSchedules, batch_tasks, settle, when_submitted
 
+from ionq_async._batch import waiting as batch_waiting
+from ionq_async._batch.values import QPU_SCHEDULE as DEFAULT_QPU_SCHEDULE
+from ionq_async._batch.values import SIMULATOR_SCHEDULE as DEFAULT_SIMULATOR_SCHEDULE
 from ionq_async._retry import RetryPolicy
-from ionq_async.batch import QPU_SCHEDULE as DEFAULT_QPU_SCHEDULE
-from ionq_async.batch import SIMULATOR_SCHEDULE as DEFAULT_SIMULATOR_SCHEDULE
 from ionq_async.batch import TOKEN_METADATA_KEY, BatchProgress, PollSchedule
 from ionq_async.circuits import Circuit
 from ionq_async.client import Client
@@ -306,9 +307,8 @@ FAST = PollSchedule(initial_s=0.005, factor=1.5, max_s=0.02, jitter=0.1)
 
 
 @pytest.fixture(autouse=True)
-def fast_polling(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("ionq_async.batch.SIMULATOR_SCHEDULE", FAST)
-    monkeypatch.setattr("ionq_async.batch.QPU_SCHEDULE", FAST)
+def fast_polling(poll_schedules: SetPollSchedules) -> None:
+    poll_schedules(FAST, FAST)
 
 
 def client_for(url: str) -> Client:
@@ -327,7 +327,7 @@ class PollSleeps:
         self.delays: list[float] = []
         self._job_id = ""
         self._after = 0
-        monkeypatch.setattr("ionq_async.batch._poll_sleep", self.sleep)
+        monkeypatch.setattr(batch_waiting, "_poll_sleep", self.sleep)
 
     def finish(self, job_id: str, *, after: int) -> None:
         self._job_id, self._after = job_id, after
@@ -993,7 +993,7 @@ async def test_wait_polls_ever_less_often_up_to_the_cap(
 
 
 async def test_wait_defaults_to_short_polls_for_the_simulator_and_patient_ones_for_qpus(
-    fake: tuple[FakeAPI, str], monkeypatch: pytest.MonkeyPatch
+    fake: tuple[FakeAPI, str], monkeypatch: pytest.MonkeyPatch, poll_schedules: SetPollSchedules
 ) -> None:
     api, url = fake
     api.never_finish = True
@@ -1001,12 +1001,10 @@ async def test_wait_defaults_to_short_polls_for_the_simulator_and_patient_ones_f
     assert DEFAULT_SIMULATOR_SCHEDULE.initial_s < DEFAULT_QPU_SCHEDULE.initial_s
     assert DEFAULT_SIMULATOR_SCHEDULE.max_s < DEFAULT_QPU_SCHEDULE.max_s
     # Stand-ins without jitter, so the delays say which schedule wait() chose.
-    monkeypatch.setattr("ionq_async.batch.SIMULATOR_SCHEDULE", PollSchedule(
-        initial_s=0.1, factor=2.0, max_s=0.4, jitter=0.0
-    ))  # fmt: skip
-    monkeypatch.setattr("ionq_async.batch.QPU_SCHEDULE", PollSchedule(
-        initial_s=10.0, factor=1.5, max_s=10.0, jitter=0.0
-    ))  # fmt: skip
+    poll_schedules(
+        PollSchedule(initial_s=0.1, factor=2.0, max_s=0.4, jitter=0.0),
+        PollSchedule(initial_s=10.0, factor=1.5, max_s=10.0, jitter=0.0),
+    )
     delays: dict[str, list[float]] = {}
     reads: dict[str, int] = {}
     async with client_for(url) as client:

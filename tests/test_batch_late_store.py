@@ -16,7 +16,7 @@ import anyio
 import pytest
 from aiohttp import web
 from asyncio_hygiene import no_asyncio_leaks  # noqa: F401 (an autouse fixture)
-from batch_helpers import serving
+from batch_helpers import SetPollSchedules, serving
 
 from ionq_async._retry import RetryPolicy
 from ionq_async.batch import TOKEN_METADATA_KEY, BatchProgress, PollSchedule
@@ -29,9 +29,8 @@ FAST = PollSchedule(initial_s=0.005, factor=1.0, max_s=0.005, jitter=0.0)
 
 
 @pytest.fixture(autouse=True)
-def fast_polling(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("ionq_async.batch.SIMULATOR_SCHEDULE", FAST)
-    monkeypatch.setattr("ionq_async.batch.QPU_SCHEDULE", FAST)
+def fast_polling(poll_schedules: SetPollSchedules) -> None:
+    poll_schedules(FAST, FAST)
 
 
 class LateStoringAPI:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from asyncio_hygiene import no_asyncio_leaks  # noqa: F401 (an autouse fixture)
-from batch_helpers import serving
+from batch_helpers import SetPollSchedules, serving
 
 from ionq_async._retry import RetryPolicy
 from ionq_async.batch import PollSchedule
@@ -125,9 +125,8 @@ class ResultsRefusingAPI:
 
 
 @pytest.fixture(autouse=True)
-def fast_polling(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("ionq_async.batch.SIMULATOR_SCHEDULE", FAST)
-    monkeypatch.setattr("ionq_async.batch.QPU_SCHEDULE", FAST)
+def fast_polling(poll_schedules: SetPollSchedules) -> None:
+    poll_schedules(FAST, FAST)
 
 
 def circuit_with(gates: int) -> Circuit:

@@ -10,7 +10,7 @@ import anyio
 import pytest
 from aiohttp import web
 from asyncio_hygiene import no_asyncio_leaks  # noqa: F401 (an autouse fixture)
-from batch_helpers import serving, when_submitted
+from batch_helpers import SetPollSchedules, serving, when_submitted
 
 from ionq_async._retry import RetryPolicy
 from ionq_async.batch import PollSchedule
@@ -33,9 +33,8 @@ KEY = "timeouts-key-0000"
 
 
 @pytest.fixture(autouse=True)
-def fast_polling(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("ionq_async.batch.SIMULATOR_SCHEDULE", FAST)
-    monkeypatch.setattr("ionq_async.batch.QPU_SCHEDULE", FAST)
+def fast_polling(poll_schedules: SetPollSchedules) -> None:
+    poll_schedules(FAST, FAST)
 
 
 def bell(index: int) -> Circuit:

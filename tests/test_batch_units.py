@@ -17,22 +17,28 @@ from asyncio_hygiene import no_asyncio_leaks  # noqa: F401 (an autouse fixture)
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ionq_async._journal import Journal, TokenRecord
-from ionq_async.batch import (
+from ionq_async._batch import values as batch_values
+from ionq_async._batch.planning import plan_units, unit_input
+from ionq_async._batch.poller import (
     MAX_IDS_PER_POLL,
     MAX_POLL_URL_BYTES,
+    PollEntry,
+    Poller,
+    poll_chunks,
+)
+from ionq_async._batch.tokens import TokenResolver, is_ambiguous
+from ionq_async._batch.values import (
     QPU_SCHEDULE,
     SIMULATOR_SCHEDULE,
-    AdaptiveLimiter,
+    TOKEN_METADATA_KEY,
     BatchProgress,
     Outcome,
     PackLimits,
     PollSchedule,
-    _chunks,
-    _Entry,
-    _is_ambiguous,
     plan_packs,
 )
+from ionq_async._flow import AdaptiveLimiter, Throttle
+from ionq_async._journal import Journal, TokenRecord
 from ionq_async.circuits import Circuit
 from ionq_async.exceptions import (
     BadRequestError,
@@ -168,8 +174,8 @@ def test_a_running_job_subtracts_the_time_since_it_started(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     now = 1_750_000_000.0
-    # The wall clock the prediction reads (time.time in ionq_async.batch), frozen.
-    monkeypatch.setattr("ionq_async.batch.time", SimpleNamespace(time=lambda: now))
+    # The wall clock the prediction reads (time.time in ionq_async._batch.values), frozen.
+    monkeypatch.setattr(batch_values, "time", SimpleNamespace(time=lambda: now))
     schedule = PollSchedule(initial_s=0.01, factor=1.5, max_s=1.0, jitter=0.0, max_predicted_s=60)
     started = datetime.fromtimestamp(now - 20.0, tz=UTC)
     job = _job(
@@ -218,21 +224,20 @@ def test_bad_pack_limits_are_refused_naming_the_field(name: str, value: object) 
 
 
 def test_poll_chunks_hold_at_most_100_ids() -> None:
-    entries = [_Entry(i, f"{i:036d}", None, SIMULATOR_SCHEDULE) for i in range(250)]
-    chunks = list(_chunks(entries))
+    entries = [PollEntry(i, f"{i:036d}", None, SIMULATOR_SCHEDULE) for i in range(250)]
+    chunks = list(poll_chunks(entries))
     assert [len(c) for c in chunks] == [MAX_IDS_PER_POLL, MAX_IDS_PER_POLL, 50]
 
 
 def test_poll_chunks_keep_urls_short_for_long_ids() -> None:
-    entries = [_Entry(i, "x" * 200, None, SIMULATOR_SCHEDULE) for i in range(100)]
-    for chunk in _chunks(entries):
+    entries = [PollEntry(i, "x" * 200, None, SIMULATOR_SCHEDULE) for i in range(100)]
+    for chunk in poll_chunks(entries):
         assert sum(len(e.job_id) + 5 for e in chunk) <= MAX_POLL_URL_BYTES
 
 
 async def test_one_poll_cycle_asks_about_every_due_job_in_chunks_of_100(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from ionq_async.batch import _Poller, _Throttle
     from ionq_async.client import Client
     from ionq_async.models import JobPage
 
@@ -257,8 +262,9 @@ async def test_one_poll_cycle_asks_about_every_due_job_in_chunks_of_100(
     def on_error(key: int, error: IonQError) -> None:
         pytest.fail(f"job {key}: {error!r}")
 
-    poller = _Poller(
-        client, on_terminal=on_terminal, on_error=on_error, throttle=_Throttle(client),
+    throttle = Throttle(client.stats, [], open_tokens=64)
+    poller = Poller(
+        client, on_terminal=on_terminal, on_error=on_error, throttle=throttle,
         schedule=PollSchedule(initial_s=3600.0, factor=1.0, max_s=3600.0, jitter=0.0),
     )  # fmt: skip
     for key in range(250):
@@ -363,12 +369,12 @@ async def test_a_shrunken_limit_holds_new_acquirers_until_enough_slots_free() ->
 
 
 def test_which_creation_failures_may_have_created_the_job() -> None:
-    assert _is_ambiguous(IonQConnectionError("dropped", request_sent=True))
-    assert _is_ambiguous(IonQTimeoutError("read timeout"))
-    assert _is_ambiguous(ServerError("boom", status=502))
-    assert not _is_ambiguous(IonQConnectionError("refused", request_sent=False))
-    assert not _is_ambiguous(RateLimitError("slow down", status=429))
-    assert not _is_ambiguous(BadRequestError("bad", status=400))
+    assert is_ambiguous(IonQConnectionError("dropped", request_sent=True))
+    assert is_ambiguous(IonQTimeoutError("read timeout"))
+    assert is_ambiguous(ServerError("boom", status=502))
+    assert not is_ambiguous(IonQConnectionError("refused", request_sent=False))
+    assert not is_ambiguous(RateLimitError("slow down", status=429))
+    assert not is_ambiguous(BadRequestError("bad", status=400))
 
 
 # -- outcomes and progress -----------------------------------------------------------------
@@ -495,24 +501,13 @@ def test_timestamps_in_job_lists_are_comparable_with_attempt_times() -> None:
 def _packed_bodies(circuits: list[Circuit]) -> list[bytes]:
     """The POST /jobs bodies a packed batch of ``circuits`` would send, as the client does."""
     from ionq_async._payload import job_payload
-    from ionq_async.batch import TOKEN_METADATA_KEY, _Engine
-    from ionq_async.client import Client
 
-    send, receive = anyio.create_memory_object_stream[Outcome](max_buffer_size=1)
-    client = Client(api_key="unused", base_url="http://127.0.0.1:9/v0.4")
-    engine = _Engine(
-        client, circuits=circuits, jobs=None, options={"shots": 100}, concurrency=1,
-        max_in_flight=1, journal_path=None, cancel_remote=False, pack=True, progress=None,
-        send=send,
-    )  # fmt: skip
-    units, invalid = engine._plan()
-    send.close()
-    receive.close()
+    units, invalid = plan_units(circuits, PackLimits())
     assert invalid == []
     metadata = {TOKEN_METADATA_KEY: "0" * 32}
     return [
         json.dumps(
-            job_payload(engine._payload_circuit(unit), shots=100, metadata=metadata),
+            job_payload(unit_input(circuits, unit), shots=100, metadata=metadata),
             separators=(",", ":"),
             allow_nan=False,
         ).encode()
@@ -575,8 +570,6 @@ async def test_after_a_failed_write_no_append_claims_its_record_is_on_disk(
 
 
 async def test_finding_many_tokens_takes_one_sweep_and_leaves_nothing_pending() -> None:
-    from ionq_async.batch import TOKEN_METADATA_KEY, _TokenResolver
-
     listed = [
         Job(id=f"job-{n}", status=JobStatus.READY, metadata={TOKEN_METADATA_KEY: f"t{n}"})
         for n in range(5)
@@ -590,12 +583,12 @@ async def test_finding_many_tokens_takes_one_sweep_and_leaves_nothing_pending() 
             for job in listed:
                 yield job
 
-    resolver = _TokenResolver(Lister(), backend=None)  # type: ignore[arg-type]
+    resolver = TokenResolver(Lister(), backend=None)
     now = time.time()
     found = await resolver.find_all([("t3", now), ("t0", now), ("missing", now)])
     assert [job.id if job else None for job in found] == ["job-3", "job-0", None]
     assert (resolver.sweeps, Lister.calls) == (1, 1)
     # Nothing left over to drag a later sweep back to these attempts' times.
-    assert resolver._pending == {} and resolver._answers == {}
+    assert resolver.outstanding == 0
     assert (await resolver.find("t4", now)).id == "job-4"  # type: ignore[union-attr]
     assert resolver.sweeps == 2

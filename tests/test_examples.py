@@ -8,6 +8,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from batch_helpers import SetPollSchedules
 
 import ionq_async as ionq
 from ionq_async.batch import PollSchedule
@@ -38,12 +39,13 @@ def test_readme_shows_the_walkthrough_exactly_as_the_tested_file_has_it() -> Non
 
 
 async def test_walkthrough_runs_against_the_emulator(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    poll_schedules: SetPollSchedules,
 ) -> None:
     # Jobs (the QPU one too) finish as soon as they are simulated, and client.wait polls
     # every few milliseconds: the walkthrough's waits cost no wall-clock time.
-    monkeypatch.setattr("ionq_async.batch.SIMULATOR_SCHEDULE", FAST_POLLING)
-    monkeypatch.setattr("ionq_async.batch.QPU_SCHEDULE", FAST_POLLING)
+    poll_schedules(FAST_POLLING, FAST_POLLING)
     module = _load_walkthrough()
     async with (
         Emulator(config=EmulatorConfig(time_scale=0.0)) as emu,

@@ -18,6 +18,7 @@ import anyio
 import pytest
 from _aioresponses_compat import MockedAPI, MockedResponse
 from aioresponses import CallbackResult
+from batch_helpers import SetPollSchedules
 from yarl import URL
 
 from ionq_async._retry import RetryPolicy
@@ -88,9 +89,9 @@ def matches_its_circuit(outcome: Outcome) -> bool:
 
 
 @pytest.fixture(autouse=True)
-def fast_polling(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def fast_polling(poll_schedules: SetPollSchedules) -> Iterator[None]:
     # Jobs finish at once (time_scale=0); poll every few milliseconds, not every 100 ms.
-    monkeypatch.setattr("ionq_async.batch.SIMULATOR_SCHEDULE", FAST_POLLING)
+    poll_schedules(FAST_POLLING)
     yield
 
 

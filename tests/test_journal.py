@@ -25,7 +25,7 @@ import anyio.to_thread
 import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
 from asyncio_hygiene import no_asyncio_leaks  # noqa: F401 (an autouse fixture)
-from batch_helpers import when_submitted
+from batch_helpers import SetPollSchedules, when_submitted
 
 from ionq_async import BatchProgress, BatchRun, Circuit, Client, JournalError, Outcome
 from ionq_async._journal import Journal, TokenRecord
@@ -40,10 +40,9 @@ COUNT = 30
 
 
 @pytest.fixture(autouse=True)
-def fast_polling(monkeypatch: pytest.MonkeyPatch) -> None:
+def fast_polling(poll_schedules: SetPollSchedules) -> None:
     # Resumed runs wait for jobs: poll every few milliseconds, not on the real schedule.
-    monkeypatch.setattr("ionq_async.batch.SIMULATOR_SCHEDULE", FAST)
-    monkeypatch.setattr("ionq_async.batch.QPU_SCHEDULE", FAST)
+    poll_schedules(FAST, FAST)
 
 
 def basis_circuits(count: int = COUNT) -> list[Circuit]:

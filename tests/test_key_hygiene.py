@@ -25,6 +25,7 @@ import aiohttp
 import anyio
 import pytest
 from _aioresponses_compat import MockedAPI
+from batch_helpers import SetPollSchedules
 from hostile_server import HostileServer, RawRequest, exception_texts, response_bytes
 from rich.console import Console
 from rich.traceback import Traceback as RichTraceback
@@ -179,9 +180,9 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
-def fast_polling(monkeypatch: pytest.MonkeyPatch) -> None:
+def fast_polling(poll_schedules: SetPollSchedules) -> None:
     fast = PollSchedule(initial_s=0.005, factor=1.5, max_s=0.05, jitter=0.1)
-    monkeypatch.setattr("ionq_async.batch.SIMULATOR_SCHEDULE", fast)
+    poll_schedules(fast)
 
 
 def hygiene_circuits() -> list[Any]:

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from asyncio_hygiene import no_asyncio_leaks  # noqa: F401 (an autouse fixture)
 from attrs import frozen
+from batch_helpers import SetPollSchedules
 from markdown_it import MarkdownIt
 
 import ionq_async as ionq
@@ -163,10 +164,9 @@ def assert_stated_values_hold(block: ReadmeBlock, values: dict[int, Any]) -> Non
 
 
 @pytest.fixture(autouse=True)
-def fast_polling(monkeypatch: pytest.MonkeyPatch) -> None:
+def fast_polling(poll_schedules: SetPollSchedules) -> None:
     """Waits and batches poll every few milliseconds, not on the real 100 ms / 1 s schedules."""
-    monkeypatch.setattr("ionq_async.batch.SIMULATOR_SCHEDULE", FAST_POLLING)
-    monkeypatch.setattr("ionq_async.batch.QPU_SCHEDULE", FAST_POLLING)
+    poll_schedules(FAST_POLLING, FAST_POLLING)
 
 
 def use_emulator_from_environment(monkeypatch: pytest.MonkeyPatch, emu: Emulator) -> None:

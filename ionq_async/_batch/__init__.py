@@ -1,0 +1,151 @@
+"""The batch engine: wait for jobs, run circuits, and stream the outcomes of many at once.
+
+The engine is written against :class:`~ionq_async._batch.api.BatchAPI` (a Protocol of the
+endpoint calls it needs) and never imports the client; the client's ``wait``, ``run``,
+``run_many``, ``as_completed`` and ``gather`` delegate here.
+
+How a batch runs (:meth:`~ionq_async.client.Client.run_many`):
+
+- **Plan** (``planning``). Circuits are checked first (an invalid one becomes an error
+  outcome at once) and grouped into *units*, one job each: one circuit, or with
+  ``pack=True`` up to 5,000 circuits / 150,000 gates / 10 MB per
+  ``ionq.multi-circuit.v1`` job.
+- **Submit** (``engine``). A feeder hands units to short-lived submit tasks, bounded by
+  the jobs in flight (``max_in_flight``) and by an adaptive limit on creations in flight
+  that halves on a 429 and grows back by one per window of successes (AIMD, in
+  :mod:`ionq_async._flow`).
+- **Never twice** (``tokens``). Every creation carries a token in
+  ``metadata["ionq_async_token"]``. After an ambiguous failure (no answer after the
+  request left, a read timeout, a 5xx) the token is looked up with ``GET /jobs`` before
+  anything is sent again; lookups of many units share one sweep. With a journal the token
+  is on disk before the request leaves and the job id right after it is known
+  (:mod:`ionq_async._journal`).
+- **Poll** (``poller``). One poller task refreshes every waiting job with
+  ``GET /jobs?ids=...`` in chunks of at most 100 ids (URLs stay under ~6 KB). Each job has
+  its own schedule that grows with jitter from short to a cap and skips ahead to the job's
+  predicted end; jobs that come due close together share a request. Ids a server leaves
+  out of its answer are fetched one by one, and a server that ignores ``ids`` altogether
+  is polled per job from then on.
+- **Stream** (``engine``). A finished job is queued for one of a few finisher tasks, which
+  fetches its probabilities and makes it an :class:`Outcome`; failed and canceled jobs
+  become outcomes carrying ``JobFailed`` / ``JobCanceled``. Waiting jobs hold no task,
+  only a small entry in the poller.
+
+Lifetime (``handle``; why a handle rather than an async generator): an async generator
+that owns a task group is finalized whenever the garbage collector gets to it, possibly in
+another task, after the consumer ``break``-s. :class:`BatchRun` instead starts one
+supervisor task on first use; the supervisor owns an anyio task group with every worker
+and writes outcomes into a memory object stream. ``aclose()``, ``async with`` exit,
+cancellation of the consumer while it awaits the next outcome, ``Client.aclose()`` and (as
+a last resort) garbage collection of an abandoned handle all cancel that supervisor; all
+but the last also wait for it, so no task or request outlives the loop. The engine works
+ahead of the consumer (up to 1,024 outcomes buffered), so a handle that stays referenced
+after a ``break`` keeps working until it is closed: hence ``async with`` whenever the
+handle is kept in a variable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import anyio
+
+from .._flow import Throttle
+from ..models import Job
+from .api import BatchAPI
+from .engine import Engine
+from .handle import BatchRun, LiveBatches
+from .poller import MAX_POLL_FAILURE_S
+from .values import BatchProgress, Outcome, PackLimits
+from .waiting import wait_for_job
+
+__all__ = [
+    "MAX_POLL_FAILURE_S",
+    "BatchAPI",
+    "BatchRun",
+    "LiveBatches",
+    "start_as_completed",
+    "start_run_many",
+    "wait_for_job",
+]
+
+
+def start_run_many(
+    api: BatchAPI,
+    throttle: Throttle,
+    batches: LiveBatches,
+    circuits: Iterable[Any],
+    *,
+    concurrency: int,
+    max_in_flight: int,
+    journal: str | None,
+    cancel_remote: bool,
+    pack: bool | PackLimits,
+    progress: Callable[[BatchProgress], None] | None,
+    timeout_s: float | None,
+    max_poll_failure_s: float,
+    options: Mapping[str, Any],
+) -> BatchRun:
+    """The handle of a batch of circuits (nothing runs before it is iterated or entered)."""
+    send, receive = anyio.create_memory_object_stream[Outcome](max_buffer_size=1024)
+    try:
+        engine = Engine(
+            api,
+            circuits=list(circuits),
+            jobs=None,
+            options=options,
+            concurrency=concurrency,
+            max_in_flight=max_in_flight,
+            journal_path=None if journal is None else str(journal),
+            cancel_remote=cancel_remote,
+            pack=pack,
+            progress=progress,
+            send=send,
+            throttle=throttle,
+            timeout_s=timeout_s,
+            max_poll_failure_s=max_poll_failure_s,
+        )
+    except BaseException:
+        send.close()
+        receive.close()
+        raise
+    return BatchRun(engine, receive, batches)
+
+
+def start_as_completed(
+    api: BatchAPI,
+    throttle: Throttle,
+    batches: LiveBatches,
+    jobs: Iterable[Job | str],
+    *,
+    max_in_flight: int,
+    cancel_remote: bool,
+    progress: Callable[[BatchProgress], None] | None,
+    timeout_s: float | None,
+    max_poll_failure_s: float,
+) -> BatchRun:
+    """The handle of a batch of jobs made elsewhere, in completion order."""
+    send, receive = anyio.create_memory_object_stream[Outcome](max_buffer_size=1024)
+    try:
+        engine = Engine(
+            api,
+            circuits=None,
+            jobs=list(jobs),
+            options={},
+            concurrency=1,
+            max_in_flight=max_in_flight,
+            journal_path=None,
+            cancel_remote=cancel_remote,
+            pack=False,
+            progress=progress,
+            send=send,
+            throttle=throttle,
+            timeout_s=timeout_s,
+            max_poll_failure_s=max_poll_failure_s,
+        )
+    except BaseException:
+        send.close()
+        receive.close()
+        raise
+    return BatchRun(engine, receive, batches)

@@ -1,0 +1,242 @@
+"""A batch's values (pure): outcomes, progress, poll schedules, pack limits, fatal errors."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Sequence
+from typing import Any, Final
+
+from attrs import frozen
+
+from .._limits import MAX_BODY_BYTES, MAX_CIRCUITS_PER_JOB, MAX_GATES_PER_JOB
+from ..exceptions import (
+    AuthenticationError,
+    ClientClosedError,
+    ConfigurationError,
+    InvalidRequestError,
+    IonQError,
+    JournalError,
+    PermissionDeniedError,
+    ResponseError,
+)
+from ..models import Job, JobStatus
+from ..results import Result
+
+__all__ = [
+    "FATAL_ERRORS",
+    "QPU_SCHEDULE",
+    "SIMULATOR_SCHEDULE",
+    "TOKEN_METADATA_KEY",
+    "BatchProgress",
+    "Outcome",
+    "PackLimits",
+    "PollSchedule",
+    "plan_packs",
+]
+
+TOKEN_METADATA_KEY: Final = "ionq_async_token"
+"""The ``metadata`` key that carries each job creation's client token."""
+
+
+# Errors that concern the client as a whole: continuing with other circuits is pointless.
+FATAL_ERRORS: Final = (
+    AuthenticationError,
+    PermissionDeniedError,
+    ClientClosedError,
+    ConfigurationError,
+    InvalidRequestError,
+    JournalError,
+)
+
+
+@frozen(kw_only=True)
+class Outcome:
+    """What became of one circuit: its index, its job, and a Result or a typed error.
+
+    ``index`` is the circuit's position in the input (for :meth:`BatchMethods.as_completed`,
+    the job's position). ``job`` is the job that ran it (for a packed circuit, the
+    multi-circuit parent) or None if no job was created. Exactly one of ``result`` and
+    ``error`` is set. ``duplicates_canceled`` names jobs of the same creation that the
+    server stored late, after the engine had sent it again, and that were canceled.
+    """
+
+    index: int
+    name: str | None
+    circuit: Any
+    job: Job | None
+    result: Result | None
+    error: IonQError | None
+    duplicates_canceled: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True if the circuit ran and has a result."""
+        return self.error is None
+
+    def unwrap(self) -> Result:
+        """The Result, or raise the outcome's error."""
+        if self.error is not None:
+            raise self.error
+        if self.result is None:  # pragma: no cover - excluded by construction
+            raise ResponseError(f"outcome {self.index} has neither result nor error")
+        return self.result
+
+
+@frozen(kw_only=True)
+class BatchProgress:
+    """Counts of a batch's circuits, enough to drive a progress bar.
+
+    ``submitted`` circuits have a job; ``waiting`` of them have no outcome yet;
+    ``completed`` and ``failed`` count outcomes with and without a result;
+    ``duplicates_canceled`` counts late-stored duplicate jobs found and canceled. ``started_at``
+    is wall-clock epoch seconds; ``elapsed_s`` is measured on the monotonic clock.
+    """
+
+    total: int
+    submitted: int
+    waiting: int
+    completed: int
+    failed: int
+    started_at: float
+    elapsed_s: float
+    duplicates_canceled: int = 0
+
+    @property
+    def done(self) -> int:
+        """Circuits with an outcome."""
+        return self.completed + self.failed
+
+    @property
+    def rate_per_s(self) -> float:
+        """Outcomes per second so far."""
+        return self.done / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+@frozen(kw_only=True)
+class PollSchedule:
+    """When to ask about a job again: growing intervals with jitter, capped.
+
+    Interval ``n`` (0-based) is ``initial_s * factor**n`` capped at ``max_s``, scaled by a
+    random factor in ``[1 - jitter, 1 + jitter]``. A job with predicted times (wait +
+    execution) is next asked about just after its predicted end instead, at most
+    ``max_predicted_s`` away.
+    """
+
+    initial_s: float
+    factor: float
+    max_s: float
+    jitter: float = 0.2
+    max_predicted_s: float = 60.0
+
+    def __attrs_post_init__(self) -> None:
+        problems = []
+        if not (math.isfinite(self.initial_s) and self.initial_s > 0):
+            problems.append(f"initial_s must be a positive number of seconds, got {self.initial_s}")
+        if not (math.isfinite(self.factor) and self.factor >= 1):
+            problems.append(f"factor must be at least 1, got {self.factor}")
+        if not (math.isfinite(self.max_s) and self.max_s >= self.initial_s):
+            problems.append(f"max_s must be at least initial_s, got {self.max_s}")
+        if not 0 <= self.jitter < 1:
+            problems.append(f"jitter must be in [0, 1), got {self.jitter}")
+        if not (math.isfinite(self.max_predicted_s) and self.max_predicted_s >= 0):
+            problems.append(f"max_predicted_s must not be negative, got {self.max_predicted_s}")
+        if problems:
+            raise ConfigurationError("PollSchedule: " + "; ".join(problems))
+
+    @classmethod
+    def for_backend(cls, backend: str | None) -> PollSchedule:
+        """Short intervals for the simulator, patient ones for QPUs (and unknown backends)."""
+        if backend is None or backend == "simulator" or backend.startswith("simulator"):
+            return SIMULATOR_SCHEDULE
+        return QPU_SCHEDULE
+
+    def interval_s(self, attempt: int, rng: random.Random) -> float:
+        """The jittered interval before poll number ``attempt + 1``."""
+        base = min(self.initial_s * self.factor ** min(attempt, 64), self.max_s)
+        if self.jitter:
+            base *= 1.0 + self.jitter * (2.0 * rng.random() - 1.0)
+        return base
+
+    def delay_s(self, attempt: int, job: Job | None, rng: random.Random) -> float:
+        """The wait before asking about ``job`` again, using its predicted times if any.
+
+        With a prediction the job is asked about just after its predicted end (never
+        sooner than ``initial_s``, never later than ``max_predicted_s``); without one,
+        on the growing interval.
+        """
+        predicted = predicted_remaining_s(job)
+        if predicted is not None:
+            # A little past the predicted end, so the job is done when we ask.
+            target = predicted * 1.05 + 0.01
+            return max(self.initial_s, min(target, self.max_predicted_s))
+        return self.interval_s(attempt, rng)
+
+
+SIMULATOR_SCHEDULE: Final = PollSchedule(initial_s=0.1, factor=1.5, max_s=1.0, max_predicted_s=5.0)
+"""The simulator's schedule: 100 ms growing to 1 s."""
+
+QPU_SCHEDULE: Final = PollSchedule(initial_s=1.0, factor=1.5, max_s=15.0, max_predicted_s=300.0)
+"""A QPU's schedule: 1 s growing to 15 s; predictions may push a poll 5 minutes out."""
+
+
+def predicted_remaining_s(job: Job | None) -> float | None:
+    """Seconds until the job's predicted end, or None without predictions.
+
+    Queued: predicted wait plus predicted execution. Running: the predicted execution
+    less the time since ``started_at`` (by our clock; a negative predicted wait, as some
+    servers send, counts the same way). None when that leaves nothing to go by.
+    """
+    if job is None or job.is_terminal:
+        return None
+    wait_ms = job.predicted_wait_time_ms
+    run_ms = job.predicted_execution_duration_ms
+    if wait_ms is None and run_ms is None:
+        return None
+    remaining = ((wait_ms or 0.0) + (run_ms or 0.0)) / 1000.0
+    if job.status is JobStatus.STARTED and (wait_ms or 0.0) >= 0 and job.started_at is not None:
+        remaining -= max(0.0, time.time() - job.started_at.timestamp())
+    return remaining if remaining > 0 else None
+
+
+@frozen(kw_only=True)
+class PackLimits:
+    """The limits of one ``ionq.multi-circuit.v1`` job (defaults: the API's)."""
+
+    max_circuits: int = MAX_CIRCUITS_PER_JOB
+    max_gates: int = MAX_GATES_PER_JOB
+    # Room left in the 10 MB body for the envelope: type, options and metadata.
+    max_bytes: int = MAX_BODY_BYTES - 100_000
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("max_circuits", "max_gates", "max_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigurationError(
+                    f"PackLimits: {name} must be an integer >= 1, got {value!r}"
+                )
+
+
+def plan_packs(sizes: Sequence[tuple[int, int]], limits: PackLimits) -> list[tuple[int, ...]]:
+    """Group items ``(gates, bytes)`` into consecutive packs within ``limits``; in order.
+
+    An item alone over a limit gets a pack of its own (the server will then say why).
+    """
+    packs: list[tuple[int, ...]] = []
+    current: list[int] = []
+    gates = size = 0
+    for index, (item_gates, item_bytes) in enumerate(sizes):
+        if current and (
+            len(current) + 1 > limits.max_circuits
+            or gates + item_gates > limits.max_gates
+            or size + item_bytes > limits.max_bytes
+        ):
+            packs.append(tuple(current))
+            current, gates, size = [], 0, 0
+        current.append(index)
+        gates += item_gates
+        size += item_bytes
+    if current:
+        packs.append(tuple(current))
+    return packs
