@@ -36,6 +36,7 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -192,12 +193,16 @@ def help_goldens(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             goldens[f"help/ionq-async-{name}.txt"] = transcript(
                 f"ionq-async {name} --help", *run_cli([name, "--help"])
             )
+        # The child imports the same copy of the package as this test does.
+        package_root = str(Path(ionq_async.__file__).resolve().parents[1])
+        path = [package_root, *filter(None, [os.environ.get("PYTHONPATH")])]
         done = subprocess.run(
             [sys.executable, "-m", "ionq_async.emulator", "--help"],
             capture_output=True,
             text=True,
             timeout=60,
             check=False,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(path)},
         )
         goldens["help/python-m-ionq_async.emulator.txt"] = transcript(
             "python -m ionq_async.emulator --help", done.returncode, done.stdout, done.stderr
