@@ -20,6 +20,7 @@ import anyio
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from asyncio_hygiene import no_asyncio_leaks  # noqa: F401 (an autouse fixture)
+from batch_helpers import SetPollSchedules
 from conftest import readline_within
 
 from ionq_async.batch import PollSchedule
@@ -62,10 +63,9 @@ def no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
-def fast_polling(monkeypatch: pytest.MonkeyPatch) -> None:
+def fast_polling(poll_schedules: SetPollSchedules) -> None:
     """Commands poll every few milliseconds, not on the real 100 ms / 1 s schedules."""
-    monkeypatch.setattr("ionq_async.batch.SIMULATOR_SCHEDULE", FAST_POLLING)
-    monkeypatch.setattr("ionq_async.batch.QPU_SCHEDULE", FAST_POLLING)
+    poll_schedules(FAST_POLLING, FAST_POLLING)
 
 
 @pytest.fixture(scope="module")
