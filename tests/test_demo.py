@@ -9,9 +9,9 @@ from collections import Counter
 
 import pytest
 from asyncio_hygiene import no_asyncio_leaks  # noqa: F401 (an autouse fixture)
-from ionq_async.cli.demo import INVALID_NAME, INVALID_QUBITS, demo_circuits
 
 from ionq_async.cli import main
+from ionq_async.cli.demo import INVALID_NAME, INVALID_QUBITS, demo_circuits
 
 
 def test_demo_circuits_are_the_same_on_every_call() -> None:
