@@ -23,6 +23,13 @@ Exit codes::
          circuit, or a value the API would reject (shots, metadata)
     70   internal error: a bug in ionq-async (run with --debug and report it)
     130  interrupted (Ctrl-C)
+
+The package, each module importing only those above it in this list: ``exit_codes``
+(the codes and the errors that choose them), ``render`` (JSON and rich tables),
+``inputs`` (reading job files), ``options`` (job options from the command line and
+payload files), ``parser`` (argparse), ``connect`` (the Client a command uses),
+``runner`` (``run_many`` behind a progress bar), ``commands`` (the single-request
+commands), ``run`` (the ``run`` command), ``demo`` and ``app`` (``main``).
 """
 
 from __future__ import annotations
