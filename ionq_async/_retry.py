@@ -13,12 +13,21 @@ Rules (DESIGN.md, "Retries are one policy in one place"):
 - Waits grow exponentially with jitter, capped per wait; a ``Retry-After`` header (seconds
   or an HTTP date) is honoured up to ``max_retry_after_s``; attempts and total time are
   bounded.
+- Attempts of one request are counted in one place: an :class:`Attempts` counter. A
+  caller that tries again itself (the batch engine: after a token lookup, or while the
+  server rations) puts its counter in place with :func:`counting`; the transport then
+  counts every try it makes into that counter and stops when the caller's budget is
+  spent, so the caller's retries and the transport's share one budget instead of
+  multiplying.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import email.utils
 import math
+from collections.abc import Iterator
 from typing import Protocol
 
 from attrs import frozen
@@ -28,8 +37,11 @@ from .exceptions import ConfigurationError
 __all__ = [
     "IDEMPOTENT_METHODS",
     "RETRYABLE_STATUSES",
+    "Attempts",
     "RetryPolicy",
+    "attempts_in_progress",
     "backoff_s",
+    "counting",
     "fits_budget",
     "is_retryable_status",
     "is_retryable_transport_failure",
@@ -217,3 +229,57 @@ def retry_after_beyond_budget(retry_after_s: float | None, policy: RetryPolicy) 
     if retry_after_s is None:
         return False
     return not fits_budget(0.0, min(retry_after_s, policy.max_retry_after_s), policy)
+
+
+class Attempts:
+    """The tries made for one request, counted in one place, against one budget.
+
+    ``limit`` is the budget in attempts. A try answered with a 429 while other requests
+    of the client were served since the previous try costs ``rationed_cost`` (the server
+    is rationing, not refusing: the request is waiting its turn); any other failed try
+    costs one. A success ends the request: the count starts over for the next one.
+    """
+
+    __slots__ = ("limit", "made", "rationed_cost", "served_at")
+
+    def __init__(self, limit: float, *, rationed_cost: float = 1.0) -> None:
+        self.limit = limit
+        self.rationed_cost = rationed_cost
+        self.made = 0.0
+        self.served_at: int | None = None
+
+    @property
+    def spent(self) -> bool:
+        """True once the tries made have used the budget."""
+        return self.made >= self.limit
+
+    def count_failure(self, *, rate_limited: bool, served: int) -> None:
+        """A try failed; ``served`` is the client's count of 2xx answers so far."""
+        rationed = rate_limited and self.served_at is not None and served > self.served_at
+        self.made += self.rationed_cost if rationed else 1.0
+        self.served_at = served
+
+    def count_success(self) -> None:
+        """A try succeeded: the request is done."""
+        self.made = 0.0
+        self.served_at = None
+
+
+_in_progress: contextvars.ContextVar[Attempts | None] = contextvars.ContextVar(
+    "ionq_async_attempts", default=None
+)
+
+
+def attempts_in_progress() -> Attempts | None:
+    """The counter the current task's requests count into, if a caller set one."""
+    return _in_progress.get()
+
+
+@contextlib.contextmanager
+def counting(attempts: Attempts | None) -> Iterator[None]:
+    """Requests made inside count their tries into ``attempts`` (None: their own)."""
+    token = _in_progress.set(attempts)
+    try:
+        yield
+    finally:
+        _in_progress.reset(token)

@@ -630,12 +630,15 @@ class Transport:
                 raise InvalidRequestError(f"request body cannot be sent as JSON: {exc}") from None
         url = self.url_for(path, query)
         policy = self.retry_policy
+        # A caller that retries on its own shares its count of this request's attempts.
+        shared = _retry.attempts_in_progress()
         started = self.clock()
         attempt = 0
         while True:
             attempt += 1
             retry_after_s: float | None = None
             rate_limit_wait_s: float | None = None
+            rate_limited = False
             error: _Failure
             try:
                 async with self.limiter:
@@ -657,6 +660,8 @@ class Transport:
                     # successes are one request's bad luck, not a struggling server.
                     self._server_errors_at.clear()
                     self.stats.succeeded += 1
+                    if shared is not None:
+                        shared.count_success()
                     return self._decode_success(method, answer)
                 if answer.status < 400:
                     raise ResponseError(
@@ -667,6 +672,7 @@ class Transport:
                 retry_after_s = api_error.retry_after
                 elapsed_s = self.clock() - started
                 if answer.status == 429:
+                    rate_limited = True
                     rate_limit_wait_s = self._note_rate_limited(
                         method, url.path, retry_after_s, attempt, elapsed_s
                     )
@@ -677,6 +683,8 @@ class Transport:
                     answer.status, method, is_job_creation=is_job_creation
                 )
                 error = api_error
+            if shared is not None:
+                shared.count_failure(rate_limited=rate_limited, served=self.stats.succeeded)
             if not retryable:
                 raise error
             if rate_limit_wait_s is not None:
@@ -685,7 +693,11 @@ class Transport:
             else:
                 wait_s = _retry.retry_wait_s(attempt, policy, self.rng, retry_after_s)
             elapsed_s = self.clock() - started
-            if not _retry.should_retry(attempt, elapsed_s, wait_s, policy):
+            if shared is not None:
+                go_on = not shared.spent and _retry.fits_budget(elapsed_s, wait_s, policy)
+            else:
+                go_on = _retry.should_retry(attempt, elapsed_s, wait_s, policy)
+            if not go_on:
                 error.add_note(f"gave up after {attempt} attempt(s) in {elapsed_s:.2f} s")
                 raise error
             self.stats.retries += 1

@@ -1,9 +1,9 @@
 """A job that finished on the server is not lost to a refused or failed results fetch.
 
-The results GET of a finished job gets the same patience as job creation: 429s while the
-server is serving other requests cost nothing, and 429s, 5xx and dropped connections in a
-row get the client's retry budget once more on top of the transport's own retries. A
-server that never answers still ends the batch with a typed error, not a hang.
+The results GET of a finished job gets twice the client's retry budget (``max_attempts``),
+counted once: the transport's tries and the engine's rounds share one count. A 429 while
+the server is serving other requests costs an eighth of an attempt. A server that never
+answers still ends the batch with a typed error, not a hang.
 """
 
 from __future__ import annotations
@@ -187,8 +187,9 @@ async def test_results_refused_for_good_end_in_a_typed_error_not_a_hang(
     assert outcomes[0].error.__notes__[-1] == (
         f"job {job.id} completed on the server: client.result({job.id!r}) fetches it later"
     )
-    # Three rounds of the engine, each of three tries in the transport.
-    assert api.requests["GET probabilities"] == 9
+    # Twice the client's budget of three tries, counted once: the transport's tries and
+    # the engine's rounds share one count (before, they multiplied to 3 x 3).
+    assert api.requests["GET probabilities"] == 6
     assert api.requests["POST /jobs"] == 1
 
 
@@ -208,9 +209,9 @@ async def test_a_retry_after_beyond_the_retry_budget_ends_each_circuit_after_one
 
 
 async def test_a_connection_dropped_on_a_results_fetch_is_tried_again() -> None:
-    # Eight drops: more than one round of the transport's three tries can absorb (aiohttp
-    # re-sends a GET at most once more on its own), fewer than the engine's three rounds.
-    api = ResultsRefusingAPI(refusals=8, status=0)
+    # Five drops: more than the client's three tries can absorb, within the six a finished
+    # job's results get (aiohttp may re-send a GET once more on its own, which only helps).
+    api = ResultsRefusingAPI(refusals=5, status=0)
     async with (
         serving(api.app) as url,
         Client(api_key=KEY, base_url=url, retry=retry_policy()) as client,
@@ -218,7 +219,7 @@ async def test_a_connection_dropped_on_a_results_fetch_is_tried_again() -> None:
         outcomes = [o async for o in client.run_many([circuit_with(4)], shots=10)]
         dropped = client.stats.connection_errors
     assert [o.unwrap().probabilities for o in outcomes] == [{4: 1.0}]
-    assert api.requests["GET probabilities"] == 9
+    assert api.requests["GET probabilities"] == 6
     # aiohttp itself re-sends a GET once when a kept-alive connection turns out closed,
     # so not every drop reaches the transport as a connection error.
     assert dropped >= 1
@@ -229,8 +230,8 @@ async def test_a_redirect_to_a_refusing_place_ends_in_a_typed_error_not_a_loop()
     api = ResultsRefusingAPI(refusals=10**6, status=429, redirect=True)
     outcomes = await run(api, [circuit_with(2)])
     assert isinstance(outcomes[0].error, RateLimitError)
-    assert api.requests["GET probabilities"] == 9
-    assert api.requests["GET probabilities, redirected"] == 9
+    assert api.requests["GET probabilities"] == 6
+    assert api.requests["GET probabilities, redirected"] == 6
 
 
 async def run_while_others_are_served(
@@ -251,8 +252,8 @@ async def run_while_others_are_served(
 
 
 async def test_refusals_while_other_requests_are_served_cost_an_eighth_of_an_attempt() -> None:
-    # 30 refusals are ten rounds of three tries: past the budget of three rounds, within
-    # the 24 rounds that rationing allows.
+    # 30 refusals: far past the budget of six tries, within the 41 that rationing allows
+    # (the first refusal counts whole, each one after it an eighth: 1 + 8 x 5).
     api = ResultsRefusingAPI(refusals=30, status=429)
     outcomes = await run_while_others_are_served(api, [circuit_with(5)])
     assert [o.unwrap().probabilities for o in outcomes] == [{5: 1.0}]
@@ -263,8 +264,9 @@ async def test_patience_with_a_rationing_server_still_ends() -> None:
     api = ResultsRefusingAPI(refusals=10**6, status=429)
     outcomes = await run_while_others_are_served(api, [circuit_with(5)])
     assert isinstance(outcomes[0].error, RateLimitError)
-    # Three attempts of eight rounds each, three tries a round.
-    assert api.requests["GET probabilities"] == 3 * 8 * 3
+    # A budget of six tries, counted once: the first refusal costs one, each later one
+    # (others being served meanwhile) an eighth.
+    assert api.requests["GET probabilities"] == 1 + 8 * 5
 
 
 async def test_a_packed_jobs_error_says_to_fetch_its_aggregated_results() -> None:

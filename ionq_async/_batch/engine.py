@@ -22,7 +22,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from .._flow import AdaptiveLimiter, Throttle
 from .._journal import Journal, TokenRecord
 from .._limits import CIRCUIT_TYPE
-from .._retry import backoff_s, retry_after_beyond_budget
+from .._retry import Attempts, backoff_s, counting, retry_after_beyond_budget
 from ..exceptions import (
     BatchTimeoutError,
     ConfigurationError,
@@ -498,65 +498,67 @@ class Engine:
         once: Callable[[], Awaitable[T]],
         *,
         after_failure: Callable[[TransportError | ServerError], Awaitable[T | None]] | None = None,
+        patience: int = 1,
     ) -> T:
-        """``once()`` again after failures that outlast the transport's own retries.
+        """``once()`` again after failures, with one count of attempts shared with the transport.
 
-        As patient as the client's retry policy is with any one request: 429s see
-        :meth:`_after_refusal`; 5xx and connection failures first ask ``after_failure``
-        (job creation looks its token up there; an answer ends the loop), then back off.
+        The budget is ``patience`` times the client's ``max_attempts``; the transport counts
+        its own tries into it (:class:`~ionq_async._retry.Attempts`), so the two never
+        multiply. A 429 while other requests of the client are served costs an eighth of an
+        attempt (the server is rationing, not refusing). 5xx and connection failures first
+        ask ``after_failure`` (job creation looks its token up there, counting nothing; an
+        answer ends the loop), then back off.
         """
-        max_attempts = max(1, self.client.retry_policy.max_attempts)
-        attempt: float = 0
-        while True:
-            attempt += 1
-            served_before = _served(self.client)
-            try:
-                return await once()
-            except RateLimitError as error:
-                attempt = self._after_refusal(error, attempt, max_attempts, served_before)
-            except (TransportError, ServerError) as error:
-                if after_failure is not None:
-                    found = await after_failure(error)
-                    if found is not None:
-                        return found
-                if attempt >= max_attempts:
-                    raise
-                await anyio.sleep(_create_backoff_s(self.client, math.ceil(attempt)))
+        policy = self.client.retry_policy
+        attempts = Attempts(
+            patience * max(1, policy.max_attempts),
+            rationed_cost=1 / _RATIONED_ROUNDS_PER_ATTEMPT,
+        )
+        with counting(attempts):
+            while True:
+                made_before = attempts.made
+                try:
+                    return await once()
+                except RateLimitError as error:
+                    # The server asks for a wait no request of the policy would make: asking
+                    # again would only collect the same refusal.
+                    if retry_after_beyond_budget(error.retry_after, policy):
+                        raise
+                    self._count_if_uncounted(attempts, made_before)
+                    if attempts.spent:
+                        raise
+                    # No sleep of our own: the 429 closed the transport's gate for its
+                    # Retry-After, and the next attempt waits there with every other request.
+                except (TransportError, ServerError) as error:
+                    self._count_if_uncounted(attempts, made_before)
+                    if after_failure is not None:
+                        with counting(None):
+                            found = await after_failure(error)
+                        if found is not None:
+                            return found
+                    if attempts.spent:
+                        raise
+                    await anyio.sleep(_create_backoff_s(self.client, math.ceil(attempts.made)))
+
+    def _count_if_uncounted(self, attempts: Attempts, made_before: float) -> None:
+        # Every failure reaching here came from a try the transport counted; should one
+        # not have been counted, count it here, so the loop cannot go on for ever.
+        if attempts.made <= made_before:
+            attempts.made = made_before + 1.0
 
     # -- finishing --------------------------------------------------------------------------------
 
     async def _fetch(
         self, function: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        """A GET for a finished job, as patient as job creation (:meth:`_patiently`).
+        """A GET for a finished job, twice as patient as any one request.
 
-        The job is done on the server: a 429, 5xx or lost connection that outlasts the
-        transport's own retries must not turn it into a failed outcome.
+        The job is done on the server: a 429, 5xx or lost connection must not turn it into
+        a failed outcome while the client's retry budget, taken twice, is not spent.
         """
-        return await self._patiently(lambda: self.throttle.call(function, *args, **kwargs))
-
-    def _after_refusal(
-        self, error: RateLimitError, attempt: float, max_attempts: int, served_before: int
-    ) -> float:
-        """The attempt a 429 that outlasted the transport's retries counts as.
-
-        The transport's gate holds the next attempt back (its listener told the limiter).
-        If other requests of the client got through meanwhile, the server is rationing, not
-        refusing: this one is only waiting its turn, and the round counts as a fraction of
-        an attempt (``1 / _RATIONED_ROUNDS_PER_ATTEMPT``): patience is long, not endless.
-        Raises ``error`` once the budget is spent, and at once when the server asks for a
-        wait no request of the client's policy would make (``Retry-After`` beyond the
-        retry budget): asking again would only collect the same refusal.
-        """
-        if retry_after_beyond_budget(error.retry_after, self.client.retry_policy):
-            raise error
-        if _served(self.client) > served_before:
-            attempt -= 1 - 1 / _RATIONED_ROUNDS_PER_ATTEMPT
-        if attempt >= max_attempts:
-            raise error
-        # No sleep of our own: the 429 closed the transport's gate for its Retry-After, and
-        # the next attempt waits there with every other request of the client.
-        return attempt
+        return await self._patiently(
+            lambda: self.throttle.call(function, *args, **kwargs), patience=FETCH_PATIENCE
+        )
 
     def _on_rate_limited(self, limiting: bool) -> None:
         # Shrink only when 429s are a real share of the answers (a server limiting our
@@ -825,12 +827,10 @@ def note_finished_job(error: IonQError, job: Job | None) -> None:
 
 
 _RATIONED_ROUNDS_PER_ATTEMPT = 8
-"""Rounds of 429s while other requests are served that count as one attempt."""
+"""429s while other requests are served that count as one attempt."""
 
-
-def _served(client: BatchAPI) -> int:
-    """How many of the client's requests have been answered with a 2xx."""
-    return client.stats.succeeded
+FETCH_PATIENCE: Final = 2
+"""A finished job's results get the client's retry budget this many times over."""
 
 
 def _create_backoff_s(client: BatchAPI, attempt: int) -> float:
