@@ -25,7 +25,7 @@ from .circuits import Circuit, circuits_from_multi_json, multi_circuit_json
 from .exceptions import InvalidRequestError
 from .models import Session
 
-__all__ = ["CircuitInput", "job_payload"]
+__all__ = ["CircuitInput", "job_payload", "merge_payload", "payload_options"]
 
 CircuitInput = Circuit | Sequence[Circuit] | Mapping[str, Any]
 """What submit() takes: a circuit, several (a multi-circuit job), or the API's ``input``."""
@@ -186,3 +186,53 @@ def job_payload(
         payload["metadata"] = _check_metadata(metadata)
     payload["input"] = circuit_input
     return payload
+
+
+def merge_payload(payload: Mapping[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
+    """A job payload with ``options`` (submit keywords) written over its own fields.
+
+    No checks: a payload given whole (the command line's ``submit`` of a payload file)
+    may hold a job type or fields :func:`job_payload` does not build, and is the API's
+    to judge. ``noise_seed`` alone gives the ``ideal`` model.
+    """
+    merged = dict(payload)
+    merged.setdefault("backend", "simulator")
+    for key in ("backend", "shots", "name", "dry_run"):
+        if key in options:
+            merged[key] = options[key]
+    if "session_id" in options:
+        merged["session_id"] = options["session_id"]
+    if "noise_model" in options or "noise_seed" in options:
+        noise = dict(merged.get("noise") or {})
+        if "noise_model" in options:
+            noise["model"] = options["noise_model"]
+        if "noise_seed" in options:
+            noise["seed"] = options["noise_seed"]
+        noise.setdefault("model", "ideal")
+        merged["noise"] = noise
+    if "debiasing" in options:
+        settings = dict(merged.get("settings") or {})
+        mitigation = dict(settings.get("error_mitigation") or {})
+        mitigation["debiasing"] = options["debiasing"]
+        settings["error_mitigation"] = mitigation
+        merged["settings"] = settings
+    if "metadata" in options:
+        merged["metadata"] = {**(merged.get("metadata") or {}), **options["metadata"]}
+    return merged
+
+
+def payload_options(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A payload's job fields as ``Client.submit`` keywords (the inverse of merge_payload)."""
+    options: dict[str, Any] = {}
+    for key in ("backend", "shots", "name", "dry_run", "session_id", "metadata"):
+        if payload.get(key) is not None:
+            options[key] = payload[key]
+    noise = payload.get("noise")
+    if isinstance(noise, Mapping):
+        if noise.get("model") is not None:
+            options["noise_model"] = noise["model"]
+        if noise.get("seed") is not None:
+            options["noise_seed"] = noise["seed"]
+    if isinstance(payload.get("settings"), Mapping):
+        options["settings"] = payload["settings"]
+    return options

@@ -23,9 +23,9 @@ from asyncio_hygiene import no_asyncio_leaks  # noqa: F401 (an autouse fixture)
 from batch_helpers import SetPollSchedules
 from conftest import readline_within
 
+from ionq_async._payload import merge_payload
 from ionq_async.batch import PollSchedule
 from ionq_async.cli import ExitCode, build_parser, exit_code_for, main
-from ionq_async.cli.options import apply_options
 from ionq_async.emulator import Emulator, EmulatorConfig
 from ionq_async.exceptions import (
     AuthenticationError,
@@ -303,7 +303,7 @@ def test_command_line_options_override_a_payloads_own_fields() -> None:
         "metadata": {"a": "1"},
         "input": BELL,
     }
-    merged = apply_options(
+    merged = merge_payload(
         payload,
         {"backend": "simulator", "shots": 500, "noise_seed": 7, "metadata": {"b": "2"}},
     )

@@ -12,12 +12,13 @@ from typing import Any
 
 from rich.text import Text
 
+from .._payload import merge_payload
 from ..client import Client
 from ..models import Job, JobCreated, JobStatus, Money
 from ..results import Result
 from .exit_codes import ExitCode, InputFileError, fail
 from .inputs import JobInput, load_job_input
-from .options import apply_options, submit_options
+from .options import submit_options
 from .render import (
     Output,
     distribution_json,
@@ -77,7 +78,7 @@ async def _submit_one(
     client: Client, job_input: JobInput, options: Mapping[str, Any]
 ) -> Job | JobCreated:
     if job_input.payload is not None:
-        return await client.create_job(apply_options(job_input.payload, options))
+        return await client.create_job(merge_payload(job_input.payload, options))
     # The input as written (names, registers and all); it was validated when read.
     assert job_input.data is not None  # a JobInput holds a payload or circuit data
     return await client.submit(job_input.data, **options)

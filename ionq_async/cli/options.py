@@ -1,24 +1,26 @@
 """Job options: from the command line, from a payload file, and the two merged.
 
 ``submit`` of a whole payload file writes the command line's options over the file's own
-fields (:func:`apply_options`) and sends the result as it stands; everything else reaches
-:func:`~ionq_async._payload.job_payload` through ``Client.submit`` or ``Client.run_many``
-as keywords (:func:`submit_options`, :func:`run_options`). A payload file is not rebuilt
-by ``job_payload``: it may hold a job type or fields that ``job_payload`` does not know,
-and the API, not the command, judges what it holds (``--noise-seed`` alone gives the
-``ideal`` model; a file's noise on a QPU backend is the server's to refuse).
+fields (:func:`~ionq_async._payload.merge_payload`) and sends the result as it stands;
+everything else reaches :func:`~ionq_async._payload.job_payload` through ``Client.submit``
+or ``Client.run_many`` as keywords (:func:`submit_options`, :func:`run_options`). A
+payload file is not rebuilt by ``job_payload``: it may hold a job type or fields that
+``job_payload`` does not know, and the API, not the command, judges what it holds
+(``--noise-seed`` alone gives the ``ideal`` model; a file's noise on a QPU backend is the
+server's to refuse). Both live in ``_payload``: every job body is made in one module.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
+from .._payload import payload_options
 from .exit_codes import fail
 from .inputs import JobInput
 
-__all__ = ["apply_options", "payload_options", "run_options", "submit_options"]
+__all__ = ["run_options", "submit_options"]
 
 
 def _metadata(ns: argparse.Namespace) -> dict[str, str] | None:
@@ -47,51 +49,6 @@ def submit_options(ns: argparse.Namespace) -> dict[str, Any]:
         "metadata": _metadata(ns),
     }
     return {key: value for key, value in options.items() if value is not None}
-
-
-def apply_options(payload: Mapping[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
-    """A job payload with the command line's options written over its own fields."""
-    merged = dict(payload)
-    merged.setdefault("backend", "simulator")
-    for key in ("backend", "shots", "name", "dry_run"):
-        if key in options:
-            merged[key] = options[key]
-    if "session_id" in options:
-        merged["session_id"] = options["session_id"]
-    if "noise_model" in options or "noise_seed" in options:
-        noise = dict(merged.get("noise") or {})
-        if "noise_model" in options:
-            noise["model"] = options["noise_model"]
-        if "noise_seed" in options:
-            noise["seed"] = options["noise_seed"]
-        noise.setdefault("model", "ideal")
-        merged["noise"] = noise
-    if "debiasing" in options:
-        settings = dict(merged.get("settings") or {})
-        mitigation = dict(settings.get("error_mitigation") or {})
-        mitigation["debiasing"] = options["debiasing"]
-        settings["error_mitigation"] = mitigation
-        merged["settings"] = settings
-    if "metadata" in options:
-        merged["metadata"] = {**(merged.get("metadata") or {}), **options["metadata"]}
-    return merged
-
-
-def payload_options(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """A payload's job fields as ``Client.submit`` keywords (the inverse of apply_options)."""
-    options: dict[str, Any] = {}
-    for key in ("backend", "shots", "name", "dry_run", "session_id", "metadata"):
-        if payload.get(key) is not None:
-            options[key] = payload[key]
-    noise = payload.get("noise")
-    if isinstance(noise, Mapping):
-        if noise.get("model") is not None:
-            options["noise_model"] = noise["model"]
-        if noise.get("seed") is not None:
-            options["noise_seed"] = noise["seed"]
-    if isinstance(payload.get("settings"), Mapping):
-        options["settings"] = payload["settings"]
-    return options
 
 
 def run_options(inputs: Sequence[JobInput], ns: argparse.Namespace) -> dict[str, Any]:
