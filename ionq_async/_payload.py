@@ -11,6 +11,7 @@ import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from . import interop
 from ._limits import (
     CIRCUIT_TYPE,
     INT32_MAX,
@@ -24,11 +25,13 @@ from ._limits import (
 from .circuits import Circuit, circuits_from_multi_json, multi_circuit_json
 from .exceptions import InvalidRequestError
 from .models import Session
+from .programs import Qasm3Program
 
-__all__ = ["CircuitInput", "job_payload", "merge_payload", "payload_options"]
+__all__ = ["CircuitInput", "as_job_input", "job_payload", "merge_payload", "payload_options"]
 
-CircuitInput = Circuit | Sequence[Circuit] | Mapping[str, Any]
-"""What submit() takes: a circuit, several (a multi-circuit job), or the API's ``input``."""
+CircuitInput = Circuit | Qasm3Program | Sequence[Any] | Mapping[str, Any] | Any
+"""What submit() takes: a circuit (ours, Qiskit's, Cirq's, OpenQASM text, an OpenQASM 3
+program), several (a multi-circuit job), or the API's ``input``."""
 
 
 def _session_id(session: Session | str) -> str:
@@ -87,8 +90,18 @@ def _check_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
+def as_job_input(circuit: object) -> object:
+    """A foreign circuit (Qiskit, Cirq, OpenQASM text) converted; anything else as it is."""
+    if interop.kind_of(circuit) is not None:
+        return interop.convert(circuit)
+    return circuit
+
+
 def _circuit_input(circuit: CircuitInput) -> tuple[str, dict[str, Any], str | None]:
     """(job type, ``input``, a name taken from the circuit) after validating the circuit(s)."""
+    circuit = as_job_input(circuit)
+    if isinstance(circuit, Qasm3Program):
+        return circuit.job_type, circuit.to_json(), circuit.name
     if isinstance(circuit, Circuit):
         circuit.validate()
         return CIRCUIT_TYPE, circuit.to_json(), circuit.name
@@ -103,10 +116,17 @@ def _circuit_input(circuit: CircuitInput) -> tuple[str, dict[str, Any], str | No
         return kind, copy.deepcopy(dict(circuit)), None
     if isinstance(circuit, str | bytes) or not isinstance(circuit, Sequence):
         raise TypeError(
-            "circuit must be a Circuit, a sequence of Circuits or an input mapping, "
+            "circuit must be a Circuit, a Qiskit QuantumCircuit, a cirq.Circuit, OpenQASM "
+            "text, a sequence of circuits or an input mapping, "
             f"got {type(circuit).__name__}"
         )
-    return MULTI_CIRCUIT_TYPE, multi_circuit_json(list(circuit)), None
+    members = [as_job_input(member) for member in circuit]
+    for position, member in enumerate(members):
+        if not isinstance(member, Circuit):
+            raise TypeError(
+                f"a multi-circuit job holds circuits; item {position} is {type(member).__name__}"
+            )
+    return MULTI_CIRCUIT_TYPE, multi_circuit_json(members), None  # type: ignore[arg-type]
 
 
 def job_payload(

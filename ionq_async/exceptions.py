@@ -4,6 +4,7 @@
 
     IonQError
     ├── ConfigurationError          bad settings: missing key, insecure URL, bad option
+    │   └── MissingExtraError       an optional extra (qiskit, cirq, qasm, ...) not installed
     ├── ClientClosedError           a Client used outside its ``async with`` / after aclose()
     ├── CircuitError                a circuit fails validation before any request is sent
     ├── InvalidRequestError         another argument the API would reject (shots, metadata)
@@ -60,6 +61,7 @@ __all__ = [
     "JobFailed",
     "JobUnreachableError",
     "JournalError",
+    "MissingExtraError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
@@ -79,6 +81,15 @@ class IonQError(Exception):
 
 class ConfigurationError(IonQError, ValueError):
     """A setting is missing or not allowed (no API key, plain http to a remote host, ...)."""
+
+
+class MissingExtraError(ConfigurationError, ImportError):
+    """An optional integration is used without its extra; the message says what to install."""
+
+    def __init__(self, module: str, extra: str) -> None:
+        self.module = module
+        self.extra = extra
+        super().__init__(f'{module} is not installed: pip install "ionq-async[{extra}]" to use it')
 
 
 class ClientClosedError(IonQError, RuntimeError):

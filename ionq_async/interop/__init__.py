@@ -1,0 +1,87 @@
+"""Circuits from where users write them: Qiskit, Cirq and OpenQASM (optional extras).
+
+Nothing here imports a framework until it is used: :func:`kind_of` recognises a foreign
+circuit by its type's module (a Qiskit ``QuantumCircuit``, a ``cirq.Circuit``) or by its
+text (``OPENQASM``), and :func:`convert` imports the one converter it needs. A converter
+whose framework is not installed raises :class:`~ionq_async.exceptions.MissingExtraError`
+naming the extra to install (``pip install "ionq-async[qiskit]"``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any, Literal
+
+from ..circuits import Circuit
+from ..exceptions import MissingExtraError
+from ..programs import Qasm3Program
+
+__all__ = ["ForeignKind", "convert", "kind_of", "require"]
+
+ForeignKind = Literal["qiskit", "cirq", "qasm"]
+
+_EXTRA_OF: dict[str, str] = {
+    "qiskit": "qiskit",
+    "cirq": "cirq",
+    "openqasm3": "qasm",
+}
+
+
+def require(module: str) -> ModuleType:
+    """Import an optional framework, or raise MissingExtraError naming the extra."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        top = module.split(".", 1)[0]
+        extra = _EXTRA_OF.get(top, top)
+        raise MissingExtraError(module, extra) from error
+
+
+def _type_module(obj: object) -> str:
+    return type(obj).__module__ or ""
+
+
+def kind_of(obj: object) -> ForeignKind | None:
+    """Which converter ``obj`` needs, without importing any framework (None: not foreign)."""
+    if isinstance(obj, str | bytes):
+        text = obj.decode("utf-8", "replace") if isinstance(obj, bytes) else obj
+        return "qasm" if _looks_like_qasm(text) else None
+    module = _type_module(obj)
+    if module.startswith("qiskit.") and any(
+        cls.__name__ == "QuantumCircuit" for cls in type(obj).__mro__
+    ):
+        return "qiskit"
+    if module.startswith("cirq") and any(
+        cls.__name__ in ("AbstractCircuit", "Circuit", "FrozenCircuit") for cls in type(obj).__mro__
+    ):
+        return "cirq"
+    return None
+
+
+def _looks_like_qasm(text: str) -> bool:
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("//"):
+            continue
+        return stripped.startswith("OPENQASM")
+    return False
+
+
+def convert(obj: Any) -> Circuit | Qasm3Program:
+    """A foreign circuit as ours (or as an OpenQASM 3 program); TypeError if not foreign."""
+    kind = kind_of(obj)
+    if kind == "qiskit":
+        from .qiskit import from_qiskit
+
+        return from_qiskit(obj)
+    if kind == "cirq":
+        from .cirq import from_cirq
+
+        return from_cirq(obj)
+    if kind == "qasm":
+        from .qasm import from_qasm
+
+        text = obj.decode() if isinstance(obj, bytes) else obj
+        return from_qasm(text)
+    raise TypeError(f"not a Qiskit, Cirq or OpenQASM circuit: {type(obj).__name__}")

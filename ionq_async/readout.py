@@ -1,0 +1,137 @@
+"""Readout: which qubit each classical bit reads, so results speak the source's terms (pure).
+
+IonQ measures every qubit at the end of a job and reports basis states with qubit 0 as the
+least significant bit. A circuit converted from Qiskit or Cirq says more: Qiskit measures
+qubits into classical bits (grouped in classical registers) and keys its counts by those
+bits; Cirq measures under keys and reads results per key. A :class:`Readout` keeps that
+mapping beside the circuit (never in the API's JSON) and turns the API's counts into the
+source's keys:
+
+- ``style="qiskit"``: counts keyed by classical bits, bit 0 rightmost; with more than one
+  register, registers are separated by a space, the last register leftmost (as Qiskit's
+  ``get_counts()`` shows them).
+- ``style="cirq"``: results per measurement key (:meth:`Readout.per_key`), each key's
+  value an integer whose most significant bit is the key's first qubit (as Cirq's
+  ``histogram(key=...)``), or a bitstring in that order.
+- ``style="plain"``: classical bit ``i`` reads ``clbits[i]``, bit 0 rightmost.
+
+A classical bit no measurement wrote reads 0; when a qubit was measured into a bit more
+than once, the last measurement counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+from attrs import field, frozen
+
+from .exceptions import CircuitError
+
+__all__ = ["Readout", "ReadoutStyle"]
+
+ReadoutStyle = Literal["plain", "qiskit", "cirq"]
+
+
+def _check_clbits(clbits: tuple[int | None, ...]) -> tuple[int | None, ...]:
+    for position, qubit in enumerate(clbits):
+        if qubit is not None and (
+            isinstance(qubit, bool) or not isinstance(qubit, int) or qubit < 0
+        ):
+            raise CircuitError(f"classical bit {position} reads qubit {qubit!r}, not an index")
+    return tuple(clbits)
+
+
+@frozen(kw_only=True)
+class Readout:
+    """Which qubit each classical bit reads, and how the bits are grouped and keyed.
+
+    ``clbits[i]`` is the qubit measured into classical bit ``i`` (None: never written).
+    ``registers`` are named groups of classical bit positions, in order: Qiskit's
+    classical registers, or Cirq's measurement keys (each key's bits in the order its
+    measurement listed the qubits). Empty: one unnamed group of every bit.
+    """
+
+    clbits: tuple[int | None, ...] = field(converter=_check_clbits)
+    registers: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    style: ReadoutStyle = "plain"
+
+    def __attrs_post_init__(self) -> None:
+        width = len(self.clbits)
+        seen: set[str] = set()
+        for name, bits in self.registers:
+            if name in seen:
+                raise CircuitError(f"readout register {name!r} appears twice")
+            seen.add(name)
+            for bit in bits:
+                if not 0 <= bit < width:
+                    raise CircuitError(
+                        f"readout register {name!r} names classical bit {bit}; there are {width}"
+                    )
+
+    @property
+    def num_clbits(self) -> int:
+        """How many classical bits there are."""
+        return len(self.clbits)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The register (or measurement key) names, in order."""
+        return tuple(name for name, _ in self.registers)
+
+    def _groups(self) -> tuple[tuple[str, tuple[int, ...]], ...]:
+        if self.registers:
+            return self.registers
+        return (("", tuple(range(len(self.clbits)))),)
+
+    def clbit_value(self, state: int) -> int:
+        """The classical bits (bit ``i`` = classical bit ``i``) that basis ``state`` gives."""
+        value = 0
+        for position, qubit in enumerate(self.clbits):
+            if qubit is not None and (state >> qubit) & 1:
+                value |= 1 << position
+        return value
+
+    def clbit_counts(self, counts: Mapping[int, int]) -> dict[int, int]:
+        """Counts of basis states (qubit 0 least significant) as counts of classical bits."""
+        out: dict[int, int] = {}
+        for state, count in counts.items():
+            key = self.clbit_value(state)
+            out[key] = out.get(key, 0) + count
+        return out
+
+    def clbit_probabilities(self, probabilities: Mapping[int, float]) -> dict[int, float]:
+        """Probabilities of basis states as probabilities of classical-bit values."""
+        out: dict[int, float] = {}
+        for state, probability in probabilities.items():
+            key = self.clbit_value(state)
+            out[key] = out.get(key, 0.0) + probability
+        return out
+
+    def bitstring(self, value: int) -> str:
+        """A classical-bit value as the source writes it (see the module docstring)."""
+        if self.style == "cirq":
+            return " ".join(
+                "".join(str((value >> bit) & 1) for bit in bits) for _, bits in self._groups()
+            )
+        # Qiskit and plain: bit 0 rightmost, the last register leftmost.
+        return " ".join(
+            "".join(str((value >> bit) & 1) for bit in reversed(bits))
+            for _, bits in reversed(self._groups())
+        )
+
+    def per_key(self, counts: Mapping[int, int]) -> dict[str, dict[int, int]]:
+        """Counts per register or key: each value read with the key's first bit most
+        significant for Cirq (as ``cirq.Result.histogram``), bit 0 least significant else."""
+        out: dict[str, dict[int, int]] = {}
+        for name, bits in self._groups():
+            order = bits if self.style == "cirq" else tuple(reversed(bits))
+            histogram: dict[int, int] = {}
+            for state, count in counts.items():
+                value = 0
+                for bit in order:
+                    qubit = self.clbits[bit]
+                    value = (value << 1) | ((state >> qubit) & 1 if qubit is not None else 0)
+                histogram[value] = histogram.get(value, 0) + count
+            out[name] = histogram
+        return out
