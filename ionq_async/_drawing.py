@@ -3,11 +3,11 @@
 One wire per qubit, qubit 0 on top, time running left to right, in the style of Qiskit's
 and Cirq's text drawers::
 
-    q0: ─H──●──────M→c0──
+    q0: ─H──●─────M→c0──
             │
-    q1: ────X──●───M→c1──
+    q1: ────X──●──M→c1──
                │
-    q2: ───────X─────────
+    q2: ───────X────────
 
 Gates are placed in columns: a gate goes in the first column where its qubits, and every
 wire its vertical line crosses, are free, so gates that could run at the same time share a
@@ -271,13 +271,13 @@ def _columns(circuit: Circuit, wires: int, measured: dict[int, str]) -> list[_Co
         for layer in layers
     ]
     if measured:
+        # Measurements share the last column, left-aligned (they join no other wire).
+        width = max(len(label) for label in measured.values())
         measurements = tuple(
-            _Placed(labels={qubit: label}, low=qubit, high=qubit)
+            _Placed(labels={qubit: label.ljust(width, _WIRE)}, low=qubit, high=qubit)
             for qubit, label in measured.items()
         )
-        columns.append(
-            _Column(gates=measurements, width=max(len(label) for label in measured.values()))
-        )
+        columns.append(_Column(gates=measurements, width=width))
     return columns
 
 
