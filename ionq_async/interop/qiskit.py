@@ -1,0 +1,439 @@
+"""Qiskit circuits as ours: :func:`from_qiskit` (needs the ``[qiskit]`` extra).
+
+Gates IonQ runs as they are (``x y z h s sdg t tdg sx sxdg rx ry rz``, any of them with up to
+seven closed controls, ``swap``, ``rxx ryy rzz``) map one to one; everything else is
+decomposed by Qiskit's own transpiler (``optimization_level=0``: translation only, no
+optimisation, no layout), once, with parameters left symbolic. Qiskit's ``p(θ)`` becomes
+``rz(θ)`` (equal up to a global phase); the controlled phase gates are decomposed rather than
+sent as ``z`` with a ``rotation``, whose meaning the API does not document.
+
+Final measurements become the circuit's :class:`~ionq_async.readout.Readout` in Qiskit's
+style: classical bit ``i`` reads the qubit last measured into it, and results are keyed as
+Qiskit's ``get_counts()`` keys them (registers separated by a space, the last register
+leftmost). A circuit that measures a qubit and then acts on it again, resets a qubit it has
+used, or branches on a classical value (``if_test``, ``while_loop``, ...) is sent as an
+OpenQASM 3 program (:class:`~ionq_async.programs.Qasm3Program`, an ``ionq.qasm3.v1`` job)
+written by ``qiskit.qasm3.dumps`` after translation to the standard gates of
+``stdgates.inc`` that IonQ also runs.
+
+Qiskit ``Parameter`` objects and expressions become :mod:`ionq_async.parameters`
+expressions evaluated by Qiskit itself, so ``from_qiskit(qc).bind(theta=0.1)`` equals
+``from_qiskit(qc.assign_parameters({theta: 0.1}))`` without transpiling again.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from ..circuits import MAX_CONTROLS, Circuit, Gate
+from ..exceptions import CircuitError
+from ..programs import Qasm3Program
+from ..readout import Readout
+from . import require
+
+__all__ = ["from_qiskit"]
+
+# Qiskit names the circuits it is not told a name for "circuit-<counter>".
+_AUTO_NAME = re.compile(r"circuit-\d+")
+
+# One-qubit IonQ gates without a parameter, by Qiskit name, and their IonQ name.
+_FIXED: dict[str, str] = {
+    "x": "x",
+    "y": "y",
+    "z": "z",
+    "h": "h",
+    "s": "s",
+    "sdg": "si",
+    "t": "t",
+    "tdg": "ti",
+    "sx": "v",
+    "sxdg": "vi",
+}
+# One-qubit rotations, exp(-iθP/2) in both libraries, θ in radians.
+_ROTATIONS: frozenset[str] = frozenset({"rx", "ry", "rz"})
+# Two-qubit rotations: Qiskit's RXX(θ) = exp(-iθ X⊗X/2) is IonQ's xx(θ); likewise yy, zz.
+_PAIRS: dict[str, str] = {"rxx": "xx", "ryy": "yy", "rzz": "zz"}
+# Instructions with no effect on results.
+_IGNORED: frozenset[str] = frozenset({"barrier", "delay", "id", "global_phase"})
+
+# Qiskit's standard names for gates IonQ runs (controlled ones with closed controls):
+# the transpiler keeps these and decomposes everything else into them.
+_CIRCUIT_BASIS: tuple[str, ...] = (
+    *_FIXED,
+    *sorted(_ROTATIONS),
+    *_PAIRS,
+    "swap",
+    "cx",
+    "cy",
+    "cz",
+    "ch",
+    "cs",
+    "csdg",
+    "csx",
+    "crx",
+    "cry",
+    "crz",
+    "ccx",
+    "ccz",
+    "c3sx",
+    "measure",
+    "reset",
+    "delay",
+)
+# For OpenQASM 3: only gates that qiskit.qasm3.dumps writes from stdgates.inc (no gate
+# definitions in the program) and that IonQ runs.
+_QASM3_BASIS: tuple[str, ...] = (
+    "x",
+    "y",
+    "z",
+    "h",
+    "s",
+    "sdg",
+    "t",
+    "tdg",
+    "sx",
+    "rx",
+    "ry",
+    "rz",
+    "cx",
+    "cy",
+    "cz",
+    "ch",
+    "crx",
+    "cry",
+    "crz",
+    "swap",
+    "ccx",
+    "measure",
+    "reset",
+    "delay",
+)
+
+
+class _NeedsQasm3(Exception):
+    """Raised inside the conversion when the circuit cannot be an IonQ JSON circuit."""
+
+
+def from_qiskit(quantum_circuit: Any) -> Circuit | Qasm3Program:
+    """A Qiskit ``QuantumCircuit`` as a :class:`Circuit`, or a :class:`Qasm3Program` when it
+    measures mid-circuit, resets a used qubit or uses classical control.
+
+    Raises MissingExtraError without the ``[qiskit]`` extra, TypeError for anything but a
+    ``QuantumCircuit``, CircuitError for what IonQ cannot run (no qubits; an OpenQASM 3
+    program with unbound parameters or a classical register named after an OpenQASM 3
+    keyword).
+    """
+    qiskit = require("qiskit")
+    if not isinstance(quantum_circuit, qiskit.QuantumCircuit):
+        raise TypeError(f"expected a Qiskit QuantumCircuit, got {type(quantum_circuit).__name__}")
+    qc = quantum_circuit
+    if qc.num_qubits == 0:
+        raise CircuitError("the Qiskit circuit has no qubits")
+    name = None if _AUTO_NAME.fullmatch(qc.name or "") else qc.name
+    readout = _readout_frame(qc)
+    if not _needs_qasm3(qc):
+        try:
+            return _to_circuit(qc, name, readout)
+        except _NeedsQasm3:
+            pass
+    return _to_qasm3(qc, name, readout)
+
+
+# ---------------------------------------------------------------------------------------
+# Routing: what an IonQ JSON circuit cannot say.
+
+
+def _needs_qasm3(qc: Any) -> bool:
+    """True for control flow, a gate or reset on a measured qubit, or a reset of a used qubit."""
+    used: set[int] = set()
+    measured: set[int] = set()
+    for instruction in qc.data:
+        operation = instruction.operation
+        kind = operation.name
+        if kind in _IGNORED:
+            continue
+        if getattr(operation, "blocks", None) is not None and kind != "measure":
+            # Control flow (if_else, while_loop, for_loop, switch_case, box).
+            return True
+        qubits = [qc.find_bit(qubit).index for qubit in instruction.qubits]
+        if kind == "measure":
+            measured.update(qubits)
+            used.update(qubits)
+            continue
+        if measured.intersection(qubits):
+            return True
+        if kind == "reset" and used.intersection(qubits):
+            return True
+        used.update(qubits)
+    return False
+
+
+# ---------------------------------------------------------------------------------------
+# IonQ JSON circuits.
+
+
+def _direct(operation: Any) -> bool:
+    """True when an operation maps to one IonQ gate (or to nothing) as it is."""
+    kind = operation.name
+    if kind in _IGNORED or kind in ("measure", "reset", "p"):
+        return True
+    if kind in _FIXED or kind in _ROTATIONS or kind in _PAIRS or kind == "swap":
+        return not getattr(operation, "num_ctrl_qubits", 0)
+    return _direct_controlled(operation)
+
+
+def _direct_controlled(operation: Any) -> bool:
+    return _controlled_parts(operation) is not None
+
+
+def _controlled_parts(operation: Any) -> tuple[Any, int] | None:
+    """(the one-qubit IonQ gate, how many closed controls) of a controlled gate IonQ runs as
+    it is: a ``ControlledGate`` or an ``AnnotatedOperation`` made of control modifiers (what
+    ``Gate.control()`` returns since Qiskit 2.3); None for anything else."""
+    modifiers = getattr(operation, "modifiers", None)
+    if modifiers is not None:
+        base = operation.base_op
+        controls = 0
+        for modifier in modifiers:
+            count = getattr(modifier, "num_ctrl_qubits", None)
+            if count is None or modifier.ctrl_state != (1 << count) - 1:
+                return None  # an inverse or power modifier, or an open control
+            controls += count
+    else:
+        controls = getattr(operation, "num_ctrl_qubits", 0)
+        base = getattr(operation, "base_gate", None)
+        if not controls or base is None or operation.ctrl_state != (1 << controls) - 1:
+            return None
+    if (
+        0 < controls <= MAX_CONTROLS
+        and (base.name in _FIXED or base.name in _ROTATIONS)
+        and not getattr(base, "num_ctrl_qubits", 0)
+        and getattr(base, "modifiers", None) is None
+    ):
+        return base, controls
+    return None
+
+
+def _to_circuit(qc: Any, name: str | None, frame: _ReadoutFrame | None) -> Circuit:
+    operations = list(_all_operations(qc))
+    if not all(_direct(operation) for operation in operations):
+        qc = _transpile(qc, _CIRCUIT_BASIS, _kept_names(operations))
+    gates: list[Gate] = []
+    clbits: list[int | None] = [None] * qc.num_clbits
+    used: set[int] = set()
+    for instruction in qc.data:
+        operation = instruction.operation
+        kind = operation.name
+        qubits = tuple(qc.find_bit(qubit).index for qubit in instruction.qubits)
+        if kind in _IGNORED:
+            continue
+        if kind == "measure":
+            clbits[qc.find_bit(instruction.clbits[0]).index] = qubits[0]
+            used.update(qubits)
+            continue
+        if kind == "reset":
+            if used.intersection(qubits):
+                raise _NeedsQasm3
+            # A qubit nothing has touched is already |0>.
+            continue
+        used.update(qubits)
+        gates.append(_gate(operation, qubits))
+    readout = frame.readout(clbits) if frame is not None else None
+    return Circuit(qubits=qc.num_qubits, name=name, gates=gates, readout=readout)
+
+
+def _all_operations(qc: Any) -> Iterator[Any]:
+    for instruction in qc.data:
+        operation = instruction.operation
+        yield operation
+        for block in getattr(operation, "blocks", None) or ():
+            yield from _all_operations(block)
+
+
+def _kept_names(operations: list[Any]) -> dict[str, type]:
+    """Non-standard names (``mcx``, ``c3ry``, ``annotated``, ...) of controlled gates IonQ
+    runs as they are, with their classes: kept only when every operation of that name can
+    be (the transpiler goes by name)."""
+    direct: dict[str, type] = {}
+    other: set[str] = set()
+    for operation in operations:
+        if _direct_controlled(operation):
+            direct[operation.name] = type(operation)
+        else:
+            other.add(operation.name)
+    return {
+        kind: cls
+        for kind, cls in direct.items()
+        if kind not in other and kind not in _CIRCUIT_BASIS
+    }
+
+
+def _transpile(qc: Any, basis: tuple[str, ...], extra: Mapping[str, type] | None = None) -> Any:
+    """Qiskit's own translation into ``basis`` (plus ``extra`` names kept as they are)."""
+    compiler = require("qiskit.compiler.transpiler")
+    transpiler = require("qiskit.transpiler")
+    controlflow = require("qiskit.circuit.controlflow")
+    target = transpiler.Target.from_configuration(basis_gates=list(basis), num_qubits=None)
+    for kind, operation_class in controlflow.get_control_flow_name_mapping().items():
+        target.add_instruction(operation_class, name=kind)
+    for kind, cls in sorted((extra or {}).items()):
+        # A class (not an instance) makes the instruction variadic: any width, any angle.
+        target.add_instruction(cls, name=kind)
+    try:
+        return compiler.transpile(qc, target=target, optimization_level=0)
+    except transpiler.TranspilerError as error:
+        raise CircuitError(
+            f"Qiskit's transpiler cannot decompose the circuit into gates IonQ runs: {error}"
+        ) from error
+
+
+def _gate(operation: Any, qubits: tuple[int, ...]) -> Gate:
+    kind = operation.name
+    if kind == "p":
+        # diag(1, e^{iθ}) = e^{iθ/2} rz(θ): the same up to a global phase.
+        return Gate(gate="rz", targets=qubits, rotation=_angle(operation.params[0]))
+    if kind in _FIXED:
+        return Gate(gate=_FIXED[kind], targets=qubits)
+    if kind in _ROTATIONS:
+        return Gate(gate=kind, targets=qubits, rotation=_angle(operation.params[0]))
+    if kind in _PAIRS:
+        return Gate(gate=_PAIRS[kind], targets=qubits, rotation=_angle(operation.params[0]))
+    if kind == "swap":
+        return Gate(gate="swap", targets=qubits)
+    # A controlled one-qubit gate: Qiskit puts the controls first.
+    parts = _controlled_parts(operation)
+    if parts is None:
+        raise CircuitError(f"no IonQ gate for Qiskit's {kind!r}")  # never: _direct() chose it
+    base, controls = parts
+    rotation = _angle(base.params[0]) if base.name in _ROTATIONS else None
+    return Gate(
+        gate=_FIXED.get(base.name, base.name),
+        targets=qubits[controls:],
+        controls=qubits[:controls],
+        rotation=rotation,
+    )
+
+
+def _angle(value: Any) -> Any:
+    """A gate angle as a float, or as one of our parameter expressions if symbolic."""
+    parameters = getattr(value, "parameters", None)
+    if parameters is None:
+        return float(value)
+    if not parameters:
+        return _real(value, str(value))
+    from ..parameters import Parameter, ParameterExpression
+
+    qiskit_circuit = require("qiskit.circuit")
+    if isinstance(value, qiskit_circuit.Parameter):
+        return Parameter(value.name)
+    by_name = {parameter.name: parameter for parameter in parameters}
+    return ParameterExpression.of(_evaluator(value, by_name), frozenset(by_name), str(value))
+
+
+def _evaluator(
+    expression: Any, by_name: Mapping[str, Any]
+) -> Callable[[Mapping[str, float]], float]:
+    text = str(expression)
+
+    def evaluate(values: Mapping[str, float]) -> float:
+        bound = expression.bind({by_name[name]: values[name] for name in by_name})
+        return _real(bound, text)
+
+    return evaluate
+
+
+def _real(value: Any, text: str) -> float:
+    number = complex(value)
+    if abs(number.imag) > 1e-12 * max(1.0, abs(number.real)) or math.isnan(number.real):
+        raise CircuitError(f"gate angle {text} is {number}, not a real number")
+    return number.real
+
+
+# ---------------------------------------------------------------------------------------
+# Readout: classical bits, registers.
+
+
+class _ReadoutFrame:
+    """The circuit's classical registers; makes the Readout once the measurements are known."""
+
+    def __init__(self, registers: tuple[tuple[str, tuple[int, ...]], ...]) -> None:
+        self.registers = registers
+
+    def readout(self, clbits: list[int | None]) -> Readout:
+        return Readout(clbits=tuple(clbits), registers=self.registers, style="qiskit")
+
+
+def _readout_frame(qc: Any) -> _ReadoutFrame | None:
+    """None without classical bits. Registers are kept when they split the classical bits
+    in order (as Qiskit's counts keys assume); otherwise the bits form one group."""
+    if qc.num_clbits == 0:
+        return None
+    registers = tuple(
+        (register.name, tuple(qc.find_bit(bit).index for bit in register)) for register in qc.cregs
+    )
+    flat = [bit for _, bits in registers for bit in bits]
+    if flat != list(range(qc.num_clbits)):
+        registers = ()
+    return _ReadoutFrame(registers)
+
+
+def _final_clbits(qc: Any) -> list[int | None] | None:
+    """Which qubit each classical bit reads, if every bit's last write is a measurement the
+    qubit is not touched after (so the final state gives it); None otherwise."""
+    clbits: list[int | None] = [None] * qc.num_clbits
+    touched_at: dict[int, int] = {}  # qubit -> index of the last other operation on it
+    writes: dict[int, tuple[int, int]] = {}  # clbit -> (index, qubit)
+    for index, instruction in enumerate(qc.data):
+        operation = instruction.operation
+        if operation.name in _IGNORED:
+            continue
+        blocks = getattr(operation, "blocks", None)
+        if blocks is not None and any(
+            nested.name == "measure" for block in blocks for nested in _all_operations(block)
+        ):
+            # A bit written under classical control is no final measurement.
+            return None
+        qubits = [qc.find_bit(qubit).index for qubit in instruction.qubits]
+        if operation.name == "measure":
+            clbit = qc.find_bit(instruction.clbits[0]).index
+            writes[clbit] = (index, qubits[0])
+            continue
+        for qubit in qubits:
+            touched_at[qubit] = index
+    for clbit, (index, qubit) in writes.items():
+        if touched_at.get(qubit, -1) > index:
+            return None
+        clbits[clbit] = qubit
+    return clbits
+
+
+# ---------------------------------------------------------------------------------------
+# OpenQASM 3 programs.
+
+
+def _to_qasm3(qc: Any, name: str | None, frame: _ReadoutFrame | None) -> Qasm3Program:
+    if qc.parameters:
+        names = ", ".join(sorted(parameter.name for parameter in qc.parameters))
+        raise CircuitError(
+            f"this circuit goes as OpenQASM 3 (mid-circuit measurement, reset or classical "
+            f"control), which cannot carry unbound parameters ({names}); bind them first "
+            "with quantum_circuit.assign_parameters(...)"
+        )
+    translated = _transpile(qc, _QASM3_BASIS)
+    # No layout: dumps would write physical qubits ($0, $1, ...), which the API rejects.
+    translated._layout = None
+    qasm3 = require("qiskit.qasm3")
+    source = qasm3.dumps(translated)
+    declared = set(re.findall(r"\bbit(?:\[\d+\])?\s+(\w+)\s*;", source))
+    renamed = [register.name for register in qc.cregs if register.name not in declared]
+    if renamed:
+        raise CircuitError(
+            f"classical register name(s) {renamed} are OpenQASM 3 keywords, which "
+            "qiskit.qasm3 renames (results would be misread); rename the register(s)"
+        )
+    clbits = _final_clbits(qc) if frame is not None else None
+    readout = frame.readout(clbits) if frame is not None and clbits is not None else None
+    return Qasm3Program(source=source, num_qubits=qc.num_qubits, name=name, readout=readout)
