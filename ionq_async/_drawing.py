@@ -286,17 +286,17 @@ def _blocks(columns: list[_Column], prefix_width: int, limit: int | None) -> lis
     if limit is None or not columns:
         return [columns]
 
-    def width_of(count_width: int, count: int, cut_before: bool, cut_after: bool) -> int:
+    def width_of(columns_width: int, count: int, cut_before: bool, cut_after: bool) -> int:
         # «prefix ─col──col── »: one wire before the first column, two after each.
-        return int(cut_before) + prefix_width + 1 + count_width + 2 * count + int(cut_after)
+        return int(cut_before) + prefix_width + 1 + columns_width + 2 * count + int(cut_after)
 
     blocks: list[list[_Column]] = []
     start = 0
+    rest_width = sum(column.width for column in columns)
     while start < len(columns):
         cut_before = start > 0
-        rest = columns[start:]
-        if width_of(sum(c.width for c in rest), len(rest), cut_before, False) <= limit:
-            blocks.append(rest)
+        if width_of(rest_width, len(columns) - start, cut_before, False) <= limit:
+            blocks.append(columns[start:])
             break
         end = start + 1
         used = columns[start].width
@@ -306,6 +306,7 @@ def _blocks(columns: list[_Column], prefix_width: int, limit: int | None) -> lis
             used += columns[end].width
             end += 1
         blocks.append(columns[start:end])
+        rest_width -= used
         start = end
     return blocks
 
