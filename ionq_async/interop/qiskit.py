@@ -109,7 +109,6 @@ _QASM3_BASIS: tuple[str, ...] = (
     "ccx",
     "measure",
     "reset",
-    "delay",
 )
 
 
@@ -155,7 +154,7 @@ def _needs_qasm3(qc: Any) -> bool:
         kind = operation.name
         if kind in _IGNORED:
             continue
-        if getattr(operation, "blocks", None) is not None and kind != "measure":
+        if getattr(operation, "blocks", None) is not None:
             # Control flow (if_else, while_loop, for_loop, switch_case, box).
             return True
         qubits = [qc.find_bit(qubit).index for qubit in instruction.qubits]
@@ -422,9 +421,16 @@ def _to_qasm3(qc: Any, name: str | None, frame: _ReadoutFrame | None) -> Qasm3Pr
             f"control), which cannot carry unbound parameters ({names}); bind them first "
             "with quantum_circuit.assign_parameters(...)"
         )
-    translated = _transpile(qc, _QASM3_BASIS)
-    # No layout: dumps would write physical qubits ($0, $1, ...), which the API rejects.
-    translated._layout = None
+    # Delays mean nothing to IonQ (the JSON route drops them too); leave them out.
+    undelayed = qc.copy_empty_like()
+    for instruction in qc.data:
+        if instruction.operation.name != "delay":
+            undelayed.append(instruction)
+    translated = _transpile(undelayed, _QASM3_BASIS)
+    if translated.layout is not None:
+        # Without a layout dumps writes a qubit register, not physical qubits ($0, $1,
+        # ...), which the API rejects (as qiskit-ionq found).
+        translated._layout = None
     qasm3 = require("qiskit.qasm3")
     source = qasm3.dumps(translated)
     declared = set(re.findall(r"\bbit(?:\[\d+\])?\s+(\w+)\s*;", source))
