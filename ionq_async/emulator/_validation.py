@@ -30,6 +30,7 @@ from ionq_async._limits import (
     MIN_DEBIASING_SHOTS,
     MULTI_CIRCUIT_TYPE,
     OTHER_JOB_TYPES,
+    QASM3_TYPE,
 )
 from ionq_async.circuits import (
     MAX_CIRCUITS_PER_JOB,
@@ -42,6 +43,7 @@ from ionq_async.circuits import (
 from ionq_async.exceptions import CircuitError
 
 from ._backends import BACKENDS, BackendSpec
+from .qasm3 import Program, ProgramError, read_program
 
 __all__ = [
     "BadRequest",
@@ -87,14 +89,24 @@ class BadRequest(Exception):
 
 @frozen(kw_only=True)
 class CircuitSpec:
-    """One checked circuit: its width and gate counts (and the parsed circuit if it runs)."""
+    """One checked circuit: its width and gate counts (and the parsed circuit if it runs).
+
+    An OpenQASM 3 program without mid-circuit measurement runs as its ``circuit``; one
+    with mid-circuit measurement or reset runs as its ``program``.
+    """
 
     qubits: int
     one_qubit_gates: int
     two_qubit_gates: int
     name: str | None = None
     circuit: Circuit | None = None
+    program: Program | None = None
     failure: tuple[str, str] | None = None
+
+    @property
+    def runnable(self) -> bool:
+        """True when there is something to simulate."""
+        return self.circuit is not None or self.program is not None
 
 
 @frozen(kw_only=True)
@@ -481,7 +493,7 @@ def parse_job_request(body: object, *, qpu_max_shots: int) -> JobRequest:
         raise BadRequest("type", "is required")
     if not isinstance(job_type, str):
         raise BadRequest("type", f"must be a string, got {_kind(job_type)}")
-    if job_type not in JOB_TYPES:
+    if job_type not in JOB_TYPES and job_type != QASM3_TYPE:
         hint = " (not supported by the emulator)" if job_type in OTHER_JOB_TYPES else ""
         raise BadRequest("type", f"unknown job type {job_type!r}{hint}")
     backend_name = body.get("backend")
@@ -507,11 +519,18 @@ def parse_job_request(body: object, *, qpu_max_shots: int) -> JobRequest:
         raise BadRequest("input", "is required")
     if not isinstance(data, dict):
         raise BadRequest("input", f"must be an object, got {_kind(data)}")
-    gateset = _gateset(data.get("gateset"), "input.gateset", "qis")
-    declared = _declared_qubits(data.get("qubits"), "input.qubits")
+    if job_type == QASM3_TYPE:
+        gateset = "qis"
+        declared = None
+    else:
+        gateset = _gateset(data.get("gateset"), "input.gateset", "qis")
+        declared = _declared_qubits(data.get("qubits"), "input.qubits")
 
     specs: list[CircuitSpec] = []
-    if job_type == CIRCUIT_TYPE:
+    if job_type == QASM3_TYPE:
+        spec = _qasm3_spec(data, backend)
+        specs.append(spec)
+    elif job_type == CIRCUIT_TYPE:
         if "circuits" in data:
             raise BadRequest("input.circuits", f"is not allowed in a {CIRCUIT_TYPE} job")
         spec, problem, count = _check_circuit(data, "input", gateset, declared, backend)
@@ -560,7 +579,7 @@ def parse_job_request(body: object, *, qpu_max_shots: int) -> JobRequest:
     failure: tuple[str, str] | None = None
     if backend.is_qpu and shots > qpu_max_shots:
         failure = ("TooManyShots", f"{shots} shots; {backend.name} runs at most {qpu_max_shots}")
-    elif job_type == CIRCUIT_TYPE:
+    elif job_type in (CIRCUIT_TYPE, QASM3_TYPE):
         failure = specs[0].failure
     return JobRequest(
         type=job_type,
@@ -592,3 +611,37 @@ def _runnable(
             path = f"{path}.circuit[{error.position}]"
         raise BadRequest(path, error.problem) from None
     return attrs.evolve(spec, circuit=circuit, qubits=max(spec.qubits, circuit.num_qubits))
+
+
+def _qasm3_spec(data: Mapping[str, Any], backend: BackendSpec) -> CircuitSpec:
+    """An ``ionq.qasm3.v1`` input (``{"data": text, "qubits"?: n}``) checked and read.
+
+    A missing or non-text ``data`` is a 400; what the program says is judged the way the
+    API's preflight does: the job is created and fails, naming the construct.
+    """
+    text = data.get("data")
+    if text is None:
+        raise BadRequest("input.data", "is required")
+    if not isinstance(text, str) or not text.strip():
+        raise BadRequest("input.data", f"must be an OpenQASM 3 program as text, got {_kind(text)}")
+    declared = _declared_qubits(data.get("qubits"), "input.qubits")
+    try:
+        program = read_program(text, declared)
+    except ProgramError as error:
+        failure = (error.failure_code, str(error))
+        return CircuitSpec(
+            qubits=declared or 1, one_qubit_gates=0, two_qubit_gates=0, failure=failure
+        )
+    one, two = program.gate_counts
+    spec = CircuitSpec(qubits=program.num_qubits, one_qubit_gates=one, two_qubit_gates=two)
+    problem = _width_failure(program.num_qubits, backend, "the program ")
+    if problem is None and len(program.gates) > MAX_GATES_PER_JOB:
+        problem = (
+            "TooManyGates",
+            f"{len(program.gates)} gates; at most {MAX_GATES_PER_JOB} are allowed",
+        )
+    if problem is not None:
+        return attrs.evolve(spec, failure=problem)
+    if program.dynamic:
+        return attrs.evolve(spec, program=program)
+    return attrs.evolve(spec, circuit=program.circuit())

@@ -45,14 +45,30 @@ def simulate(
     seed: int,
     max_qubits: int,
 ) -> SimulationOutcome:
-    """Run one circuit: exact probabilities on the ideal simulator, shots elsewhere."""
-    circuit = spec.circuit
-    if circuit is None:  # pragma: no cover - only runnable specs are simulated
-        raise simulator.SimulationError("nothing to simulate")
+    """Run one circuit: exact probabilities on the ideal simulator, shots elsewhere.
+
+    An OpenQASM 3 program with mid-circuit measurement runs exactly (qasm3.py); shots on
+    a QPU or a noise model are drawn from its exact probabilities.
+    """
     if spec.qubits > max_qubits:
         raise simulator.TooManyQubitsError(
             f"the emulator simulates at most {max_qubits} qubits; this circuit has {spec.qubits}"
         )
+    if spec.program is not None:
+        exact = spec.program.probabilities()
+        if backend.is_simulator and noise_model in (None, "ideal"):
+            histogram = counts_from_probabilities(exact, shots)
+            return SimulationOutcome(probabilities=exact, histogram=histogram, seed=seed)
+        drawn = _sample(exact, shots, seed)
+        drawn = {state: drawn[state] for state in sorted(drawn)}
+        return SimulationOutcome(
+            probabilities={state: count / shots for state, count in drawn.items()},
+            histogram=drawn,
+            seed=seed,
+        )
+    circuit = spec.circuit
+    if circuit is None:  # pragma: no cover - only runnable specs are simulated
+        raise simulator.SimulationError("nothing to simulate")
     gates, gateset = circuit.gates, circuit.gateset
     model = noise_model if backend.is_simulator else simulator.noise_model_for_backend(backend.name)
     if model is None or model == "ideal":
@@ -98,7 +114,7 @@ class SimulationRunner:
 
     def start(self, record: JobRecord, spec: CircuitSpec, seed: int) -> None:
         """Start simulating ``spec`` for ``record`` (nothing for dry runs and failed jobs)."""
-        if record.dry_run or record.failure is not None or spec.circuit is None:
+        if record.dry_run or record.failure is not None or not spec.runnable:
             return
         future = self._executor.submit(
             simulate,
