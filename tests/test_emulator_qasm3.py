@@ -1,0 +1,235 @@
+"""The emulator runs ``ionq.qasm3.v1`` jobs: the subset IonQ documents, exactly.
+
+References are Qiskit's exact state vectors (``qiskit.qasm2.loads`` for OpenQASM 2, a
+circuit built in Qiskit for OpenQASM 3 since ``qiskit.qasm3.loads`` needs an extra that
+is not installed), or a small density-matrix calculation for mid-circuit measurement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import numpy as np
+import pytest
+
+from ionq_async._retry import RetryPolicy
+from ionq_async.client import Client
+from ionq_async.emulator import Emulator, EmulatorConfig
+from ionq_async.exceptions import BadRequestError, JobFailed
+from ionq_async.programs import Qasm3Program
+
+qiskit = pytest.importorskip("qiskit")
+pytest.importorskip("openqasm3")
+
+from qiskit.quantum_info import DensityMatrix, Statevector  # noqa: E402
+
+TOLERANCE = 1e-9
+HEADER3 = 'OPENQASM 3.0;\ninclude "stdgates.inc";\n'
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[Client]:
+    async with (
+        Emulator(config=EmulatorConfig(time_scale=0.0)) as emulator,
+        Client(api_key=emulator.api_key, base_url=emulator.url, retry=RetryPolicy.no_wait()) as c,
+    ):
+        yield c
+
+
+async def run_program(client: Client, source: str, **options: Any) -> dict[int, float]:
+    program = Qasm3Program(source=source, num_qubits=_width(source))
+    created = await client.submit(program, **options)
+    await client.wait(created.id)
+    return await client.probabilities(created.id)
+
+
+def _width(source: str) -> int:
+    import openqasm3
+
+    parsed = openqasm3.parse(source)
+    return sum(
+        int(s.size.value) if s.size is not None else 1
+        for s in parsed.statements
+        if isinstance(s, openqasm3.ast.QubitDeclaration)
+    )
+
+
+def reference(circuit: Any) -> dict[int, float]:
+    """Qiskit's exact probabilities (little-endian: qubit 0 least significant)."""
+    probabilities = Statevector.from_instruction(circuit.remove_final_measurements(inplace=False))
+    return _as_dict(probabilities.probabilities())
+
+
+def _as_dict(vector: Any) -> dict[int, float]:
+    return {i: float(p) for i, p in enumerate(vector) if p > 1e-12}
+
+
+def assert_close(got: Mapping[int, float], want: Mapping[int, float]) -> None:
+    keys = set(got) | set(want)
+    worst = max(abs(got.get(k, 0.0) - want.get(k, 0.0)) for k in keys)
+    assert worst < TOLERANCE, (dict(got), dict(want))
+
+
+async def test_a_bell_program_runs_with_the_probabilities_of_the_state(client: Client) -> None:
+    source = HEADER3 + "qubit[2] q;\nbit[2] c;\nh q[0];\ncx q[0], q[1];\nc = measure q;\n"
+    assert_close(await run_program(client, source), {0: 0.5, 3: 0.5})
+
+
+async def test_every_standard_gate_matches_qiskit(client: Client) -> None:
+    from qiskit import QuantumCircuit
+
+    gates = [
+        ("x q[0];", lambda c: c.x(0)),
+        ("ry(0.3) q[1];", lambda c: c.ry(0.3, 1)),
+        ("h q[2];", lambda c: c.h(2)),
+        ("sx q[0];", lambda c: c.sx(0)),
+        ("U(0.7, 0.2, -0.4) q[1];", lambda c: c.u(0.7, 0.2, -0.4, 1)),
+        ("u2(0.1, pi/3) q[2];", lambda c: c.u(np.pi / 2, 0.1, np.pi / 3, 2)),
+        ("cu(0.9, 0.3, 0.5, 0.25) q[1], q[0];", lambda c: c.cu(0.9, 0.3, 0.5, 0.25, 1, 0)),
+        ("cp(pi/5) q[0], q[2];", lambda c: c.cp(np.pi / 5, 0, 2)),
+        ("crx(1.1) q[2], q[1];", lambda c: c.crx(1.1, 2, 1)),
+        ("cswap q[0], q[1], q[2];", lambda c: c.cswap(0, 1, 2)),
+        ("ch q[1], q[2];", lambda c: c.ch(1, 2)),
+        ("ccx q[2], q[1], q[0];", lambda c: c.ccx(2, 1, 0)),
+        ("rzz(0.8) q[0], q[2];", lambda c: c.rzz(0.8, 0, 2)),
+        ("tdg q[1];\nsdg q[0];\nh q[1];", lambda c: (c.tdg(1), c.sdg(0), c.h(1))),
+        ("ctrl @ ry(0.6) q[0], q[2];", lambda c: c.cry(0.6, 0, 2)),
+        ("inv @ u3(0.4, 0.5, 0.6) q[1];", lambda c: c.u(-0.4, -0.6, -0.5, 1)),
+        ("negctrl @ x q[1], q[0];", lambda c: (c.x(1), c.cx(1, 0), c.x(1))),
+        ("pow(2) @ sx q[2];", lambda c: c.x(2)),
+    ]
+    circuit = QuantumCircuit(3)
+    lines = []
+    for text, build in gates:
+        lines.append(text)
+        build(circuit)
+    source = HEADER3 + "qubit[3] q;\n" + "\n".join(lines) + "\n"
+    assert_close(await run_program(client, source), reference(circuit))
+
+
+async def test_an_openqasm2_program_with_qelib1_gates_matches_qiskit(client: Client) -> None:
+    source = (
+        'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg a[2];\nqreg b[1];\ncreg c[3];\n'
+        "u3(0.3, -pi/7, 2*pi/3) a[0];\ncx a[0], b[0];\nrx(-pi/4) a[1];\ncz a[1], b[0];\n"
+        "measure a[0] -> c[0];\nmeasure a[1] -> c[1];\nmeasure b[0] -> c[2];\n"
+    )
+    assert_close(await run_program(client, source), reference(qiskit.qasm2.loads(source)))
+
+
+async def test_gate_definitions_expand_with_their_parameters(client: Client) -> None:
+    from qiskit import QuantumCircuit
+
+    source = HEADER3 + (
+        "gate entangle(theta) a, b { ry(theta) a; cx a, b; }\n"
+        "qubit[2] q;\nentangle(pi/3) q[0], q[1];\ninv @ entangle(0.2) q[1], q[0];\n"
+    )
+    circuit = QuantumCircuit(2)
+    circuit.ry(np.pi / 3, 0)
+    circuit.cx(0, 1)
+    circuit.cx(1, 0)
+    circuit.ry(-0.2, 1)
+    assert_close(await run_program(client, source), reference(circuit))
+
+
+async def test_mid_circuit_measurement_and_reset_run_exactly(client: Client) -> None:
+    # h; measure (dephases q0); reset q1 after entangling; then gates after the measurement.
+    source = HEADER3 + (
+        "qubit[2] q;\nbit[2] c;\nh q[0];\ncx q[0], q[1];\nc[0] = measure q[0];\n"
+        "reset q[1];\nh q[0];\nry(0.5) q[1];\n"
+    )
+    rho = DensityMatrix.from_label("00")
+    from qiskit import QuantumCircuit
+
+    first = QuantumCircuit(2)
+    first.h(0)
+    first.cx(0, 1)
+    rho = rho.evolve(first)
+    rho = _measure(rho, 0)
+    rho = _reset(rho, 1)
+    second = QuantumCircuit(2)
+    second.h(0)
+    second.ry(0.5, 1)
+    rho = rho.evolve(second)
+    assert_close(await run_program(client, source), _as_dict(rho.probabilities()))
+
+
+def _measure(rho: Any, qubit: int) -> Any:
+    """Dephase ``qubit`` (a measurement whose outcome is not used)."""
+    projectors = [np.diag([1.0 - b, b]) for b in (0, 1)]
+    return _channel(rho, qubit, projectors)
+
+
+def _reset(rho: Any, qubit: int) -> Any:
+    return _channel(rho, qubit, [np.array([[1, 0], [0, 0]]), np.array([[0, 1], [0, 0]])])
+
+
+def _channel(rho: Any, qubit: int, kraus: list[Any]) -> Any:
+    from qiskit.quantum_info import Kraus
+
+    return rho.evolve(Kraus(kraus), qargs=[qubit])
+
+
+async def test_a_qpu_shot_count_is_drawn_from_the_exact_probabilities(client: Client) -> None:
+    source = HEADER3 + "qubit[1] q;\nbit c;\nx q[0];\nc = measure q[0];\nreset q[0];\nx q[0];\n"
+    got = await run_program(client, source, backend="qpu.forte-1", shots=200)
+    assert got == {1: 1.0}
+
+
+async def test_a_branch_fails_the_job_naming_the_construct(client: Client) -> None:
+    source = HEADER3 + "qubit[2] q;\nbit c;\nh q[0];\nc = measure q[0];\nif (c) x q[1];\n"
+    program = Qasm3Program(source=source, num_qubits=2)
+    created = await client.submit(program)
+    with pytest.raises(JobFailed) as caught:
+        await client.wait(created.id)
+    assert "line 7" in str(caught.value)
+    assert "loops and branches" in str(caught.value)
+
+
+async def test_text_the_parser_rejects_fails_the_job_naming_the_line(client: Client) -> None:
+    program = Qasm3Program(source=HEADER3 + "qubit[2] q;\nh q[0]\ncx q[0], q[1];\n", num_qubits=2)
+    created = await client.submit(program)
+    with pytest.raises(JobFailed) as caught:
+        await client.wait(created.id)
+    assert "line 5" in str(caught.value)
+
+
+async def test_an_unknown_gate_fails_the_job(client: Client) -> None:
+    program = Qasm3Program(source=HEADER3 + "qubit[1] q;\nfoo q[0];\n", num_qubits=1)
+    created = await client.submit(program)
+    with pytest.raises(JobFailed, match="unknown gate 'foo'"):
+        await client.wait(created.id)
+
+
+async def test_input_without_data_is_a_400_naming_the_field(client: Client) -> None:
+    payload = {"type": "ionq.qasm3.v1", "backend": "simulator", "input": {"qubits": 2}}
+    with pytest.raises(BadRequestError) as caught:
+        await client.create_job(payload)
+    assert "input.data" in str(caught.value)
+
+
+async def test_declared_qubits_widen_the_results(client: Client) -> None:
+    payload = {
+        "type": "ionq.qasm3.v1",
+        "backend": "simulator",
+        "input": {"data": HEADER3 + "qubit[1] q;\nx q[0];\n", "qubits": 3},
+    }
+    created = await client.create_job(payload)
+    job = await client.wait(created.id)
+    assert job.stats is not None and job.stats.qubits == 3
+    assert await client.probabilities(created.id) == {1: 1.0}
+
+
+async def test_a_job_counts_the_programs_qubits_and_gates(client: Client) -> None:
+    source = HEADER3 + "qubit[3] q;\nh q[0];\ncx q[0], q[1];\nccx q[0], q[1], q[2];\n"
+    created = await client.submit(Qasm3Program(source=source, num_qubits=3))
+    job = await client.wait(created.id)
+    assert job.type == "ionq.qasm3.v1"
+    assert job.stats is not None and job.stats.gate_counts is not None
+    assert job.stats.qubits == 3
+    assert (job.stats.gate_counts.one_qubit, job.stats.gate_counts.two_qubit) == (1, 2)
+
+
+async def test_register_ranges_are_inclusive(client: Client) -> None:
+    source = HEADER3 + "qubit[4] q;\nx q[1:2];\n"
+    assert await run_program(client, source) == {0b0110: 1.0}
