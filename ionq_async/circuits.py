@@ -11,24 +11,38 @@ Two gatesets exist and a circuit uses exactly one of them:
   ``nop`` (in the API's NativeGate enum, semantics undocumented) is the identity on one
   qubit.
 
+The builder also offers the names Qiskit users type (``cx``, ``ccx``, ``p``, ``crz``,
+``sdg``, ``rzz``, ...); each builds the IonQ gate it stands for, so the JSON is the API's
+own (``cx`` builds exactly what ``cnot`` builds). Numeric fields may hold symbolic
+parameters (:mod:`ionq_async.parameters`), fixed with :meth:`Circuit.bind` before sending.
+
+Measurements are final: ``measure``/``measure_all`` record which qubit each classical bit
+reads (a :class:`~ionq_async.readout.Readout`, never sent: the API measures every qubit
+at the end), and a gate on a qubit after its measurement is refused (mid-circuit
+measurement goes as OpenQASM 3, :class:`~ionq_async.programs.Qasm3Program`).
+
 Qubit 0 is the least significant bit of a result key (the rightmost character of a
 bitstring); see :mod:`ionq_async.results`.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final, Literal, cast
+from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, cast
 
 import attrs
 from attrs import frozen
 
 from ._limits import MAX_CIRCUITS_PER_JOB, MAX_CONTROLS, MAX_GATES_PER_JOB
 from .exceptions import CircuitError
+from .parameters import ParameterExpression, ParameterValue
+from .readout import Readout
 
 __all__ = [
+    "BUILDER_ALIASES",
     "MAX_CIRCUITS_PER_JOB",
     "MAX_CONTROLS",
     "MAX_GATES_PER_JOB",
@@ -67,6 +81,88 @@ QIS_ALIASES: Final = {
     "rzz": "zz",
 }
 """Gate names accepted on input for the qis gateset, and the canonical name of each."""
+
+BUILDER_ALIASES: Final = {
+    "cx": "x with one control (cnot)",
+    "cy": "y with one control",
+    "cz": "z with one control",
+    "ch": "h with one control",
+    "cs": "s with one control",
+    "csdg": "si with one control",
+    "csx": "v with one control",
+    "ccx": "x with two controls (the Toffoli gate)",
+    "ccz": "z with two controls",
+    "mcx": "x with controls",
+    "p": "z with a rotation (the phase gate)",
+    "cp": "z with a rotation and one control",
+    "mcp": "z with a rotation and controls",
+    "crx": "rx with one control",
+    "cry": "ry with one control",
+    "crz": "rz with one control",
+    "mcrx": "rx with controls",
+    "mcry": "ry with controls",
+    "mcrz": "rz with controls",
+    "sdg": "si",
+    "tdg": "ti",
+    "sx": "v",
+    "sxdg": "vi",
+    "rxx": "xx",
+    "ryy": "yy",
+    "rzz": "zz",
+    "id": "nothing: the identity is not sent",
+}
+"""Qiskit's names the builder offers as methods, and the IonQ gate each one builds."""
+
+# Qiskit's and Cirq's names a user may reach for, with where to go instead.
+_FOREIGN_HINTS: Final = {
+    "toffoli": "use ccx(control1, control2, target)",
+    "cnotgate": "use cnot(control, target) or cx(control, target)",
+    "i": "use id(qubit)",
+    "iden": "use id(qubit)",
+    "u1": "use p(theta, qubit)",
+    "cu1": "use cp(theta, control, target)",
+    "cswap": "IonQ's swap cannot be controlled; build it in Qiskit and pass the QuantumCircuit",
+    "fredkin": "IonQ's swap cannot be controlled; build it in Qiskit and pass the QuantumCircuit",
+    "reset": "mid-circuit operations go as OpenQASM 3 (Qasm3Program)",
+    "if_test": "classical control goes as OpenQASM 3 (Qasm3Program)",
+    "c_if": "classical control goes as OpenQASM 3 (Qasm3Program)",
+}
+# Qiskit gates with no one-to-one IonQ gate: a converter decomposes them.
+_NEEDS_DECOMPOSITION: Final = frozenset(
+    {"u", "u2", "u3", "cu", "cu3", "r", "rzx", "ecr", "iswap", "dcx", "rccx", "rcccx"}
+    | {"c3x", "c4x", "c3sx", "mcu1", "unitary", "initialize", "prepare_state"}
+)
+
+
+def _valid_gate_names(gateset: str) -> list[str]:
+    if gateset == "qis":
+        return sorted(QIS_GATES | QIS_ALIASES.keys())
+    return sorted(NATIVE_GATES)
+
+
+def _did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """``"; did you mean 'a' or 'b'?"`` for the closest candidates, or ``""``."""
+    close = difflib.get_close_matches(name.lower(), list(candidates), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    return "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+
+
+def _unknown_gate(name: str, gateset: str) -> str:
+    """The problem for a gate name neither gateset knows, with what to write instead."""
+    valid = _valid_gate_names(gateset)
+    problem = f"unknown gate {name!r} in the {gateset} gateset"
+    lowered = name.lower()
+    if gateset == "qis" and lowered in BUILDER_ALIASES:
+        problem += (
+            f": {lowered} is Qiskit's name for {BUILDER_ALIASES[lowered]} "
+            f"(the builder's {lowered}(...) makes it)"
+        )
+    else:
+        problem += _did_you_mean(lowered, valid)
+    return f"{problem}; valid names: {', '.join(valid)}"
+
+
 _PARAMETERS: Final = ("rotation", "phase", "phases", "angle", "terms", "coefficients", "time")
 _MULTI_TARGET: Final = frozenset({"swap", "xx", "yy", "zz", "ms", "pauliexp"})
 _PAULI_LETTERS: Final = frozenset("IXYZ")
@@ -81,18 +177,19 @@ class Gate:
     with controls). ``targets`` and ``controls`` are tuples of qubit indices. Rotations
     (``rotation``) are in radians for the qis gateset; ``phase``/``phases``/``angle`` are
     in turns for the native gateset. ``terms``/``coefficients``/``time`` are for pauliexp.
+    Numeric fields may hold a :class:`~ionq_async.parameters.ParameterExpression`.
     """
 
     gate: str
     targets: tuple[int, ...]
     controls: tuple[int, ...] = ()
-    rotation: float | None = None
-    phase: float | None = None
-    phases: tuple[float, ...] | None = None
-    angle: float | None = None
+    rotation: ParameterValue | None = None
+    phase: ParameterValue | None = None
+    phases: tuple[ParameterValue, ...] | None = None
+    angle: ParameterValue | None = None
     terms: tuple[str, ...] | None = None
-    coefficients: tuple[float, ...] | None = None
-    time: float | None = None
+    coefficients: tuple[ParameterValue, ...] | None = None
+    time: ParameterValue | None = None
 
     @property
     def qubits(self) -> tuple[int, ...]:
@@ -104,7 +201,8 @@ class Gate:
 
         ``x`` with controls is written ``cnot``; gates on one qubit use ``target``, the
         two-qubit gates and ``pauliexp`` use ``targets``; controls are always a
-        ``controls`` list; parameters appear only when set.
+        ``controls`` list; parameters appear only when set. A gate holding an unbound
+        parameter raises CircuitError.
         """
         name = "cnot" if self.gate == "x" and self.controls else self.gate
         out: dict[str, Any] = {"gate": name}
@@ -116,9 +214,44 @@ class Gate:
             out["controls"] = list(self.controls)
         for key in _PARAMETERS:
             value = getattr(self, key)
-            if value is not None:
-                out[key] = list(value) if isinstance(value, tuple) else value
+            if value is None:
+                continue
+            if type(value) is tuple:
+                if any(isinstance(item, ParameterExpression) for item in value):
+                    _refuse_unbound(_gate_parameters(self))
+                out[key] = list(value)
+            else:
+                if isinstance(value, ParameterExpression):
+                    _refuse_unbound(value.parameters)
+                out[key] = value
         return out
+
+    @property
+    def parameters(self) -> frozenset[str]:
+        """The names of the symbolic parameters the gate's numeric fields depend on."""
+        return _gate_parameters(self)
+
+
+def _gate_parameters(gate: Gate) -> frozenset[str]:
+    names: frozenset[str] = frozenset()
+    for value in (gate.rotation, gate.phase, gate.angle, gate.time):
+        if isinstance(value, ParameterExpression):
+            names |= value.parameters
+    for values in (gate.phases, gate.coefficients):
+        if type(values) is tuple:
+            for item in values:
+                if isinstance(item, ParameterExpression):
+                    names |= item.parameters
+    return names
+
+
+def _refuse_unbound(names: Iterable[str]) -> NoReturn:
+    ordered = sorted(names)
+    example = ", ".join(f"{name}=..." for name in ordered)
+    raise CircuitError(
+        f"unbound parameters: {', '.join(ordered)}; bind them first "
+        f"(circuit.bind({example})) to get a circuit of numbers"
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -136,6 +269,8 @@ def _is_real(value: object) -> bool:
 def _number_problem(name: str, field: str, value: object, unit: str) -> str | None:
     if value is None:
         return f"{name} needs a {field} ({unit})"
+    if isinstance(value, ParameterExpression):
+        return None  # checked once bound
     if not _is_real(value):
         return f"{name}: {field} must be a number, got {value!r}"
     number = cast(float, value)
@@ -196,7 +331,7 @@ def _gate_problem(gate: Gate, gateset: str, qubits: int | None) -> str | None:
             gateset == "native" and name in QIS_ALIASES
         ):
             return f"{name} belongs to the {other} gateset, but this circuit uses {gateset}"
-        return f"unknown gate {name!r} in the {gateset} gateset"
+        return _unknown_gate(name, gateset)
 
     problem = _indices_problem(name, "targets", gate.targets, qubits) or _indices_problem(
         name, "controls", gate.controls, qubits
@@ -257,7 +392,8 @@ def _parameter_problem(gate: Gate, gateset: str) -> str | None:
             problem = _number_problem(name, "angle", gate.angle, "turns")
             if problem:
                 return problem
-            if not 0 <= gate.angle <= _MS_DEFAULT_ANGLE:
+            angle = gate.angle
+            if isinstance(angle, int | float) and not 0 <= angle <= _MS_DEFAULT_ANGLE:
                 return f"ms: angle must be between 0 and 0.25 turns, got {gate.angle!r}"
         return None
     if name == "pauliexp":
@@ -347,11 +483,11 @@ def _is_canonical(gate: Gate) -> bool:
     )
 
 
-def _normalize(gate: Gate, gateset: GateSet) -> Gate:
+def _normalize(gate: Gate, gateset: GateSet, canonical: bool) -> Gate:
     name = gate.gate
     if gateset == "qis" and isinstance(name, str):
         name = QIS_ALIASES.get(name, name)
-    if _is_canonical(gate):
+    if canonical:
         return gate if name == gate.gate else attrs.evolve(gate, gate=name)
     return attrs.evolve(
         gate,
@@ -399,16 +535,37 @@ def _check_name(name: object) -> str | None:
     return name
 
 
+class _Diagram(str):
+    """A circuit's text diagram: a ``str`` that a REPL shows as the picture, not escaped."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
 class Circuit:
     """A circuit of one gateset, built gate by gate; every method returns the circuit.
 
-    ``Circuit(qubits=2).h(0).cnot(0, 1)`` is a Bell pair. Each gate is checked as it is
+    ``Circuit(qubits=2).h(0).cnot(0, 1)`` is a Bell pair; so is ``Circuit(qubits=2).h(0)
+    .cx(0, 1)``: Qiskit's names build the same IonQ gates. Each gate is checked as it is
     added, so a bad argument raises :class:`~ionq_async.exceptions.CircuitError` naming the
     position the gate would have had. Results of a circuit are keyed with qubit 0 as the
-    least significant bit (the rightmost character of a bitstring).
+    least significant bit (the rightmost character of a bitstring); a ``readout`` (from
+    :meth:`measure`, or a converter) keys them by classical bits instead.
     """
 
-    __slots__ = ("_gates", "_gateset", "_max_index", "_name", "_qubits")
+    __slots__ = (
+        "_gates",
+        "_gateset",
+        "_max_index",
+        "_measured",
+        "_name",
+        "_parameter_names",
+        "_parametric",
+        "_qubits",
+        "_readout",
+    )
     __hash__ = None  # type: ignore[assignment]  # mutable, so not hashable
 
     def __init__(
@@ -418,13 +575,21 @@ class Circuit:
         name: str | None = None,
         *,
         gates: Iterable[Gate] = (),
+        readout: Readout | None = None,
     ) -> None:
         self._qubits = _check_qubits(qubits)
         self._gateset: GateSet = _check_gateset(gateset)
         self._name = _check_name(name)
         self._gates: list[Gate] = []
         self._max_index = -1
+        self._readout: Readout | None = None
+        self._measured: frozenset[int] = frozenset()
+        # Positions of the gates holding parameters, so bind() touches only those.
+        self._parametric: list[int] = []
+        self._parameter_names: frozenset[str] = frozenset()
         self.extend(gates)
+        if readout is not None:
+            self._set_readout(readout)
 
     # -- properties ---------------------------------------------------------------------
 
@@ -455,6 +620,16 @@ class Circuit:
         """The circuit's name (sent per circuit in multi-circuit jobs), if any."""
         return self._name
 
+    @property
+    def readout(self) -> Readout | None:
+        """Which qubit each classical bit reads (from :meth:`measure`), or None."""
+        return self._readout
+
+    @property
+    def parameters(self) -> frozenset[str]:
+        """The names of the symbolic parameters still unbound (see :meth:`bind`)."""
+        return self._parameter_names
+
     def __len__(self) -> int:
         return len(self._gates)
 
@@ -465,6 +640,7 @@ class Circuit:
             self._gateset == other._gateset
             and self.num_qubits == other.num_qubits
             and self._name == other._name
+            and self._readout == other._readout
             and self._gates == other._gates
         )
 
@@ -474,16 +650,51 @@ class Circuit:
             f"name={self._name!r}, gates=<{len(self._gates)} gates>)"
         )
 
+    def __str__(self) -> str:
+        """The circuit as a text diagram (see :meth:`draw`)."""
+        from ._drawing import draw_text
+
+        return draw_text(self)
+
+    def draw(self, *, width: int | None = None) -> str:
+        """A text diagram: one wire per qubit, qubit 0 on top, cut into blocks of ``width``."""
+        from ._drawing import draw_text
+
+        return _Diagram(draw_text(self, width=width))
+
+    def _repr_html_(self) -> str:
+        """The diagram for notebooks."""
+        from ._drawing import draw_html
+
+        return draw_html(self)
+
+    if not TYPE_CHECKING:
+        # Hidden from type checkers, which keep flagging misspelled methods themselves.
+        def __getattr__(self, name: str) -> NoReturn:
+            """Explain a missing builder method: the closest names, or where to go instead."""
+            if name.startswith("_"):
+                raise AttributeError(name)
+            raise AttributeError(_missing_method(name))
+
     # -- generic ------------------------------------------------------------------------
 
     def add(self, gate: Gate) -> Circuit:
         """Append a gate (aliases such as ``cnot`` are resolved); raise CircuitError if bad."""
         if not isinstance(gate, Gate):
             raise CircuitError(f"expected a Gate, got {gate!r}", position=len(self._gates))
-        gate = _normalize(gate, self._gateset)
+        canonical = _is_canonical(gate)
+        gate = _normalize(gate, self._gateset, canonical)
+        position = len(self._gates)
         problem = _gate_problem(gate, self._gateset, self._qubits)
         if problem:
-            raise CircuitError(problem, position=len(self._gates))
+            raise CircuitError(problem, position=position)
+        if self._measured and not self._measured.isdisjoint(gate.qubits):
+            raise CircuitError(_after_measurement(gate, self._measured), position=position)
+        if not canonical:
+            names = _gate_parameters(gate)
+            if names:
+                self._parametric.append(position)
+                self._parameter_names |= names
         self._gates.append(gate)
         self._max_index = max(self._max_index, *gate.targets, *gate.controls)
         return self
@@ -495,7 +706,11 @@ class Circuit:
         return self
 
     def _single(
-        self, name: str, target: int, controls: int | Sequence[int], rotation: float | None = None
+        self,
+        name: str,
+        target: int,
+        controls: int | Sequence[int],
+        rotation: ParameterValue | None = None,
     ) -> Circuit:
         return self.add(
             Gate(
@@ -505,6 +720,33 @@ class Circuit:
                 rotation=rotation,
             )
         )
+
+    def _controlled(
+        self,
+        builder: str,
+        name: str,
+        controls: int | Sequence[int],
+        target: int,
+        count: int | None,
+        rotation: ParameterValue | None = None,
+    ) -> Circuit:
+        """``name`` on ``target`` with ``controls``, which must be ``count`` of them."""
+        controls_tuple = _controls_tuple(controls)
+        if count is not None and (
+            not isinstance(controls_tuple, tuple) or len(controls_tuple) != count
+        ):
+            noun = "control" if count == 1 else "controls"
+            raise CircuitError(
+                f"{builder} takes {count} {noun}, got {controls!r}", position=len(self._gates)
+            )
+        return self._single(name, target, controls_tuple, rotation)
+
+    def _check_qubit(self, operation: str, qubit: object) -> int:
+        index = _as_index(qubit)
+        problem = _indices_problem(operation, "qubits", (index,), self._qubits)
+        if problem:
+            raise CircuitError(problem, position=len(self._gates))
+        return cast(int, index)
 
     # -- qis: one-qubit gates -----------------------------------------------------------
 
@@ -548,21 +790,142 @@ class Circuit:
         """V† = (√X)† on ``target``, optionally controlled."""
         return self._single("vi", target, controls)
 
-    def rx(self, theta: float, target: int, *, controls: int | Sequence[int] = ()) -> Circuit:
+    def rx(
+        self, theta: ParameterValue, target: int, *, controls: int | Sequence[int] = ()
+    ) -> Circuit:
         """exp(-iθX/2) on ``target``; ``theta`` in radians."""
         return self._single("rx", target, controls, theta)
 
-    def ry(self, theta: float, target: int, *, controls: int | Sequence[int] = ()) -> Circuit:
+    def ry(
+        self, theta: ParameterValue, target: int, *, controls: int | Sequence[int] = ()
+    ) -> Circuit:
         """exp(-iθY/2) on ``target``; ``theta`` in radians."""
         return self._single("ry", target, controls, theta)
 
-    def rz(self, theta: float, target: int, *, controls: int | Sequence[int] = ()) -> Circuit:
+    def rz(
+        self, theta: ParameterValue, target: int, *, controls: int | Sequence[int] = ()
+    ) -> Circuit:
         """exp(-iθZ/2) on ``target``; ``theta`` in radians."""
         return self._single("rz", target, controls, theta)
 
-    def phase(self, theta: float, target: int, *, controls: int | Sequence[int] = ()) -> Circuit:
+    def phase(
+        self, theta: ParameterValue, target: int, *, controls: int | Sequence[int] = ()
+    ) -> Circuit:
         """The phase gate diag(1, e^{iθ}) on ``target`` (sent as ``z`` with ``rotation``)."""
         return self._single("z", target, controls, theta)
+
+    # -- qis: Qiskit's names for the same gates -------------------------------------------
+
+    def p(
+        self, theta: ParameterValue, target: int, *, controls: int | Sequence[int] = ()
+    ) -> Circuit:
+        """Qiskit's ``p``: the phase gate diag(1, e^{iθ}), as :meth:`phase`."""
+        return self._single("z", target, controls, theta)
+
+    def sdg(self, target: int, *, controls: int | Sequence[int] = ()) -> Circuit:
+        """Qiskit's ``sdg``: S†, as :meth:`si`."""
+        return self._single("si", target, controls)
+
+    def tdg(self, target: int, *, controls: int | Sequence[int] = ()) -> Circuit:
+        """Qiskit's ``tdg``: T†, as :meth:`ti`."""
+        return self._single("ti", target, controls)
+
+    def sx(self, target: int, *, controls: int | Sequence[int] = ()) -> Circuit:
+        """Qiskit's ``sx``: √X, as :meth:`v`."""
+        return self._single("v", target, controls)
+
+    def sxdg(self, target: int, *, controls: int | Sequence[int] = ()) -> Circuit:
+        """Qiskit's ``sxdg``: (√X)†, as :meth:`vi`."""
+        return self._single("vi", target, controls)
+
+    def id(self, target: int) -> Circuit:
+        """Qiskit's ``id``: the identity, which sends nothing (the index is checked)."""
+        self._max_index = max(self._max_index, self._check_qubit("id", target))
+        return self
+
+    def cx(self, control: int | Sequence[int], target: int) -> Circuit:
+        """Qiskit's ``cx``: X on ``target`` controlled by ``control``, as :meth:`cnot`."""
+        return self._single("x", target, control)
+
+    def cy(self, control: int | Sequence[int], target: int) -> Circuit:
+        """Qiskit's ``cy``: Y on ``target`` controlled by ``control``."""
+        return self._single("y", target, control)
+
+    def cz(self, control: int | Sequence[int], target: int) -> Circuit:
+        """Qiskit's ``cz``: Z on ``target`` controlled by ``control``."""
+        return self._single("z", target, control)
+
+    def ch(self, control: int | Sequence[int], target: int) -> Circuit:
+        """Qiskit's ``ch``: Hadamard on ``target`` controlled by ``control``."""
+        return self._single("h", target, control)
+
+    def cs(self, control: int | Sequence[int], target: int) -> Circuit:
+        """Qiskit's ``cs``: S on ``target`` controlled by ``control``."""
+        return self._single("s", target, control)
+
+    def csdg(self, control: int | Sequence[int], target: int) -> Circuit:
+        """Qiskit's ``csdg``: S† on ``target`` controlled by ``control``."""
+        return self._single("si", target, control)
+
+    def csx(self, control: int | Sequence[int], target: int) -> Circuit:
+        """Qiskit's ``csx``: √X on ``target`` controlled by ``control``."""
+        return self._single("v", target, control)
+
+    def ccx(self, control1: int, control2: int, target: int) -> Circuit:
+        """Qiskit's ``ccx`` (Toffoli): X on ``target`` controlled by two qubits."""
+        return self._single("x", target, (control1, control2))
+
+    def ccz(self, control1: int, control2: int, target: int) -> Circuit:
+        """Qiskit's ``ccz``: Z on ``target`` controlled by two qubits."""
+        return self._single("z", target, (control1, control2))
+
+    def mcx(self, controls: Sequence[int], target: int) -> Circuit:
+        """Qiskit's ``mcx``: X on ``target`` controlled by up to seven qubits."""
+        return self._single("x", target, controls)
+
+    def cp(self, theta: ParameterValue, control: int, target: int) -> Circuit:
+        """Qiskit's ``cp``: the phase gate diag(1, e^{iθ}) on ``target``, controlled."""
+        return self._controlled("cp", "z", control, target, 1, theta)
+
+    def mcp(self, theta: ParameterValue, controls: Sequence[int], target: int) -> Circuit:
+        """Qiskit's ``mcp``: the phase gate on ``target`` controlled by up to seven qubits."""
+        return self._single("z", target, controls, theta)
+
+    def crx(self, theta: ParameterValue, control: int, target: int) -> Circuit:
+        """Qiskit's ``crx``: exp(-iθX/2) on ``target`` controlled by ``control``."""
+        return self._controlled("crx", "rx", control, target, 1, theta)
+
+    def cry(self, theta: ParameterValue, control: int, target: int) -> Circuit:
+        """Qiskit's ``cry``: exp(-iθY/2) on ``target`` controlled by ``control``."""
+        return self._controlled("cry", "ry", control, target, 1, theta)
+
+    def crz(self, theta: ParameterValue, control: int, target: int) -> Circuit:
+        """Qiskit's ``crz``: exp(-iθZ/2) on ``target`` controlled by ``control``."""
+        return self._controlled("crz", "rz", control, target, 1, theta)
+
+    def mcrx(self, theta: ParameterValue, controls: Sequence[int], target: int) -> Circuit:
+        """Qiskit's ``mcrx``: exp(-iθX/2) on ``target`` controlled by up to seven qubits."""
+        return self._single("rx", target, controls, theta)
+
+    def mcry(self, theta: ParameterValue, controls: Sequence[int], target: int) -> Circuit:
+        """Qiskit's ``mcry``: exp(-iθY/2) on ``target`` controlled by up to seven qubits."""
+        return self._single("ry", target, controls, theta)
+
+    def mcrz(self, theta: ParameterValue, controls: Sequence[int], target: int) -> Circuit:
+        """Qiskit's ``mcrz``: exp(-iθZ/2) on ``target`` controlled by up to seven qubits."""
+        return self._single("rz", target, controls, theta)
+
+    def rxx(self, theta: ParameterValue, a: int, b: int) -> Circuit:
+        """Qiskit's ``rxx``: exp(-iθ X⊗X/2), as :meth:`xx`."""
+        return self.add(Gate(gate="xx", targets=(a, b), rotation=theta))
+
+    def ryy(self, theta: ParameterValue, a: int, b: int) -> Circuit:
+        """Qiskit's ``ryy``: exp(-iθ Y⊗Y/2), as :meth:`yy`."""
+        return self.add(Gate(gate="yy", targets=(a, b), rotation=theta))
+
+    def rzz(self, theta: ParameterValue, a: int, b: int) -> Circuit:
+        """Qiskit's ``rzz``: exp(-iθ Z⊗Z/2), as :meth:`zz`."""
+        return self.zz(theta, a, b)
 
     # -- qis: multi-qubit gates ---------------------------------------------------------
 
@@ -574,15 +937,15 @@ class Circuit:
         """Swap qubits ``a`` and ``b``."""
         return self.add(Gate(gate="swap", targets=(a, b)))
 
-    def xx(self, theta: float, a: int, b: int) -> Circuit:
+    def xx(self, theta: ParameterValue, a: int, b: int) -> Circuit:
         """exp(-iθ X⊗X/2) on ``a`` and ``b``; ``theta`` in radians."""
         return self.add(Gate(gate="xx", targets=(a, b), rotation=theta))
 
-    def yy(self, theta: float, a: int, b: int) -> Circuit:
+    def yy(self, theta: ParameterValue, a: int, b: int) -> Circuit:
         """exp(-iθ Y⊗Y/2) on ``a`` and ``b``; ``theta`` in radians."""
         return self.add(Gate(gate="yy", targets=(a, b), rotation=theta))
 
-    def zz(self, theta: float, a: int, b: int) -> Circuit:
+    def zz(self, theta: ParameterValue, a: int, b: int) -> Circuit:
         """The qis exp(-iθ Z⊗Z/2) on ``a`` and ``b``; ``theta`` in radians.
 
         On a native circuit use :meth:`native_zz`, whose angle is in turns.
@@ -599,8 +962,8 @@ class Circuit:
         self,
         targets: Sequence[int],
         terms: Sequence[str],
-        coefficients: Sequence[float],
-        time: float,
+        coefficients: Sequence[ParameterValue],
+        time: ParameterValue,
         *,
         controls: int | Sequence[int] = (),
     ) -> Circuit:
@@ -611,30 +974,34 @@ class Circuit:
                 targets=cast(tuple[int, ...], targets),
                 controls=_controls_tuple(controls),
                 terms=cast(tuple[str, ...], terms),
-                coefficients=cast(tuple[float, ...], coefficients),
+                coefficients=cast(tuple[ParameterValue, ...], coefficients),
                 time=time,
             )
         )
 
     # -- native -------------------------------------------------------------------------
 
-    def gpi(self, phase: float, target: int) -> Circuit:
+    def gpi(self, phase: ParameterValue, target: int) -> Circuit:
         """Native GPI(φ) on ``target``; ``phase`` in turns."""
         return self.add(Gate(gate="gpi", targets=(target,), phase=phase))
 
-    def gpi2(self, phase: float, target: int) -> Circuit:
+    def gpi2(self, phase: ParameterValue, target: int) -> Circuit:
         """Native GPI2(φ) on ``target``; ``phase`` in turns."""
         return self.add(Gate(gate="gpi2", targets=(target,), phase=phase))
 
     def ms(
-        self, phases: Sequence[float], a: int, b: int, angle: float = _MS_DEFAULT_ANGLE
+        self,
+        phases: Sequence[ParameterValue],
+        a: int,
+        b: int,
+        angle: ParameterValue = _MS_DEFAULT_ANGLE,
     ) -> Circuit:
         """Native Mølmer-Sørensen on ``a``, ``b``; phases and angle (0..0.25) in turns."""
         return self.add(
             Gate(
                 gate="ms",
                 targets=(a, b),
-                phases=cast(tuple[float, ...], phases),
+                phases=cast(tuple[ParameterValue, ...], phases),
                 angle=angle,
             )
         )
@@ -643,7 +1010,7 @@ class Circuit:
         """Native no-operation on ``target`` (the API's ``nop``; simulated as the identity)."""
         return self.add(Gate(gate="nop", targets=(target,)))
 
-    def native_zz(self, angle: float, a: int, b: int) -> Circuit:
+    def native_zz(self, angle: ParameterValue, a: int, b: int) -> Circuit:
         """Native ZZ(θ) = exp(-iπθ Z⊗Z) on ``a``, ``b``; ``angle`` in turns."""
         if self._gateset == "qis":
             raise CircuitError(
@@ -653,10 +1020,153 @@ class Circuit:
             )
         return self.add(Gate(gate="zz", targets=(a, b), angle=angle))
 
+    # -- measurements -------------------------------------------------------------------
+
+    def measure(
+        self, qubit: int | Sequence[int], clbit: int | Sequence[int] | None = None
+    ) -> Circuit:
+        """Measure ``qubit`` into classical bit ``clbit`` (default: the next unused one).
+
+        Sequences measure several qubits into as many bits, as Qiskit's
+        ``measure([0, 1], [0, 1])``. Nothing is sent (the API measures every qubit at the
+        end): the circuit's :attr:`readout` records which qubit each bit reads, and results
+        are keyed by classical bits. Measurements are final: a later gate on the qubit is
+        a CircuitError.
+        """
+        qubits = _as_list(qubit)
+        clbits: list[int | None] | None = None if clbit is None else list(_as_list(clbit))
+        if clbits is not None and len(clbits) != len(qubits):
+            raise CircuitError(
+                f"measure: {len(qubits)} qubits into {len(clbits)} classical bits; "
+                "give one classical bit per qubit",
+                position=len(self._gates),
+            )
+        readout = self._readout
+        bits: list[int | None] = list(readout.clbits) if readout is not None else []
+        for index, measured in enumerate(qubits):
+            target = self._check_qubit("measure", measured)
+            if clbits is None:
+                bit = len(bits)
+            else:
+                bit = cast(int, _as_index(clbits[index]))
+                if not _is_int(bit) or bit < 0:
+                    raise CircuitError(
+                        f"measure: a classical bit must be a non-negative integer, "
+                        f"got {clbits[index]!r}",
+                        position=len(self._gates),
+                    )
+            if bit >= len(bits):
+                bits.extend([None] * (bit + 1 - len(bits)))
+            bits[bit] = target
+        self._set_readout(
+            Readout(clbits=tuple(bits))
+            if readout is None
+            else attrs.evolve(readout, clbits=tuple(bits))
+        )
+        return self
+
+    def measure_all(self) -> Circuit:
+        """Measure every qubit, 0 first, into the next classical bits (Qiskit's ``measure_all``)."""
+        return self.measure(range(self.num_qubits))
+
+    def barrier(self, *qubits: int | Sequence[int]) -> Circuit:
+        """Qiskit's ``barrier``: nothing is sent (IonQ keeps gate order); indices are checked."""
+        for group in qubits:
+            for qubit in _as_list(group):
+                self._max_index = max(self._max_index, self._check_qubit("barrier", qubit))
+        return self
+
+    def with_readout(self, readout: Readout | None) -> Circuit:
+        """A copy of the circuit with this readout (None: results keyed by qubits)."""
+        copy = self._derive(list(self._gates))
+        copy._readout, copy._measured = None, frozenset()
+        if readout is not None:
+            copy._set_readout(readout)
+        return copy
+
+    def _set_readout(self, readout: Readout) -> None:
+        if not isinstance(readout, Readout):
+            raise CircuitError(f"readout must be a Readout, got {readout!r}")
+        measured = frozenset(qubit for qubit in readout.clbits if qubit is not None)
+        if measured:
+            widest = max(measured)
+            if self._qubits is not None and widest >= self._qubits:
+                raise CircuitError(
+                    f"the readout measures qubit {widest}, out of range "
+                    f"for a {self._qubits}-qubit circuit"
+                )
+            self._max_index = max(self._max_index, widest)
+        self._readout, self._measured = readout, measured
+
+    # -- parameters ---------------------------------------------------------------------
+
+    def bind(self, values: Mapping[str, float] | None = None, **named: float) -> Circuit:
+        """A new circuit with these parameter values; parameters not given stay symbolic.
+
+        ``circuit.bind(theta=0.1)`` or ``circuit.bind({"theta": 0.1})``. Every name must be
+        one of :attr:`parameters`, and every value a real number; the bound gates are
+        checked (a phase out of range is a CircuitError naming the gate). The original
+        circuit is unchanged; gates without parameters are shared, not copied.
+        """
+        given: dict[str, float] = {}
+        if values is not None:
+            if not isinstance(values, Mapping):
+                raise CircuitError(f"bind: values must be a mapping of names, got {values!r}")
+            given.update(values)
+        for key, value in named.items():
+            if key in given:
+                raise CircuitError(f"bind: {key} is given twice")
+            given[key] = value
+        unknown = given.keys() - self._parameter_names
+        if unknown:
+            raise CircuitError(_unknown_parameters(unknown, self._parameter_names))
+        for key, value in given.items():
+            if type(value) is not float:
+                if not _is_real(value) and not isinstance(value, numbers.Real):
+                    raise CircuitError(f"bind: {key} must be a real number, got {value!r}")
+                if isinstance(value, bool):
+                    raise CircuitError(f"bind: {key} must be a real number, got {value!r}")
+                given[key] = float(value)
+        remaining = self._parameter_names - given.keys()
+        gates = list(self._gates)
+        parametric: list[int] = []
+        gateset = self._gateset
+        for position in self._parametric:
+            gate = _bind_gate(gates[position], given)
+            problem = _parameter_problem(gate, gateset)
+            if problem:
+                raise CircuitError(problem, position=position)
+            gates[position] = gate
+            if remaining and _gate_parameters(gate):
+                parametric.append(position)
+        bound = self._derive(gates)
+        bound._parametric = parametric
+        bound._parameter_names = remaining
+        return bound
+
+    def _derive(self, gates: list[Gate]) -> Circuit:
+        """A circuit like this one holding ``gates`` (already checked against it)."""
+        new = Circuit.__new__(Circuit)
+        new._qubits = self._qubits
+        new._gateset = self._gateset
+        new._name = self._name
+        new._gates = gates
+        new._max_index = self._max_index
+        new._readout = self._readout
+        new._measured = self._measured
+        new._parametric = list(self._parametric)
+        new._parameter_names = self._parameter_names
+        return new
+
     # -- whole-circuit operations -------------------------------------------------------
 
     def validate(self, max_qubits: int | None = None) -> None:
-        """Check every gate again, and the width against ``max_qubits``; raise CircuitError."""
+        """Check every gate again, and the width against ``max_qubits``; raise CircuitError.
+
+        A circuit with unbound parameters is refused: bind them first.
+        """
+        if self._parameter_names:
+            _refuse_unbound(self._parameter_names)
         for position, gate in enumerate(self._gates):
             problem = _gate_problem(gate, self._gateset, self._qubits)
             if problem:
@@ -675,6 +1185,9 @@ class Circuit:
                     f"at most {max_qubits} are allowed",
                     position=position,
                 )
+        raise CircuitError(
+            f"the circuit uses {self.num_qubits} qubits; at most {max_qubits} are allowed"
+        )
 
     def gate_counts(self) -> tuple[int, int]:
         """(one-qubit gates, gates on two or more qubits); a controlled gate counts as 2q+."""
@@ -686,8 +1199,11 @@ class Circuit:
 
         ``qubits`` is always written (the declared or inferred width). The name is not
         part of a single-circuit input; it goes on the job, or per circuit in
-        :func:`multi_circuit_json`.
+        :func:`multi_circuit_json`. Measurements are not written (the API measures every
+        qubit at the end); unbound parameters are a CircuitError.
         """
+        if self._parameter_names:
+            _refuse_unbound(self._parameter_names)
         return {
             "gateset": self._gateset,
             "qubits": self.num_qubits,
@@ -701,7 +1217,8 @@ class Circuit:
         Accepts ``target``/``targets``, ``control``/``controls``, the ``not``/``cnot``
         aliases, qiskit's names (``sdg``, ``sx``, ``rxx``, ...), ``z`` with ``rotation``
         (the phase gate), and cirq's native ``zz`` with ``phase`` for ``angle``. Keys a
-        gate does not use are ignored. Raises CircuitError naming the gate position.
+        gate does not use are ignored. Raises CircuitError naming the gate position; an
+        unknown gate name gets the closest valid names and the list of them.
         """
         if not isinstance(data, Mapping):
             raise CircuitError(f"circuit input must be a JSON object, got {_kind(data)}")
@@ -716,6 +1233,83 @@ class Circuit:
             gateset=_check_gateset(data.get("gateset") or gateset_default),
             qubits=data.get("qubits"),
         )
+
+
+def _as_list(value: object) -> list[Any]:
+    if isinstance(value, list | tuple | range):
+        return list(value)
+    return [value]
+
+
+def _after_measurement(gate: Gate, measured: frozenset[int]) -> str:
+    qubit = min(measured.intersection(gate.qubits))
+    return (
+        f"{gate.gate} acts on qubit {qubit} after its measurement; measurements here are "
+        "final (the API measures every qubit at the end). Mid-circuit measurement goes as "
+        "OpenQASM 3: send a Qasm3Program, or a Qiskit/Cirq circuit, which converts to one"
+    )
+
+
+def _unknown_parameters(unknown: Iterable[str], known: frozenset[str]) -> str:
+    names = sorted(unknown)
+    first = names[0]
+    listed = ", ".join(sorted(known)) if known else "none (the circuit has no parameters)"
+    noun = "parameter" if len(names) == 1 else "parameters"
+    return (
+        f"bind: no {noun} named {', '.join(repr(n) for n in names)} in this circuit"
+        f"{_did_you_mean(first, known)} (its parameters: {listed})"
+    )
+
+
+def _bind_value(value: Any, values: Mapping[str, float]) -> Any:
+    if isinstance(value, ParameterExpression):
+        return value.bind(values)
+    return value
+
+
+def _bind_gate(gate: Gate, values: Mapping[str, float]) -> Gate:
+    """The gate with the given parameter values put into its numeric fields."""
+    phases, coefficients = gate.phases, gate.coefficients
+    return Gate(
+        gate=gate.gate,
+        targets=gate.targets,
+        controls=gate.controls,
+        rotation=_bind_value(gate.rotation, values),
+        phase=_bind_value(gate.phase, values),
+        phases=None if phases is None else tuple(_bind_value(v, values) for v in phases),
+        angle=_bind_value(gate.angle, values),
+        terms=gate.terms,
+        coefficients=(
+            None if coefficients is None else tuple(_bind_value(v, values) for v in coefficients)
+        ),
+        time=_bind_value(gate.time, values),
+    )
+
+
+# Every builder method that adds a gate (or a no-op of Qiskit's), for "did you mean".
+_BUILDER_METHODS: Final = tuple(
+    sorted(
+        {*_QIS_SINGLE, *_QIS_ROTATIONS, "phase", "cnot", "swap", "xx", "yy", "zz", "pauliexp"}
+        | {"gpi", "gpi2", "ms", "nop", "native_zz", "measure", "measure_all", "barrier"}
+        | BUILDER_ALIASES.keys()
+    )
+)
+
+
+def _missing_method(name: str) -> str:
+    problem = f"Circuit has no method {name!r}"
+    lowered = name.lower()
+    if lowered in _FOREIGN_HINTS:
+        problem += f": {_FOREIGN_HINTS[lowered]}"
+    elif lowered in _NEEDS_DECOMPOSITION:
+        problem += (
+            f": Qiskit's {lowered} is not an IonQ gate; build the circuit in Qiskit and pass "
+            "the QuantumCircuit (Circuit.from_qiskit, or submit/run directly), which "
+            "decomposes it into IonQ's gates"
+        )
+    else:
+        problem += _did_you_mean(lowered, _BUILDER_METHODS)
+    return f"{problem}. Gate methods: {', '.join(_BUILDER_METHODS)}"
 
 
 def _kind(value: object) -> str:
