@@ -1,4 +1,10 @@
-"""Reading job inputs from files: a circuit ``input`` or a whole job payload."""
+"""Reading job inputs from files: a circuit ``input``, a whole job payload, or OpenQASM.
+
+A file is OpenQASM 2 or 3 when its name ends in ``.qasm`` or its text starts with
+``OPENQASM`` (after comments); it is read by :func:`ionq_async.interop.qasm.from_qasm`
+(the ``[qasm]`` extra): a circuit when every gate maps onto IonQ's, else an
+``ionq.qasm3.v1`` job payload (which ``run`` refers to ``submit``).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,11 @@ from typing import Any
 
 from attrs import frozen
 
+from .. import interop
 from .._limits import CIRCUIT_TYPE, JOB_TYPES, MULTI_CIRCUIT_TYPE
 from ..circuits import Circuit, circuits_from_multi_json
 from ..exceptions import CircuitError
+from ..programs import Qasm3Program
 from .exit_codes import InputFileError
 
 __all__ = ["JobInput", "load_job_input"]
@@ -29,13 +37,16 @@ class JobInput:
     payload: Mapping[str, Any] | None = None
 
 
-def _read_json(source: str) -> Any:
+def _read_text(source: str) -> str:
     try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        return sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
     except OSError as error:
         raise InputFileError(f"{source}: cannot read: {error.strerror or error}") from None
     except UnicodeDecodeError:
         raise InputFileError(f"{source}: not UTF-8 text") from None
+
+
+def _read_json(source: str, text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
@@ -53,9 +64,30 @@ def _circuits_of(source: str, data: Mapping[str, Any]) -> tuple[tuple[Circuit, .
         raise CircuitError(f"{source}: {error}") from None
 
 
+def _is_qasm(source: str, text: str) -> bool:
+    return source.lower().endswith(".qasm") or interop.kind_of(text) == "qasm"
+
+
+def _qasm_input(source: str, text: str) -> JobInput:
+    from ..interop.qasm import from_qasm
+
+    try:
+        converted = from_qasm(text)
+    except CircuitError as error:
+        raise CircuitError(f"{source}: {error}") from None
+    if isinstance(converted, Qasm3Program):
+        payload = {"type": converted.job_type, "input": converted.to_json()}
+        return JobInput(source=source, payload=payload)
+    return JobInput(source=source, circuits=(converted,), data=converted.to_json())
+
+
 def load_job_input(source: str) -> JobInput:
-    """Read a file (``-`` is stdin) holding a circuit ``input`` or a whole job payload."""
-    data = _read_json(source)
+    """Read a file (``-`` is stdin) holding a circuit ``input``, a whole job payload or
+    an OpenQASM program."""
+    text = _read_text(source)
+    if _is_qasm(source, text):
+        return _qasm_input(source, text)
+    data = _read_json(source, text)
     if not isinstance(data, Mapping):
         raise InputFileError(f"{source}: expected a JSON object, got {type(data).__name__}")
     if "input" in data:
