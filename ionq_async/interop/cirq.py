@@ -1,0 +1,522 @@
+"""Cirq circuits as ours: :func:`from_cirq` (needs the ``[cirq]`` extra).
+
+**Qubits.** The circuit's qubits in Cirq's default order (``sorted(circuit.all_qubits())``)
+become indices ``0..n-1``: the first qubit in that order is qubit 0. IonQ's results put
+qubit 0 in the *least* significant bit, while Cirq (``final_state_vector``, ``Simulator``
+with the default qubit order) puts the first qubit in the *most* significant one, so a
+raw basis state of ours is Cirq's state-vector index with its ``n`` bits reversed.
+Measurements need no such care: the converted circuit's :class:`~ionq_async.readout.Readout`
+reads each key as Cirq does (see below).
+
+**Gates.** What IonQ runs as it is maps one to one, with the facts cirq-ionq's serializer
+uses (rotation = exponent·π): ``X**t``, ``Y**t``, ``Z**t`` (and ``cirq.rx/ry/rz``) become
+``x y z s si t ti v vi`` at those exponents and ``rx ry rz`` otherwise; ``H``, ``SWAP``,
+``XX**t``, ``YY**t``, ``ZZ**t`` become ``h``, ``swap``, ``xx yy zz``; ``CX**t``, ``CZ**t``,
+``CCX**t``, ``CCZ**t`` and any controlled one of these (``controlled_by``,
+``cirq.ControlledGate``, closed controls, up to seven) keep their controls. Everything else
+is decomposed by Cirq itself (``cirq.decompose``, with Cirq's matrix decompositions for
+gates that only give a unitary) until it reaches those gates. A gate is equal up to a
+global phase, except under controls, where the phase Cirq's gate carries (its
+``global_shift``, or ``X**t`` = e^{iπt/2}·rx(πt)) is kept exactly as rotations on the
+controls, so a controlled gate is the same matrix as Cirq's.
+
+**Measurements.** Terminal measurements become the readout, in Cirq's style: one register
+per measurement key in order of appearance, its bits in the order the measurement listed
+its qubits, so :meth:`Readout.per_key` gives per key the integers Cirq's
+``Result.histogram(key=...)`` gives (first qubit most significant). An ``invert_mask``
+flips the measured qubit at the end (an ``x``), as Cirq flips the bit. A circuit that acts
+on a measured qubit again, resets a used qubit, or has classically controlled operations
+is written by Cirq as OpenQASM 3 (``cirq.qasm`` with version 3.0) and sent as an
+``ionq.qasm3.v1`` job (:class:`~ionq_async.programs.Qasm3Program`).
+
+**Symbols.** ``sympy`` symbols in exponents and angles become
+:mod:`ionq_async.parameters` expressions evaluated by sympy, so
+``from_cirq(circuit).bind(theta=0.1)`` runs what
+``from_cirq(cirq.resolve_parameters(circuit, {"theta": 0.1}))`` runs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..circuits import MAX_CONTROLS, Circuit, Gate
+from ..exceptions import CircuitError
+from ..programs import Qasm3Program
+from ..readout import Readout
+from . import require
+
+__all__ = ["from_cirq"]
+
+# Exponents within this of a named gate's (mod 2) use the named gate. Tight enough that
+# the named gate is the same matrix to well below a result's 1e-9.
+_NAMED_ATOL = 1e-12
+# Digits Cirq writes in OpenQASM angles (its default, 10, loses more than 1e-9).
+_QASM_PRECISION = 16
+
+# Named gates of the one-qubit families at exponents mod 2 (shift-free matrices equal).
+_X_NAMES: tuple[tuple[float, str], ...] = ((1.0, "x"), (0.5, "v"), (-0.5, "vi"))
+_Y_NAMES: tuple[tuple[float, str], ...] = ((1.0, "y"),)
+_Z_NAMES: tuple[tuple[float, str], ...] = (
+    (1.0, "z"),
+    (0.5, "s"),
+    (-0.5, "si"),
+    (0.25, "t"),
+    (-0.25, "ti"),
+)
+
+Angle = Any  # a float, or a sympy expression with free symbols
+
+
+def from_cirq(circuit: Any) -> Circuit | Qasm3Program:
+    """A Cirq circuit as a :class:`Circuit`, or a :class:`Qasm3Program` when it measures
+    mid-circuit or branches on a measurement (see the module docstring)."""
+    cirq = require("cirq")
+    if not isinstance(circuit, cirq.AbstractCircuit):
+        raise CircuitError(f"expected a cirq.Circuit, got {type(circuit).__name__}")
+    qubits = sorted(circuit.all_qubits())
+    if not qubits:
+        raise CircuitError("the Cirq circuit acts on no qubits; there is nothing to run")
+    for qubit in qubits:
+        if qubit.dimension != 2:
+            raise CircuitError(
+                f"Cirq qid {qubit} has dimension {qubit.dimension}; IonQ runs qubits only"
+            )
+    translator = _Translator(cirq, {qubit: index for index, qubit in enumerate(qubits)})
+    operations = cirq.decompose(
+        circuit,
+        keep=translator.keep,
+        fallback_decomposer=translator.matrix_decomposition,
+        on_stuck_raise=translator.stuck,
+    )
+    if _needs_qasm3(cirq, operations):
+        return _to_qasm3(cirq, circuit, qubits, operations)
+    for operation in operations:
+        translator.emit(operation)
+    return Circuit(qubits=len(qubits), gates=translator.gates, readout=translator.readout())
+
+
+# ---------------------------------------------------------------------------------------
+# Routing: what an IonQ JSON circuit cannot say.
+
+
+def _needs_qasm3(cirq: Any, operations: Sequence[Any]) -> bool:
+    """True for an operation on a measured qubit or a reset of a used qubit (a reset of a
+    fresh qubit does nothing and is dropped). Classical control is refused: IonQ runs no
+    branches, on any target."""
+    used: set[Any] = set()
+    measured: set[Any] = set()
+    needs = False
+    for operation in operations:
+        if isinstance(operation, cirq.ClassicallyControlledOperation):
+            raise CircuitError(
+                f"Cirq operation {operation} is classically controlled; IonQ runs no "
+                "branches on a measurement (its OpenQASM 3 subset has no if), so it cannot run"
+            )
+        qubits = set(operation.qubits)
+        if measured & qubits:
+            needs = True
+        if _is_reset(cirq, operation):
+            needs = needs or bool(used & qubits)
+            continue
+        if _is_measurement(cirq, operation):
+            measured |= qubits
+        used |= qubits
+    return needs
+
+
+def _is_reset(cirq: Any, operation: Any) -> bool:
+    return isinstance(getattr(operation, "gate", None), cirq.ResetChannel)
+
+
+def _is_measurement(cirq: Any, operation: Any) -> bool:
+    return isinstance(getattr(operation, "gate", None), cirq.MeasurementGate)
+
+
+def _to_qasm3(
+    cirq: Any, circuit: Any, qubits: Sequence[Any], operations: Sequence[Any]
+) -> Qasm3Program:
+    """Cirq's own OpenQASM 3 for the circuit (its qubits in the same order as ours)."""
+    if cirq.is_parameterized(circuit):
+        names = sorted(str(name) for name in cirq.parameter_names(circuit))
+        raise CircuitError(
+            "a Cirq circuit with mid-circuit measurement or classical control goes as "
+            f"OpenQASM 3, which cannot hold symbols ({', '.join(names)}); resolve them "
+            "first with cirq.resolve_parameters(circuit, {...})"
+        )
+    args = cirq.QasmArgs(
+        version="3.0",
+        precision=_QASM_PRECISION,
+        qubit_id_map={qubit: f"q[{index}]" for index, qubit in enumerate(qubits)},
+    )
+    try:
+        source = cirq.qasm(circuit, args=args)
+    except ValueError as error:
+        raise CircuitError(f"Cirq cannot write this circuit as OpenQASM 3: {error}") from error
+    index = {qubit: position for position, qubit in enumerate(qubits)}
+    return Qasm3Program(
+        source=source, num_qubits=len(qubits), readout=_final_readout(cirq, operations, index)
+    )
+
+
+def _final_readout(
+    cirq: Any, operations: Sequence[Any], index: Mapping[Any, int]
+) -> Readout | None:
+    """The readout when every key is measured once, finally and without inversion (the
+    final state then gives it); None otherwise."""
+    frame = _ReadoutFrame()
+    last_touch: dict[Any, int] = {}
+    measurements: list[tuple[int, Any]] = []
+    for position, operation in enumerate(operations):
+        if _is_measurement(cirq, operation):
+            measurements.append((position, operation))
+        else:
+            for qubit in operation.qubits:
+                last_touch[qubit] = position
+    for position, operation in measurements:
+        gate = operation.gate
+        if any(gate.full_invert_mask()) or gate.confusion_map:
+            return None
+        if any(last_touch.get(qubit, -1) > position for qubit in operation.qubits):
+            return None
+        try:
+            frame.add(cirq.measurement_key_name(operation), [index[q] for q in operation.qubits])
+        except CircuitError:
+            return None
+    return frame.readout()
+
+
+# ---------------------------------------------------------------------------------------
+# Readout: measurement keys.
+
+
+class _ReadoutFrame:
+    """Measurement keys in order of appearance, each with its classical bits."""
+
+    def __init__(self) -> None:
+        self.clbits: list[int | None] = []
+        self.registers: list[tuple[str, tuple[int, ...]]] = []
+
+    def add(self, key: str, qubits: Sequence[int]) -> None:
+        if any(name == key for name, _ in self.registers):
+            raise CircuitError(
+                f"measurement key {key!r} is used twice; give each measurement its own key"
+            )
+        start = len(self.clbits)
+        self.clbits.extend(qubits)
+        self.registers.append((key, tuple(range(start, len(self.clbits)))))
+
+    def readout(self) -> Readout | None:
+        if not self.registers:
+            return None
+        return Readout(clbits=tuple(self.clbits), registers=tuple(self.registers), style="cirq")
+
+
+# ---------------------------------------------------------------------------------------
+# Gates.
+
+_Gates = list[tuple[str, tuple[Any, ...], Any]]  # (name, qubits, rotation or None)
+
+
+@dataclass
+class _Mapped:
+    """A Cirq gate as IonQ gates on its qubits: ``gates`` act where ``controls`` are 1;
+    Cirq's matrix also has ``phase`` everywhere and ``controlled_phase`` where the
+    controls are 1 (both in radians; global, and dropped, unless the gate is controlled)."""
+
+    gates: _Gates
+    controls: tuple[Any, ...]
+    phase: Any = 0.0
+    controlled_phase: Any = 0.0
+
+
+@dataclass
+class _Translation:
+    """An operation as IonQ gates on indices, and phases to restore where controls are 1."""
+
+    gates: list[tuple[str, tuple[int, ...], Any]]
+    controls: tuple[int, ...]
+    phases: list[tuple[Any, tuple[int, ...]]] = field(default_factory=list)
+
+
+class _Translator:
+    """Maps Cirq operations onto IonQ gates; tells cirq.decompose which ones to keep."""
+
+    def __init__(self, cirq: Any, index: Mapping[Any, int]) -> None:
+        self._cirq = cirq
+        self._sympy = require("sympy")
+        self._index = index
+        self.gates: list[Gate] = []
+        self._final_flips: list[int] = []
+        self._frame = _ReadoutFrame()
+        # Families of EigenGates: (class, rotation, named exponents, leading controls).
+        self._families: tuple[tuple[type, str, tuple[tuple[float, str], ...], int], ...] = (
+            (cirq.XPowGate, "rx", _X_NAMES, 0),
+            (cirq.YPowGate, "ry", _Y_NAMES, 0),
+            (cirq.ZPowGate, "rz", _Z_NAMES, 0),
+            (cirq.CXPowGate, "rx", _X_NAMES, 1),
+            (cirq.CZPowGate, "rz", _Z_NAMES, 1),
+            (cirq.CCXPowGate, "rx", _X_NAMES, 2),
+            (cirq.CCZPowGate, "rz", _Z_NAMES, 2),
+        )
+
+    # -- cirq.decompose hooks ------------------------------------------------------------
+
+    def keep(self, operation: Any) -> bool:
+        """Operations :meth:`emit` handles as they are (or that need OpenQASM 3)."""
+        cirq = self._cirq
+        if isinstance(operation, cirq.ClassicallyControlledOperation):
+            return True  # refused by _needs_qasm3, with its reason
+        if _is_measurement(cirq, operation) or _is_reset(cirq, operation):
+            return True
+        return self._translate(operation) is not None
+
+    def matrix_decomposition(self, operation: Any) -> list[Any] | None:
+        """Cirq's matrix decompositions, for gates that give only a unitary."""
+        cirq = self._cirq
+        if cirq.is_parameterized(operation) or not cirq.has_unitary(operation):
+            return None
+        qubits = operation.qubits
+        matrix = cirq.unitary(operation)
+        if len(qubits) == 1:
+            gate = cirq.single_qubit_matrix_to_phxz(matrix)
+            return [] if gate is None else [gate.on(qubits[0])]
+        if len(qubits) == 2:
+            return list(cirq.two_qubit_matrix_to_cz_operations(qubits[0], qubits[1], matrix))
+        if len(qubits) == 3:
+            return list(cirq.three_qubit_matrix_to_operations(*qubits, matrix))
+        return None
+
+    def stuck(self, operation: Any) -> Exception:
+        """The error for an operation neither IonQ nor Cirq's decompositions can express."""
+        cirq = self._cirq
+        if cirq.is_parameterized(operation):
+            names = ", ".join(sorted(str(name) for name in cirq.parameter_names(operation)))
+            reason = (
+                f"Cirq cannot decompose it with its symbols ({names}) unresolved; resolve "
+                "them first with cirq.resolve_parameters"
+            )
+        elif not cirq.has_unitary(operation):
+            reason = (
+                "it is not a unitary gate (noise channels and other non-unitary "
+                "operations cannot run on IonQ)"
+            )
+        else:
+            reason = "Cirq offers no decomposition of it into gates IonQ runs"
+        return CircuitError(f"cannot convert Cirq operation {_short(operation)}: {reason}")
+
+    # -- emitting -------------------------------------------------------------------------
+
+    def emit(self, operation: Any) -> None:
+        """Append the IonQ gates (or readout entries) for one kept operation."""
+        cirq = self._cirq
+        if _is_reset(cirq, operation):
+            return  # a fresh qubit's reset: nothing to do (others went to OpenQASM 3)
+        if _is_measurement(cirq, operation):
+            self._measurement(operation)
+            return
+        translated = self._translate(operation)
+        if translated is None:  # pragma: no cover - cirq.decompose kept only these
+            raise CircuitError(f"cannot convert Cirq operation {_short(operation)}")
+        for name, targets, rotation in translated.gates:
+            self._add(name, targets, translated.controls, rotation)
+        for phase, controls in translated.phases:
+            self._phase_on(phase, controls)
+
+    def readout(self) -> Readout | None:
+        """The readout of the measurements emitted, after the final flips they need."""
+        for qubit in self._final_flips:
+            self._add("x", (qubit,), (), None)
+        self._final_flips.clear()
+        return self._frame.readout()
+
+    def _measurement(self, operation: Any) -> None:
+        cirq = self._cirq
+        gate = operation.gate
+        if gate.confusion_map:
+            raise CircuitError(
+                f"Cirq measurement {cirq.measurement_key_name(operation)!r} has a confusion "
+                "map; IonQ measurements cannot apply one"
+            )
+        qubits = [self._index[qubit] for qubit in operation.qubits]
+        self._frame.add(cirq.measurement_key_name(operation), qubits)
+        for qubit, inverted in zip(qubits, gate.full_invert_mask(), strict=True):
+            if inverted:
+                self._final_flips.append(qubit)
+
+    def _add(
+        self, name: str, targets: tuple[int, ...], controls: tuple[int, ...], rotation: Angle
+    ) -> None:
+        self.gates.append(
+            Gate(
+                gate=name,
+                targets=targets,
+                controls=controls,
+                rotation=None if rotation is None else self._value(rotation),
+            )
+        )
+
+    def _phase_on(self, phase: Angle, controls: tuple[int, ...]) -> None:
+        """e^{i·phase} where every control is 1: the controlled phase gate on the last
+        control, written as rz (an rz on qubit c with controls C is the phase gate times
+        e^{-i·phase/2} where C are 1, which the next, smaller step puts back). Without
+        controls the phase is global and dropped."""
+        if self._is_zero(phase):
+            return
+        while controls:
+            self._add("rz", (controls[-1],), controls[:-1], phase)
+            controls, phase = controls[:-1], phase / 2
+
+    # -- translation ----------------------------------------------------------------------
+
+    def _translate(self, operation: Any) -> _Translation | None:
+        """The IonQ gates for one operation, or None when IonQ does not run it as it is."""
+        cirq = self._cirq
+        outer: list[Any] = []
+        while isinstance(operation, cirq.ControlledOperation):
+            if any(qubit.dimension != 2 for qubit in operation.controls) or not all(
+                values == (1,) for values in _control_values(operation)
+            ):
+                return None  # open controls and qudits: Cirq decomposes them
+            outer.extend(operation.controls)
+            operation = operation.sub_operation
+        gate = getattr(operation, "gate", None)
+        if isinstance(gate, cirq.ControlledGate):
+            # A ControlledGate that arrived as a plain GateOperation: Cirq's own form of it.
+            controlled = gate.on(*operation.qubits)
+            if not isinstance(controlled, cirq.ControlledOperation):
+                return None
+            inner = self._translate(controlled)
+            if inner is None or not outer:
+                return inner
+            return self._translate(controlled.controlled_by(*outer))
+        if gate is None:
+            return None
+        mapped = self._gate(gate, list(operation.qubits))
+        if mapped is None:
+            return None
+        outer_controls = tuple(self._index[qubit] for qubit in outer)
+        all_controls = outer_controls + tuple(self._index[qubit] for qubit in mapped.controls)
+        if len(all_controls) > MAX_CONTROLS:
+            return None
+        if all_controls and any(name == "swap" for name, _, _ in mapped.gates):
+            return None  # IonQ cannot control swap: Cirq decomposes it
+        return _Translation(
+            gates=[
+                (name, tuple(self._index[qubit] for qubit in qubits), rotation)
+                for name, qubits, rotation in mapped.gates
+            ],
+            controls=all_controls,
+            phases=[(mapped.phase, outer_controls), (mapped.controlled_phase, all_controls)],
+        )
+
+    def _gate(self, gate: Any, qubits: list[Any]) -> _Mapped | None:
+        """One Cirq gate on ``qubits`` as IonQ gates, with the phases Cirq's matrix has."""
+        cirq = self._cirq
+        if isinstance(gate, cirq.IdentityGate):
+            return _Mapped([], ())
+        if isinstance(gate, cirq.GlobalPhaseGate):
+            coefficient = gate.coefficient
+            if isinstance(coefficient, self._sympy.Basic):
+                return None
+            value = complex(coefficient)
+            return _Mapped([], (), phase=math.atan2(value.imag, value.real))
+        for family, rotation_name, names, control_count in self._families:
+            if isinstance(gate, family):
+                exponent = gate.exponent
+                controls = tuple(qubits[:control_count])
+                target = (qubits[control_count],)
+                # The global shift multiplies the whole matrix, controls or not.
+                shift_phase = self._times_pi(exponent) * gate.global_shift
+                name = self._named(exponent, names)
+                if name is not None:
+                    return _Mapped([(name, target, None)], controls, phase=shift_phase)
+                if self._named(exponent, ((0.0, ""),)) is not None:
+                    return _Mapped([], controls, phase=shift_phase)
+                # X**t = e^{iπt/2}·rx(πt) (and likewise for Y and Z), where controls are 1.
+                angle = self._times_pi(exponent)
+                return _Mapped(
+                    [(rotation_name, target, angle)],
+                    controls,
+                    phase=shift_phase,
+                    controlled_phase=angle / 2,
+                )
+        for family, name in (
+            (cirq.XXPowGate, "xx"),
+            (cirq.YYPowGate, "yy"),
+            (cirq.ZZPowGate, "zz"),
+        ):
+            if isinstance(gate, family):
+                # XX**t = e^{iπt/2}·exp(-iπt X⊗X/2), and likewise for YY and ZZ.
+                angle = self._times_pi(gate.exponent)
+                phase = angle * gate.global_shift + angle / 2
+                return _Mapped([(name, tuple(qubits), angle)], (), phase=phase)
+        for family, name in ((cirq.HPowGate, "h"), (cirq.SwapPowGate, "swap")):
+            if isinstance(gate, family):
+                if self._named(gate.exponent, ((1.0, name),)) is None:
+                    return None  # other powers: Cirq decomposes them
+                phase = self._times_pi(gate.exponent) * gate.global_shift
+                return _Mapped([(name, tuple(qubits), None)], (), phase=phase)
+        return None
+
+    # -- numbers and symbols ----------------------------------------------------------------
+
+    def _is_symbolic(self, value: Any) -> bool:
+        return isinstance(value, self._sympy.Basic) and bool(value.free_symbols)
+
+    def _times_pi(self, exponent: Any) -> Angle:
+        if self._is_symbolic(exponent):
+            return self._sympy.pi * exponent
+        return math.pi * float(exponent)
+
+    def _named(self, exponent: Any, names: Iterable[tuple[float, str]]) -> str | None:
+        """The name whose exponent equals ``exponent`` mod 2, if any (never for symbols)."""
+        if self._is_symbolic(exponent):
+            return None
+        value = float(exponent)
+        for named, name in names:
+            if abs((value - named + 1) % 2 - 1) <= _NAMED_ATOL:
+                return name
+        return None
+
+    def _is_zero(self, value: Angle) -> bool:
+        if self._is_symbolic(value):
+            return bool(value == 0)
+        return float(value) == 0.0
+
+    def _value(self, value: Angle) -> Any:
+        """A float, or a parameter expression evaluated by sympy."""
+        if not self._is_symbolic(value):
+            return float(value)
+        return _expression(self._sympy, value)
+
+
+def _short(operation: Any) -> str:
+    """An operation as Cirq prints it, cut short (a MatrixGate prints its whole matrix)."""
+    text = str(operation)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _control_values(operation: Any) -> list[tuple[int, ...]]:
+    """Each control's accepted values (ProductOfSums; SumOfProducts expands per product)."""
+    values = operation.control_values
+    expanded = list(values.expand())
+    if len(expanded) != 1:
+        return [()]  # several accepted combinations: not plain closed controls
+    return [(value,) for value in expanded[0]]
+
+
+def _expression(sympy: Any, expression: Any) -> Any:
+    """A sympy expression as an :mod:`ionq_async.parameters` expression."""
+    from ..parameters import ParameterExpression
+
+    symbols = sorted(expression.free_symbols, key=lambda symbol: symbol.name)
+    names = tuple(symbol.name for symbol in symbols)
+    function = sympy.lambdify(symbols, expression, modules="math")
+
+    def evaluate(values: Mapping[str, float]) -> float:
+        return float(function(*(values[name] for name in names)))
+
+    return ParameterExpression.of(evaluate, frozenset(names), str(expression))
