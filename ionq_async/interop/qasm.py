@@ -22,7 +22,9 @@ own printer, with ``qelib1.inc`` gates that ``stdgates.inc`` lacks defined in fr
 
 Errors are :class:`~ionq_async.exceptions.CircuitError` naming the line: text the parser
 rejects, an unknown gate or identifier, a wrong number of qubits or parameters, an index
-out of range, ``input`` parameters (bind their values into the text first).
+out of range. ``input angle theta;`` (or ``input float``) declares a symbolic
+:class:`~ionq_async.parameters.Parameter` of the circuit (bind it with
+``circuit.bind(theta=...)``); a program that goes as OpenQASM 3 cannot have parameters.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import Any, Final
 
 from ..circuits import Circuit, Gate
 from ..exceptions import CircuitError
+from ..parameters import Parameter, ParameterExpression
 from ..programs import Qasm3Program
 from ..readout import Readout
 from . import require
@@ -188,6 +191,7 @@ class _Reader:
         self.measured: set[int] = set()
         self.measure_final = True
         self.reason: str | None = None  # why the program goes as OpenQASM 3
+        self.parameters: dict[str, Parameter] = {}
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -195,39 +199,52 @@ class _Reader:
         if self.reason is None:
             self.reason = reason
 
-    def value(self, node: Any, names: dict[str, float] | None = None) -> float:
-        """A constant expression's value (``pi`` and friends, arithmetic, functions)."""
+    def value(self, node: Any) -> float | ParameterExpression:
+        """An angle: a constant expression (``pi`` and friends, arithmetic, functions), or
+        an expression of ``input`` parameters (arithmetic only)."""
         a = self.ast
         if isinstance(node, a.IntegerLiteral | a.FloatLiteral):
             return float(node.value)
         if isinstance(node, a.Identifier):
-            if names is not None and node.name in names:
-                return names[node.name]
+            if node.name in self.parameters:
+                return self.parameters[node.name]
             if node.name in _CONSTANTS:
                 return _CONSTANTS[node.name]
             raise _error(node, f"unknown identifier {node.name!r} in an angle")
         if isinstance(node, a.UnaryExpression) and node.op.name == "-":
-            return -self.value(node.expression, names)
+            return -self.value(node.expression)
         if isinstance(node, a.BinaryExpression) and node.op.name in _BINARY:
-            left = self.value(node.lhs, names)
-            right = self.value(node.rhs, names)
+            left = self.value(node.lhs)
+            right = self.value(node.rhs)
+            symbolic = isinstance(left, ParameterExpression) or isinstance(
+                right, ParameterExpression
+            )
+            if symbolic and node.op.name == "**":
+                raise _error(node, "a parameter raised to a power is not supported")
             try:
-                return _BINARY[node.op.name](left, right)
+                return _BINARY[node.op.name](left, right)  # type: ignore[arg-type]
             except ZeroDivisionError:
                 raise _error(node, "division by zero in an angle") from None
         if isinstance(node, a.FunctionCall) and node.name.name in _FUNCTIONS:
             if len(node.arguments) != 1:
                 raise _error(node, f"{node.name.name} takes one argument")
+            argument = self.number(node.arguments[0], f"the argument of {node.name.name}")
             try:
-                return _FUNCTIONS[node.name.name](self.value(node.arguments[0], names))
+                return _FUNCTIONS[node.name.name](argument)
             except ValueError:
                 raise _error(node, f"{node.name.name} is undefined there") from None
         raise _error(node, f"cannot evaluate {type(node).__name__} as a number")
 
+    def number(self, node: Any, what: str) -> float:
+        value = self.value(node)
+        if isinstance(value, ParameterExpression):
+            raise _error(node, f"{what} must be a number, not a parameter expression")
+        return value
+
     def size(self, node: Any) -> int | None:
         if node is None:
             return None
-        value = self.value(node)
+        value = self.number(node, "a register size")
         if not value.is_integer() or value < 1:
             raise _error(node, f"a register size must be a positive integer, got {value:g}")
         return int(value)
@@ -244,15 +261,15 @@ class _Reader:
         positions: list[int] = []
         for item in items:
             if isinstance(item, a.RangeDefinition):
-                start = 0 if item.start is None else int(self.value(item.start))
-                end = size - 1 if item.end is None else int(self.value(item.end))
-                step = 1 if item.step is None else int(self.value(item.step))
+                start = 0 if item.start is None else int(self.number(item.start, "a range"))
+                end = size - 1 if item.end is None else int(self.number(item.end, "a range"))
+                step = 1 if item.step is None else int(self.number(item.step, "a range"))
                 if step == 0:
                     raise _error(node, f"{name}: a range step of 0")
                 start, end = start % size if start < 0 else start, end % size if end < 0 else end
                 positions.extend(range(start, end + (1 if step > 0 else -1), step))
             else:
-                value = self.value(item)
+                value = self.number(item, "an index")
                 if not value.is_integer():
                     raise _error(node, f"{name}: index {value:g} is not an integer")
                 index = int(value)
@@ -319,11 +336,14 @@ class _Reader:
             if node.init_expression is not None:
                 self.passthrough("a bit with an initial value")
         elif isinstance(node, a.IODeclaration):
-            raise _error(
-                node,
-                f"parameter {node.identifier.name!r} ({node.io_identifier.name} "
-                "declaration): parameters are not supported; write their values into the text",
-            )
+            name = node.identifier.name
+            if node.io_identifier.name != "input" or not isinstance(
+                node.type, a.AngleType | a.FloatType
+            ):
+                raise _error(
+                    node, f"{name!r}: only 'input angle' and 'input float' declarations are read"
+                )
+            self.parameters[name] = Parameter(name)
         elif isinstance(node, a.QuantumGateDefinition):
             self.defined.add(node.name.name)
         elif isinstance(node, a.QuantumGate):
@@ -414,7 +434,9 @@ def _broadcast(node: Any, operands: list[list[int]]) -> list[tuple[int, ...]]:
     ]
 
 
-def _ionq_gate(name: str, qubits: tuple[int, ...], controls: int, angles: list[float]) -> Gate:
+def _ionq_gate(
+    name: str, qubits: tuple[int, ...], controls: int, angles: list[float | ParameterExpression]
+) -> Gate:
     control, targets = qubits[:controls], qubits[controls:]
     rotation = angles[0] if angles else None
     if name == "phase":
@@ -476,18 +498,12 @@ def from_qasm(text: str) -> Circuit | Qasm3Program:
             clbits=tuple(reader.clbits), registers=tuple(reader.register_order), style="qiskit"
         )
     if reader.reason is not None:
+        if reader.parameters:
+            names = ", ".join(sorted(reader.parameters))
+            raise CircuitError(
+                f"OpenQASM: parameters ({names}) in a program that goes as OpenQASM 3 "
+                f"({reader.reason}) are not supported; write their values into the text"
+            )
         source = _qasm3_source(openqasm3, program, text, reader.used_gates, reader.defined)
         return Qasm3Program(source=source, num_qubits=num_qubits, readout=readout)
-    circuit = Circuit(qubits=num_qubits, gates=reader.gates)
-    if readout is not None:
-        circuit = _with_readout(circuit, readout)
-    return circuit
-
-
-def _with_readout(circuit: Circuit, readout: Readout) -> Circuit:
-    """The circuit with its readout attached (``Circuit.with_readout``, being added)."""
-    attach = getattr(circuit, "with_readout", None)
-    if attach is None:  # pragma: no cover - until the builder's readout lands
-        return circuit
-    result: Circuit = attach(readout)
-    return result
+    return Circuit(qubits=num_qubits, gates=reader.gates, readout=readout)
