@@ -141,11 +141,11 @@ def _valid_gate_names(gateset: str) -> list[str]:
 
 
 def _did_you_mean(name: str, candidates: Iterable[str]) -> str:
-    """``"; did you mean 'a' or 'b'?"`` for the closest candidates, or ``""``."""
-    close = difflib.get_close_matches(name.lower(), list(candidates), n=3, cutoff=0.6)
+    """``" (did you mean 'a' or 'b'?)"`` for the closest candidates, or ``""``."""
+    close = difflib.get_close_matches(name, sorted(candidates), n=3, cutoff=0.6)
     if not close:
         return ""
-    return "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+    return " (did you mean " + " or ".join(repr(c) for c in close) + "?)"
 
 
 def _unknown_gate(name: str, gateset: str) -> str:
@@ -153,10 +153,12 @@ def _unknown_gate(name: str, gateset: str) -> str:
     valid = _valid_gate_names(gateset)
     problem = f"unknown gate {name!r} in the {gateset} gateset"
     lowered = name.lower()
-    if gateset == "qis" and lowered in BUILDER_ALIASES:
+    if gateset == "qis" and lowered == "id":
+        problem += ": the identity is not a gate IonQ takes; leave it out"
+    elif gateset == "qis" and lowered in BUILDER_ALIASES:
         problem += (
-            f": {lowered} is Qiskit's name for {BUILDER_ALIASES[lowered]} "
-            f"(the builder's {lowered}(...) makes it)"
+            f": {lowered} is Qiskit's name for {BUILDER_ALIASES[lowered]}; write that "
+            f"gate here, or let the builder's {lowered}(...) make it"
         )
     else:
         problem += _did_you_mean(lowered, valid)
@@ -556,6 +558,7 @@ class Circuit:
     """
 
     __slots__ = (
+        "_binders",
         "_gates",
         "_gateset",
         "_max_index",
@@ -586,6 +589,7 @@ class Circuit:
         self._measured: frozenset[int] = frozenset()
         # Positions of the gates holding parameters, so bind() touches only those.
         self._parametric: list[int] = []
+        self._binders: list[_Binder] | None = None  # made by the first full bind()
         self._parameter_names: frozenset[str] = frozenset()
         self.extend(gates)
         if readout is not None:
@@ -694,6 +698,7 @@ class Circuit:
             names = _gate_parameters(gate)
             if names:
                 self._parametric.append(position)
+                self._binders = None
                 self._parameter_names |= names
         self._gates.append(gate)
         self._max_index = max(self._max_index, *gate.targets, *gate.controls)
@@ -1122,13 +1127,17 @@ class Circuit:
             raise CircuitError(_unknown_parameters(unknown, self._parameter_names))
         for key, value in given.items():
             if type(value) is not float:
-                if not _is_real(value) and not isinstance(value, numbers.Real):
-                    raise CircuitError(f"bind: {key} must be a real number, got {value!r}")
-                if isinstance(value, bool):
+                if isinstance(value, bool) or not isinstance(value, numbers.Real):
                     raise CircuitError(f"bind: {key} must be a real number, got {value!r}")
                 given[key] = float(value)
         remaining = self._parameter_names - given.keys()
         gates = list(self._gates)
+        if not remaining:
+            self._bind_all(gates, given)
+            bound = self._derive(gates)
+            bound._parametric, bound._binders = [], []
+            bound._parameter_names = remaining
+            return bound
         parametric: list[int] = []
         gateset = self._gateset
         for position in self._parametric:
@@ -1144,6 +1153,46 @@ class Circuit:
         bound._parameter_names = remaining
         return bound
 
+    def _bind_all(self, gates: list[Gate], values: dict[str, float]) -> None:
+        """Put values for every parameter into ``gates`` (the sweep's hot path).
+
+        Each parametric gate's fields are looked at once (its binder); a bound gate is
+        checked only where binding can break it: a value that is not finite, ms's angle.
+        """
+        binders = self._binders
+        if binders is None:
+            binders = self._binders = [
+                _binder(position, gates[position]) for position in self._parametric
+            ]
+        for position, base, scalars, sequences in binders:
+            fields = base.copy()
+            finite = True
+            try:
+                for field, expression in scalars:
+                    number = fields[field] = expression._evaluate(values)
+                    finite = finite and math.isfinite(number)
+                for field, items in sequences:
+                    numbers_ = tuple(
+                        item._evaluate(values) if isinstance(item, ParameterExpression) else item
+                        for item in items
+                    )
+                    finite = finite and all(math.isfinite(n) for n in numbers_)
+                    fields[field] = numbers_
+            except ArithmeticError:
+                # Evaluate again through the public path, which names the values.
+                for expression in _expressions(gates[position]):
+                    try:
+                        expression.evaluate(values)
+                    except CircuitError as error:
+                        raise CircuitError(error.problem, position=position) from error
+                raise
+            gate = Gate(**fields)
+            if not finite or fields["gate"] == "ms":
+                problem = _parameter_problem(gate, self._gateset)
+                if problem:
+                    raise CircuitError(problem, position=position)
+            gates[position] = gate
+
     def _derive(self, gates: list[Gate]) -> Circuit:
         """A circuit like this one holding ``gates`` (already checked against it)."""
         new = Circuit.__new__(Circuit)
@@ -1155,6 +1204,7 @@ class Circuit:
         new._readout = self._readout
         new._measured = self._measured
         new._parametric = list(self._parametric)
+        new._binders = None
         new._parameter_names = self._parameter_names
         return new
 
@@ -1257,8 +1307,42 @@ def _unknown_parameters(unknown: Iterable[str], known: frozenset[str]) -> str:
     noun = "parameter" if len(names) == 1 else "parameters"
     return (
         f"bind: no {noun} named {', '.join(repr(n) for n in names)} in this circuit"
-        f"{_did_you_mean(first, known)} (its parameters: {listed})"
+        f"{_did_you_mean(first, known)}; its parameters: {listed}"
     )
+
+
+# A parametric gate's binder: its position, its fields, the scalar fields holding an
+# expression, and the sequence fields (phases, coefficients) holding one.
+_Binder = tuple[
+    int,
+    dict[str, Any],
+    tuple[tuple[str, ParameterExpression], ...],
+    tuple[tuple[str, tuple[ParameterValue, ...]], ...],
+]
+_SCALAR_FIELDS: Final = ("rotation", "phase", "angle", "time")
+_SEQUENCE_FIELDS: Final = ("phases", "coefficients")
+
+
+def _binder(position: int, gate: Gate) -> _Binder:
+    fields = {field.name: getattr(gate, field.name) for field in attrs.fields(Gate)}
+    scalars = tuple(
+        (name, fields[name])
+        for name in _SCALAR_FIELDS
+        if isinstance(fields[name], ParameterExpression)
+    )
+    sequences = tuple(
+        (name, fields[name])
+        for name in _SEQUENCE_FIELDS
+        if fields[name] is not None
+        and any(isinstance(item, ParameterExpression) for item in fields[name])
+    )
+    return position, fields, scalars, sequences
+
+
+def _expressions(gate: Gate) -> list[ParameterExpression]:
+    values = [gate.rotation, gate.phase, gate.angle, gate.time]
+    values += [*(gate.phases or ()), *(gate.coefficients or ())]
+    return [value for value in values if isinstance(value, ParameterExpression)]
 
 
 def _bind_value(value: Any, values: Mapping[str, float]) -> Any:
@@ -1309,7 +1393,7 @@ def _missing_method(name: str) -> str:
         )
     else:
         problem += _did_you_mean(lowered, _BUILDER_METHODS)
-    return f"{problem}. Gate methods: {', '.join(_BUILDER_METHODS)}"
+    return f"{problem}; the gate methods are {', '.join(_BUILDER_METHODS)}"
 
 
 def _kind(value: object) -> str:
