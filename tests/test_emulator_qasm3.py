@@ -233,3 +233,55 @@ async def test_a_job_counts_the_programs_qubits_and_gates(client: Client) -> Non
 async def test_register_ranges_are_inclusive(client: Client) -> None:
     source = HEADER3 + "qubit[4] q;\nx q[1:2];\n"
     assert await run_program(client, source) == {0b0110: 1.0}
+
+
+FRAGMENTS = [
+    "qubit[2] q;",
+    "qubit r;",
+    "bit[2] c;",
+    "x q[0];",
+    "cx q[0], q[1];",
+    "rx(pi/2) q;",
+    "c = measure q;",
+    "c[0] = measure q[1];",
+    "reset q[0];",
+    "barrier q;",
+    "gphase(0.2);",
+    "ctrl @ gphase(0.1) q[0];",
+    "inv @ pow(3) @ s q[1];",
+    "negctrl(2) @ x q[0], q[1], r;",
+    "gate g(t) a, b { ry(t) a; cx a, b; }",
+    "g(0.3) q[0], q[1];",
+    "x q[5];",
+    "x $3;",
+    "if (c[0]) x q[0];",
+    "for int i in [0:1] { x q[0]; }",
+    "rx(1/0) q[0];",
+    "foo q;",
+    "measure q[0] -> c[1];",
+    "u3(1, 2) q[0];",
+    "x q[0:1:-1];",
+    "x q[{0, 1}];",
+    "x q[-3];",
+    "int i = 3;",
+    "const float a = 0.5;",
+    "delay[1ns] q;",
+    "cu(1,2,3,4) q[0], q[1];",
+]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_any_program_is_read_or_refused_with_a_failure_code(seed: int) -> None:
+    import random
+
+    from ionq_async.emulator.qasm3 import ProgramError, read_program
+
+    rng = random.Random(seed)
+    body = "\n".join(rng.choice(FRAGMENTS) for _ in range(rng.randint(1, 8)))
+    try:
+        program = read_program(HEADER3 + "qubit[2] q;\nbit[2] c;\n" + body)
+    except ProgramError as error:
+        assert error.failure_code in ("InvalidProgram", "UnsupportedOperation")
+        assert str(error)
+    else:
+        assert program.num_qubits >= 2

@@ -222,3 +222,19 @@ async def test_a_program_that_goes_as_openqasm3_runs_on_the_emulator(client: Cli
     assert job.type == "ionq.qasm3.v1"
     p_one = float(np.sin(0.2) ** 2)  # cos²(θ/2), sin²(θ/2) with θ = 0.4: q1 copies q0
     assert_close(await client.probabilities(created.id), {0: 1 - p_one, 2: p_one})
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_any_program_converts_or_is_a_circuit_error(seed: int) -> None:
+    import random
+
+    from test_emulator_qasm3 import FRAGMENTS
+
+    rng = random.Random(seed)
+    body = "\n".join(rng.choice(FRAGMENTS) for _ in range(rng.randint(1, 8)))
+    try:
+        converted = from_qasm(HEADER3 + "qubit[2] q;\nbit[2] c;\n" + body)
+    except CircuitError as error:
+        assert str(error).startswith("OpenQASM")
+    else:
+        assert isinstance(converted, Circuit | Qasm3Program)

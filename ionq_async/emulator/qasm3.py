@@ -365,6 +365,19 @@ class _Reader:
             if isinstance(node, a.Include):
                 if node.filename not in ("stdgates.inc", "qelib1.inc"):
                     raise _invalid(node, f"cannot include {node.filename!r}")
+            elif isinstance(node, a.QubitDeclaration) and (
+                node.qubit.name in self.qubit_registers or node.qubit.name in self.bit_registers
+            ):
+                raise _invalid(node, f"{node.qubit.name!r} is declared twice")
+            elif (
+                isinstance(node, a.ClassicalDeclaration)
+                and isinstance(node.type, a.BitType)
+                and (
+                    node.identifier.name in self.qubit_registers
+                    or node.identifier.name in self.bit_registers
+                )
+            ):
+                raise _invalid(node, f"{node.identifier.name!r} is declared twice")
             elif isinstance(node, a.QubitDeclaration):
                 size = None if node.size is None else self.integer(node.size, "a register size")
                 self.qubit_registers[node.qubit.name] = (self.width, size)
@@ -415,6 +428,8 @@ class _Reader:
             kind = modifier.modifier.name
             if kind in ("ctrl", "negctrl"):
                 count = 1 if modifier.argument is None else self.integer(modifier.argument, "ctrl")
+                if count < 1:
+                    raise _invalid(node, f"{kind}({count}) needs at least one control")
                 controls.append((kind == "negctrl", count))
             elif kind == "inv":
                 invert = not invert
@@ -426,7 +441,10 @@ class _Reader:
         if power < 0:
             invert, power = not invert, -power
         control_count = sum(count for _, count in controls)
-        arguments = [self.value(argument, names) for argument in node.arguments]
+        if isinstance(node, a.QuantumPhase):
+            arguments = [self.value(node.argument, names)]
+        else:
+            arguments = [self.value(argument, names) for argument in node.arguments]
         if isinstance(node, a.QuantumPhase):
             name, base = "gphase", None
             want_params, want_qubits = 1, control_count

@@ -322,7 +322,17 @@ class _Reader:
                     node,
                     f"cannot include {node.filename!r}: only qelib1.inc and stdgates.inc are known",
                 )
-        elif isinstance(node, a.QubitDeclaration):
+        elif isinstance(node, a.QubitDeclaration | a.ClassicalDeclaration | a.IODeclaration):
+            self.declare(node)
+        else:
+            self.operation(node)
+
+    def declare(self, node: Any) -> None:
+        a = self.ast
+        name = (node.qubit if isinstance(node, a.QubitDeclaration) else node.identifier).name
+        if name in self.qubit_registers or name in self.bit_registers or name in self.parameters:
+            raise _error(node, f"{name!r} is declared twice")
+        if isinstance(node, a.QubitDeclaration):
             size = self.size(node.size)
             self.qubit_registers[node.qubit.name] = (self.num_qubits, size)
             self.num_qubits += 1 if size is None else size
@@ -344,7 +354,12 @@ class _Reader:
                     node, f"{name!r}: only 'input angle' and 'input float' declarations are read"
                 )
             self.parameters[name] = Parameter(name)
-        elif isinstance(node, a.QuantumGateDefinition):
+        else:
+            self.passthrough(_describe(node))  # a classical variable
+
+    def operation(self, node: Any) -> None:
+        a = self.ast
+        if isinstance(node, a.QuantumGateDefinition):
             self.defined.add(node.name.name)
         elif isinstance(node, a.QuantumGate):
             self.gate(node)
