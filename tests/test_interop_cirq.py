@@ -74,6 +74,27 @@ THREE_QUBIT: dict[Any, int] = {
 }
 
 
+class UnitaryOnly(cirq.Gate):  # type: ignore[misc]
+    """A gate that gives Cirq only its matrix (no decomposition): Cirq's matrix
+    decompositions take it apart."""
+
+    def __init__(self, qubits: int, seed: int) -> None:
+        self._qubits = qubits
+        self._matrix = cirq.testing.random_unitary(2**qubits, random_state=seed)
+
+    def _num_qubits_(self) -> int:
+        return self._qubits
+
+    def _unitary_(self) -> np.ndarray:
+        return self._matrix
+
+    def _circuit_diagram_info_(self, args: Any) -> tuple[str, ...]:
+        return ("U",) * self._qubits
+
+    def __str__(self) -> str:
+        return f"UnitaryOnly({self._qubits})"
+
+
 def line(n: int) -> list[Any]:
     return list(cirq.LineQubit.range(n))
 
@@ -284,6 +305,7 @@ def _gate_cases() -> list[tuple[str, Any]]:
         cirq.H**0.3,
         cirq.PhasedXPowGate(phase_exponent=0.2, exponent=0.4),
         cirq.MatrixGate(cirq.testing.random_unitary(2, random_state=3)),
+        UnitaryOnly(1, seed=5),
     ]
     for gate in one:
         cases.append((str(gate), cirq.Circuit(cirq.H(a), gate.on(b))))
@@ -312,6 +334,7 @@ def _gate_cases() -> list[tuple[str, Any]]:
         cirq.ISWAP**0.3,
         cirq.FSimGate(0.3, 0.2),
         cirq.MatrixGate(cirq.testing.random_unitary(4, random_state=3)),
+        UnitaryOnly(2, seed=6),
     ]
     for gate in two:
         cases.append((str(gate), cirq.Circuit(cirq.H(a), gate.on(a, b))))
@@ -324,6 +347,7 @@ def _gate_cases() -> list[tuple[str, Any]]:
         cirq.CSWAP,
         cirq.MatrixGate(cirq.testing.random_unitary(8, random_state=3)),
         cirq.qft(a, b, c).gate,
+        UnitaryOnly(3, seed=7),
     ]
     for gate in three:
         cases.append((str(gate), cirq.Circuit(cirq.H.on_each(a, b), gate.on(a, b, c))))
@@ -516,6 +540,8 @@ def symbolic() -> tuple[Any, Any, Any]:
         cirq.PhasedXPowGate(phase_exponent=theta, exponent=0.3).on(c),
         cirq.CZPowGate(exponent=phi, global_shift=0.2).on(b, c).controlled_by(a),
         (cirq.YY**theta).on(b, c),
+        (cirq.ISWAP**phi).on(a, b),  # decomposed by Cirq, symbols and all
+        (cirq.H**theta).on(c),
         cirq.measure(a, c, key="m"),
     )
     return circuit, theta, phi
@@ -599,8 +625,12 @@ def test_classical_control_is_refused_naming_it() -> None:
             ),
             "confusion map",
         ),
+        (
+            cirq.Circuit(UnitaryOnly(4, seed=8).on(*cirq.LineQubit.range(4))),
+            "Cirq offers no decomposition",
+        ),
     ],
-    ids=["noise", "empty", "qutrit", "repeated-key", "confusion"],
+    ids=["noise", "empty", "qutrit", "repeated-key", "confusion", "four-qubit-matrix"],
 )
 def test_what_cannot_run_is_refused_with_the_reason(circuit: Any, match: str) -> None:
     with pytest.raises(CircuitError, match=match):
@@ -612,15 +642,12 @@ def test_a_non_circuit_is_refused() -> None:
         from_cirq("H 0")
 
 
-def test_a_symbol_cirq_cannot_decompose_names_it() -> None:
+def test_a_symbol_cirq_cannot_decompose_asks_to_resolve_it() -> None:
     a, b = cirq.LineQubit.range(2)
-    circuit = cirq.Circuit((cirq.H ** sympy.Symbol("s")).on(a).controlled_by(b, control_values=[0]))
-    try:
-        converted = from_cirq(circuit)
-    except CircuitError as error:
-        assert "resolve" in str(error)
-    else:
-        assert isinstance(converted, Circuit) and converted.parameters == {"s"}
+    s = sympy.Symbol("s")
+    circuit = cirq.Circuit((cirq.H**s).on(a).controlled_by(b, control_values=[0]))
+    with pytest.raises(CircuitError, match=r"symbols \(s\) unresolved.*resolve_parameters"):
+        from_cirq(circuit)
 
 
 # ---------------------------------------------------------------------------------------

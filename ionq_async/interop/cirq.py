@@ -25,9 +25,11 @@ per measurement key in order of appearance, its bits in the order the measuremen
 its qubits, so :meth:`Readout.per_key` gives per key the integers Cirq's
 ``Result.histogram(key=...)`` gives (first qubit most significant). An ``invert_mask``
 flips the measured qubit at the end (an ``x``), as Cirq flips the bit. A circuit that acts
-on a measured qubit again, resets a used qubit, or has classically controlled operations
-is written by Cirq as OpenQASM 3 (``cirq.qasm`` with version 3.0) and sent as an
-``ionq.qasm3.v1`` job (:class:`~ionq_async.programs.Qasm3Program`).
+on a measured qubit again or resets a used qubit is written by Cirq as OpenQASM 3
+(``cirq.qasm`` with version 3.0) and sent as an ``ionq.qasm3.v1`` job
+(:class:`~ionq_async.programs.Qasm3Program`); its readout is kept only when every key is
+measured finally (the API reports the qubits' final states). Classically controlled
+operations are refused with a CircuitError: IonQ runs no branches, on any target.
 
 **Symbols.** ``sympy`` symbols in exponents and angles become
 :mod:`ionq_async.parameters` expressions evaluated by sympy, so
@@ -41,6 +43,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from ..circuits import MAX_CONTROLS, Circuit, Gate
 from ..exceptions import CircuitError
@@ -71,8 +75,9 @@ Angle = Any  # a float, or a sympy expression with free symbols
 
 
 def from_cirq(circuit: Any) -> Circuit | Qasm3Program:
-    """A Cirq circuit as a :class:`Circuit`, or a :class:`Qasm3Program` when it measures
-    mid-circuit or branches on a measurement (see the module docstring)."""
+    """A Cirq circuit as a :class:`Circuit`, or as a :class:`Qasm3Program` when it acts on a
+    measured qubit or resets a used one; CircuitError for what IonQ cannot run (classical
+    control, noise, qudits, ...). See the module docstring."""
     cirq = require("cirq")
     if not isinstance(circuit, cirq.AbstractCircuit):
         raise CircuitError(f"expected a cirq.Circuit, got {type(circuit).__name__}")
@@ -104,8 +109,8 @@ def from_cirq(circuit: Any) -> Circuit | Qasm3Program:
 
 def _needs_qasm3(cirq: Any, operations: Sequence[Any]) -> bool:
     """True for an operation on a measured qubit or a reset of a used qubit (a reset of a
-    fresh qubit does nothing and is dropped). Classical control is refused: IonQ runs no
-    branches, on any target."""
+    fresh qubit does nothing and is dropped). Raises CircuitError for classical control
+    (IonQ runs no branches, on any target) and for confusion maps."""
     used: set[Any] = set()
     measured: set[Any] = set()
     needs = False
@@ -122,6 +127,11 @@ def _needs_qasm3(cirq: Any, operations: Sequence[Any]) -> bool:
             needs = needs or bool(used & qubits)
             continue
         if _is_measurement(cirq, operation):
+            if operation.gate.confusion_map:
+                raise CircuitError(
+                    f"Cirq measurement {cirq.measurement_key_name(operation)!r} has a "
+                    "confusion map; IonQ measurements cannot apply one"
+                )
             measured |= qubits
         used |= qubits
     return needs
@@ -142,7 +152,7 @@ def _to_qasm3(
     if cirq.is_parameterized(circuit):
         names = sorted(str(name) for name in cirq.parameter_names(circuit))
         raise CircuitError(
-            "a Cirq circuit with mid-circuit measurement or classical control goes as "
+            "a Cirq circuit with mid-circuit measurement or reset goes as "
             f"OpenQASM 3, which cannot hold symbols ({', '.join(names)}); resolve them "
             "first with cirq.resolve_parameters(circuit, {...})"
         )
@@ -177,7 +187,7 @@ def _final_readout(
                 last_touch[qubit] = position
     for position, operation in measurements:
         gate = operation.gate
-        if any(gate.full_invert_mask()) or gate.confusion_map:
+        if any(gate.full_invert_mask()):
             return None
         if any(last_touch.get(qubit, -1) > position for qubit in operation.qubits):
             return None
@@ -252,7 +262,7 @@ class _Translator:
         self._final_flips: list[int] = []
         self._frame = _ReadoutFrame()
         # Families of EigenGates: (class, rotation, named exponents, leading controls).
-        self._families: tuple[tuple[type, str, tuple[tuple[float, str], ...], int], ...] = (
+        self._families: tuple[tuple[Any, str, tuple[tuple[float, str], ...], int], ...] = (
             (cirq.XPowGate, "rx", _X_NAMES, 0),
             (cirq.YPowGate, "ry", _Y_NAMES, 0),
             (cirq.ZPowGate, "rz", _Z_NAMES, 0),
@@ -274,20 +284,40 @@ class _Translator:
         return self._translate(operation) is not None
 
     def matrix_decomposition(self, operation: Any) -> list[Any] | None:
-        """Cirq's matrix decompositions, for gates that give only a unitary."""
+        """Cirq's matrix decompositions, for gates that give only a unitary (on up to three
+        qubits, or controlled ones of those), made exact by the global phase they leave out
+        (it matters once the gate is controlled)."""
         cirq = self._cirq
         if cirq.is_parameterized(operation) or not cirq.has_unitary(operation):
             return None
+        if isinstance(operation, cirq.ControlledOperation):
+            pieces = self.matrix_decomposition(operation.sub_operation)
+            if pieces is None:
+                return None
+            return [
+                piece.controlled_by(*operation.controls, control_values=operation.control_values)
+                for piece in pieces
+            ]
         qubits = operation.qubits
         matrix = cirq.unitary(operation)
         if len(qubits) == 1:
             gate = cirq.single_qubit_matrix_to_phxz(matrix)
-            return [] if gate is None else [gate.on(qubits[0])]
-        if len(qubits) == 2:
-            return list(cirq.two_qubit_matrix_to_cz_operations(qubits[0], qubits[1], matrix))
-        if len(qubits) == 3:
-            return list(cirq.three_qubit_matrix_to_operations(*qubits, matrix))
-        return None
+            pieces = [] if gate is None else [gate.on(qubits[0])]
+        elif len(qubits) == 2:
+            pieces = list(
+                cirq.two_qubit_matrix_to_cz_operations(
+                    qubits[0], qubits[1], matrix, allow_partial_czs=True
+                )
+            )
+        elif len(qubits) == 3:
+            pieces = list(cirq.three_qubit_matrix_to_operations(*qubits, matrix))
+        else:
+            return None
+        # The decompositions are equal up to a global phase: put it back.
+        made = cirq.Circuit(pieces).unitary(qubit_order=qubits)
+        row, column = np.unravel_index(np.argmax(np.abs(matrix)), matrix.shape)
+        ratio = matrix[row, column] / made[row, column]
+        return [*pieces, cirq.global_phase_operation(ratio / abs(ratio))]
 
     def stuck(self, operation: Any) -> Exception:
         """The error for an operation neither IonQ nor Cirq's decompositions can express."""
@@ -335,11 +365,6 @@ class _Translator:
     def _measurement(self, operation: Any) -> None:
         cirq = self._cirq
         gate = operation.gate
-        if gate.confusion_map:
-            raise CircuitError(
-                f"Cirq measurement {cirq.measurement_key_name(operation)!r} has a confusion "
-                "map; IonQ measurements cannot apply one"
-            )
         qubits = [self._index[qubit] for qubit in operation.qubits]
         self._frame.add(cirq.measurement_key_name(operation), qubits)
         for qubit, inverted in zip(qubits, gate.full_invert_mask(), strict=True):
