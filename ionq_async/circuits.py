@@ -648,6 +648,10 @@ class Circuit:
             and self._gates == other._gates
         )
 
+    def __copy__(self) -> Circuit:
+        # Its own list of gates (the gates themselves are immutable and shared).
+        return self._derive(list(self._gates))
+
     def __repr__(self) -> str:
         return (
             f"Circuit(qubits={self._qubits!r}, gateset={self._gateset!r}, "

@@ -128,28 +128,28 @@ class ParameterExpression:
 
     # -- arithmetic -----------------------------------------------------------------------
 
-    def __add__(self, other: object) -> ParameterExpression:
+    def __add__(self, other: float | ParameterExpression) -> ParameterExpression:
         return _combine("+", self, other)
 
-    def __radd__(self, other: object) -> ParameterExpression:
+    def __radd__(self, other: float | ParameterExpression) -> ParameterExpression:
         return _combine("+", other, self)
 
-    def __sub__(self, other: object) -> ParameterExpression:
+    def __sub__(self, other: float | ParameterExpression) -> ParameterExpression:
         return _combine("-", self, other)
 
-    def __rsub__(self, other: object) -> ParameterExpression:
+    def __rsub__(self, other: float | ParameterExpression) -> ParameterExpression:
         return _combine("-", other, self)
 
-    def __mul__(self, other: object) -> ParameterExpression:
+    def __mul__(self, other: float | ParameterExpression) -> ParameterExpression:
         return _combine("*", self, other)
 
-    def __rmul__(self, other: object) -> ParameterExpression:
+    def __rmul__(self, other: float | ParameterExpression) -> ParameterExpression:
         return _combine("*", other, self)
 
-    def __truediv__(self, other: object) -> ParameterExpression:
+    def __truediv__(self, other: float | ParameterExpression) -> ParameterExpression:
         return _combine("/", self, other)
 
-    def __rtruediv__(self, other: object) -> ParameterExpression:
+    def __rtruediv__(self, other: float | ParameterExpression) -> ParameterExpression:
         return _combine("/", other, self)
 
     def __neg__(self) -> ParameterExpression:
@@ -257,11 +257,9 @@ class _Binary(ParameterExpression):
         self._parameters = left._parameters | right._parameters
         self._precedence = precedence
         left_text = left._text if left._precedence >= precedence else f"({left._text})"
-        # a - (b - c) and a / (b * c) need their parentheses; a + (b + c) does not.
-        right_needs = right._precedence < precedence or (
-            right._precedence == precedence and symbol in "-/"
-        )
-        right_text = f"({right._text})" if right_needs else right._text
+        # Python reads "a - b - c" as (a - b) - c: a right operand of the same precedence
+        # keeps its parentheses, so the text evaluates exactly as the expression does.
+        right_text = right._text if right._precedence > precedence else f"({right._text})"
         spacer = " " if precedence == _SUM else ""
         self._text = f"{left_text}{spacer}{symbol}{spacer}{right_text}"
 
