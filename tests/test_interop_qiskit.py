@@ -26,7 +26,7 @@ from qiskit.circuit.library import HGate, RYGate, XGate
 from qiskit.circuit.random import random_circuit
 from qiskit.compiler import transpiler as qiskit_transpiler
 from qiskit.providers.basic_provider import BasicSimulator
-from qiskit.quantum_info import Statevector
+from qiskit.quantum_info import DensityMatrix, Kraus, Operator, Statevector
 
 from ionq_async import interop
 from ionq_async.circuits import Circuit
@@ -402,6 +402,48 @@ def test_mid_circuit_measurement_goes_as_openqasm_3() -> None:
     assert program.to_json()["data"].startswith("OPENQASM 3.0;")
     # Classical bit 0 was read before the qubit was acted on again: no final-state readout.
     assert program.readout is None
+
+
+def exact_final_probabilities(qc: QuantumCircuit) -> dict[int, float]:
+    """Probabilities of the qubits at the end of a circuit with mid-circuit measurements and
+    resets, from Qiskit's DensityMatrix: a measurement whose value is not used is the
+    complete dephasing of its qubit, a reset the channel to |0>."""
+    dephase = Kraus([np.diag([1, 0]), np.diag([0, 1])])
+    to_zero = Kraus([np.array([[1, 0], [0, 0]]), np.array([[0, 1], [0, 0]])])
+    state = DensityMatrix.from_label("0" * qc.num_qubits)
+    for instruction in qc.data:
+        qubits = [qc.find_bit(qubit).index for qubit in instruction.qubits]
+        kind = instruction.operation.name
+        if kind == "barrier":
+            continue
+        channel = {"measure": dephase, "reset": to_zero}.get(kind)
+        state = state.evolve(channel or Operator(instruction.operation), qargs=qubits)
+    return {int(key, 2): p for key, p in state.probabilities_dict().items()}
+
+
+def mid_circuit(num_qubits: int, seed: int) -> QuantumCircuit:
+    """A random circuit with measurements and resets between its layers."""
+    rng = np.random.default_rng(seed)
+    qc = QuantumCircuit(num_qubits, num_qubits)
+    for layer in range(3):
+        qc.compose(qiskit_random_circuit(num_qubits, depth=2, seed=seed + layer), inplace=True)
+        qubit = int(rng.integers(num_qubits))
+        qc.measure(qubit, qubit)
+        if layer == 1:
+            qc.reset(int(rng.integers(num_qubits)))
+    return qc
+
+
+async def test_mid_circuit_measurement_and_reset_run_exactly_as_openqasm_3(
+    client: Client,
+) -> None:
+    circuits = [mid_circuit(n, seed=n) for n in range(2, 6)]
+    programs = [from_qiskit(qc) for qc in circuits]
+    assert all(isinstance(program, Qasm3Program) for program in programs)
+    for qc, program in zip(circuits, programs, strict=True):
+        job = await client.wait(await client.submit(program, shots=1000))
+        ours = await client.probabilities(job)
+        assert_close(ours, exact_final_probabilities(qc), f"mid-circuit {qc.num_qubits}q")
 
 
 def test_classical_control_goes_as_openqasm_3_with_its_final_readout() -> None:
