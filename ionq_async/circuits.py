@@ -1182,7 +1182,7 @@ class Circuit:
                     )
                     finite = finite and all(math.isfinite(n) for n in numbers_)
                     fields[field] = numbers_
-            except ArithmeticError:
+            except (ArithmeticError, ValueError, TypeError):
                 # Evaluate again through the public path, which names the values.
                 for expression in _expressions(gates[position]):
                     try:

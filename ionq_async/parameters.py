@@ -96,7 +96,10 @@ class ParameterExpression:
             raise _missing(self, values)
         try:
             return self._evaluate(values)
-        except ArithmeticError as error:
+        except CircuitError:
+            raise
+        # Division by zero, a domain error or a complex value inside a foreign expression.
+        except (ArithmeticError, ValueError, TypeError) as error:
             given = ", ".join(f"{name}={values[name]!r}" for name in sorted(self._parameters))
             raise CircuitError(f"{self} cannot be evaluated at {given}: {error}") from error
 

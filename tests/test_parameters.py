@@ -362,3 +362,12 @@ def test_binding_equals_building_with_the_numbers(a: float, b: float) -> None:
     template = Circuit(qubits=2).rx(theta, 0).rzz(theta - phi, 0, 1).p(phi * 2, 1)
     direct = Circuit(qubits=2).rx(a, 0).rzz(a - b, 0, 1).p(b * 2, 1)
     assert template.bind(theta=a, phi=b).to_json() == direct.to_json()
+
+
+def test_a_foreign_expression_failing_at_a_value_is_a_circuit_error_naming_the_gate() -> None:
+    logarithm = ParameterExpression.of(lambda v: math.log(v["x"]), ["x"], "log(x)")
+    template = Circuit().h(0).rz(logarithm, 0)
+    assert template.bind(x=1.0).gates[1].rotation == 0.0
+    with pytest.raises(CircuitError, match=r"cannot be evaluated at x=-1\.0") as caught:
+        template.bind(x=-1.0)
+    assert caught.value.position == 1
