@@ -524,6 +524,29 @@ async def test_mid_circuit_measurement_runs_with_cirqs_probabilities(
     assert_close(as_cirq_index(probabilities, 3), theirs, "mid-circuit")
 
 
+async def test_repeated_subcircuits_and_controlled_phases_run_as_openqasm_3(
+    client: Client,
+) -> None:
+    a, b, c = MIXED
+    circuit = cirq.Circuit(
+        cirq.CircuitOperation(
+            cirq.FrozenCircuit(cirq.H(a), cirq.measure(a, key="m")), repetitions=2
+        ),
+        cirq.H(b),
+        cirq.XPowGate(exponent=0.3, global_shift=0.2).on(c).controlled_by(b),
+        cirq.global_phase_operation(1j).controlled_by(b),
+        cirq.measure(b, key="k"),
+        cirq.ry(0.3).on(b),
+        (cirq.CCZ**0.3).on(a, b, c),
+        cirq.measure(a, b, c, key="f"),
+    )
+    program = from_cirq(circuit)
+    assert isinstance(program, Qasm3Program)
+    final = cirq.final_density_matrix(circuit, ignore_measurement_results=True, dtype=np.complex128)
+    theirs = nonzero(np.real(np.diag(final)))
+    assert_close(as_cirq_index(await run_one(client, program), 3), theirs, "subcircuits")
+
+
 def test_a_reset_of_a_used_qubit_goes_as_openqasm_3_and_of_a_fresh_one_is_dropped() -> None:
     a, b = cirq.LineQubit.range(2)
     fresh = from_cirq(cirq.Circuit(cirq.reset(b), cirq.H(a), cirq.CNOT(a, b)))

@@ -148,7 +148,7 @@ def _is_measurement(cirq: Any, operation: Any) -> bool:
 def _to_qasm3(
     cirq: Any, circuit: Any, qubits: Sequence[Any], operations: Sequence[Any]
 ) -> Qasm3Program:
-    """Cirq's own OpenQASM 3 for the circuit (its qubits in the same order as ours)."""
+    """Cirq's own OpenQASM 3 for the circuit (``cirq.Circuit.to_qasm``, version 3.0)."""
     if cirq.is_parameterized(circuit):
         names = sorted(str(name) for name in cirq.parameter_names(circuit))
         raise CircuitError(
@@ -156,13 +156,11 @@ def _to_qasm3(
             f"OpenQASM 3, which cannot hold symbols ({', '.join(names)}); resolve them "
             "first with cirq.resolve_parameters(circuit, {...})"
         )
-    args = cirq.QasmArgs(
-        version="3.0",
-        precision=_QASM_PRECISION,
-        qubit_id_map={qubit: f"q[{index}]" for index, qubit in enumerate(qubits)},
-    )
+    # The operations as decomposed (subcircuits unrolled, so that Cirq declares every
+    # measurement key), qubits in our order: q[i] is our qubit i.
+    flat = cirq.Circuit(operations)
     try:
-        source = cirq.qasm(circuit, args=args)
+        source = flat.to_qasm(version="3.0", precision=_QASM_PRECISION, qubit_order=qubits)
     except ValueError as error:
         raise CircuitError(f"Cirq cannot write this circuit as OpenQASM 3: {error}") from error
     index = {qubit: position for position, qubit in enumerate(qubits)}
