@@ -323,6 +323,7 @@ def test_classical_bits_outside_ordered_registers_form_one_group() -> None:
     assert converted.readout is not None
     assert converted.readout.registers == ()
     assert keyed(converted.readout, {0b10: 1.0}) == {"01": 1.0}
+    assert BasicSimulator().run(qc, shots=5).result().get_counts() == {"01": 5}
 
 
 # ---------------------------------------------------------------------------------------
