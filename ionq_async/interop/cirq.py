@@ -10,7 +10,8 @@ reads each key as Cirq does (see below).
 
 **Gates.** What IonQ runs as it is maps one to one, with the facts cirq-ionq's serializer
 uses (rotation = exponent·π): ``X**t``, ``Y**t``, ``Z**t`` (and ``cirq.rx/ry/rz``) become
-``x y z s si t ti v vi`` at those exponents and ``rx ry rz`` otherwise; ``H``, ``SWAP``,
+``x y z s si t ti v vi`` at those exponents and ``rx ry rz`` otherwise (never ``z`` with
+a ``rotation``, whose meaning under controls the API does not document); ``H``, ``SWAP``,
 ``XX**t``, ``YY**t``, ``ZZ**t`` become ``h``, ``swap``, ``xx yy zz``; ``CX**t``, ``CZ**t``,
 ``CCX**t``, ``CCZ**t`` and any controlled one of these (``controlled_by``,
 ``cirq.ControlledGate``, closed controls, up to seven) keep their controls. Everything else
@@ -26,10 +27,11 @@ its qubits, so :meth:`Readout.per_key` gives per key the integers Cirq's
 ``Result.histogram(key=...)`` gives (first qubit most significant). An ``invert_mask``
 flips the measured qubit at the end (an ``x``), as Cirq flips the bit. A circuit that acts
 on a measured qubit again or resets a used qubit is written by Cirq as OpenQASM 3
-(``cirq.qasm`` with version 3.0) and sent as an ``ionq.qasm3.v1`` job
-(:class:`~ionq_async.programs.Qasm3Program`); its readout is kept only when every key is
-measured finally (the API reports the qubits' final states). Classically controlled
-operations are refused with a CircuitError: IonQ runs no branches, on any target.
+(``Circuit.to_qasm`` with version 3.0, from the decomposed operations) and sent as an
+``ionq.qasm3.v1`` job (:class:`~ionq_async.programs.Qasm3Program`); its readout is kept
+only when every key is measured finally (the API reports the qubits' final states).
+Classically controlled operations are refused with a CircuitError: IonQ runs no branches,
+on any target.
 
 **Symbols.** ``sympy`` symbols in exponents and angles become
 :mod:`ionq_async.parameters` expressions evaluated by sympy, so
