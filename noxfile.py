@@ -19,9 +19,13 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
-    """ruff over the package, tests and benchmarks."""
-    session.install("ruff>=0.5")
+    """ruff over the package, tests and benchmarks; the import contracts (pyproject.toml)."""
+    session.install("ruff>=0.5", "import-linter>=2.0")
     session.run("ruff", "check", *PACKAGES)
+    session.run("ruff", "format", "--check", *PACKAGES)
+    # lint-imports reads the installed package's import graph: install it (no extras).
+    session.install("-e", ".", "--no-deps")
+    session.run("lint-imports")
 
 
 @nox.session(python="3.11")

@@ -19,9 +19,8 @@ import math
 import os
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Final, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
 
-import aiohttp
 import cattrs
 
 from ._batch import (
@@ -73,6 +72,9 @@ from .models import (
     WhoAmI,
 )
 from .results import Result, job_width, parse_probabilities, validate_probabilities
+
+if TYPE_CHECKING:
+    import aiohttp
 
 __all__ = ["Client"]
 

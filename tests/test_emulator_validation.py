@@ -44,7 +44,7 @@ def with_gate(gate: Any, **input_changes: Any) -> dict[str, Any]:
 BAD_PAYLOADS = [
     ("no type", {k: v for k, v in payload().items() if k != "type"}, "type"),
     ("unknown type", payload(type="ionq.circuit.v9"), "type"),
-    ("qasm3 unsupported", payload(type="ionq.qasm3.v1"), "type"),
+    ("qasm3 without data", payload(type="ionq.qasm3.v1"), "input.data"),
     ("no backend", {k: v for k, v in payload().items() if k != "backend"}, "backend"),
     ("unknown backend", payload(backend="qpu.nowhere"), "backend"),
     ("backend not a string", payload(backend=3), "backend"),

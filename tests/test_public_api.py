@@ -52,3 +52,18 @@ def test_the_emulator_package_exports_its_entry_points() -> None:
     assert {"Emulator", "EmulatorConfig", "FaultConfig", "ManualClock"} <= set(
         ionq_async.emulator.__all__
     )
+
+
+def test_the_batch_module_re_exports_exactly_its_public_values() -> None:
+    # ionq_async.batch is a facade over ionq_async._batch and ionq_async._flow: patch
+    # names where they are defined, never here (a patch here would reach nothing).
+    import ionq_async.batch
+
+    assert ionq_async.batch.__all__ == [
+        "TOKEN_METADATA_KEY", "AdaptiveLimiter", "BatchProgress", "BatchRun", "Outcome",
+        "PackLimits", "PollSchedule", "RatePacer", "plan_packs",
+    ]  # fmt: skip
+    for name in ionq_async.batch.__all__:
+        value = getattr(ionq_async.batch, name)
+        if isinstance(value, type):
+            assert value.__module__.startswith(("ionq_async._batch.", "ionq_async._flow")), name

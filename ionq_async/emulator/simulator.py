@@ -24,7 +24,7 @@ import functools
 import math
 from collections import Counter
 from collections.abc import Sequence
-from typing import ClassVar, Final, NamedTuple
+from typing import ClassVar, Final, NamedTuple, SupportsFloat
 
 import attrs
 import numpy as np
@@ -263,7 +263,7 @@ def _describe(position: int, gate: Gate) -> str:
     return f"gate {position} ({gate.gate!r})"
 
 
-def _number(value: float | None, name: str, position: int, gate: Gate) -> float:
+def _number(value: SupportsFloat | None, name: str, position: int, gate: Gate) -> float:
     """A required finite numeric field of a gate."""
     if value is None:
         raise InvalidCircuitError(f"{_describe(position, gate)}: missing {name}")
