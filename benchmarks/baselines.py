@@ -44,7 +44,9 @@ def run_sequential(
     results: list[dict[str, float]] = []
     for circuit_input in inputs:
         answer = requests.post(
-            f"{base_url}/jobs", json=_body(circuit_input, backend, shots), headers=headers,
+            f"{base_url}/jobs",
+            json=_body(circuit_input, backend, shots),
+            headers=headers,
             timeout=30,
         )
         answer.raise_for_status()

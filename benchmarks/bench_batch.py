@@ -180,9 +180,7 @@ def _sequential(emu: EmulatorProcess, jobs: int) -> dict[str, float]:
 
 def _gather(emu: EmulatorProcess, jobs: int) -> dict[str, float]:
     inputs = [bell().to_json() for _ in range(jobs)]
-    return _measure(
-        emu, jobs, lambda: asyncio.run(run_gather(emu.url, emu.api_key, inputs))
-    )
+    return _measure(emu, jobs, lambda: asyncio.run(run_gather(emu.url, emu.api_key, inputs)))
 
 
 def _run_many(emu: EmulatorProcess, jobs: int, *, pack: bool) -> dict[str, float]:
@@ -245,9 +243,19 @@ def _rss(jobs: int, to_completion: bool) -> dict[str, Any]:
     # 15 s on a small machine, and none may finish before the last is in.
     with emulator_process(queue_s=30.0, run_s=5.0) as emu:
         answer = subprocess.run(
-            [sys.executable, __file__, "--rss-child", emu.url, emu.api_key, str(jobs),
-             "1" if to_completion else "0"],
-            capture_output=True, text=True, timeout=600, check=True,
+            [
+                sys.executable,
+                __file__,
+                "--rss-child",
+                emu.url,
+                emu.api_key,
+                str(jobs),
+                "1" if to_completion else "0",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=True,
         )
     result: dict[str, Any] = json.loads(answer.stdout.strip().splitlines()[-1])
     return result
@@ -292,9 +300,12 @@ def main(quick: bool = True) -> dict[str, Any]:
     ratio_gather = rm["jobs_per_s"] / gat["jobs_per_s"]
     ratio_pack_seq = pk["jobs_per_s"] / seq["jobs_per_s"]
     rss = figures["rss"]
-    print(f"Batch engine: {JOBS:,} Bell jobs, {JOB_SECONDS} s queue-and-run each, "
-          "emulator in its own process (a fresh one per run"
-          + ("" if quick else f"; best of {repeats}") + ")")
+    print(
+        f"Batch engine: {JOBS:,} Bell jobs, {JOB_SECONDS} s queue-and-run each, "
+        "emulator in its own process (a fresh one per run"
+        + ("" if quick else f"; best of {repeats}")
+        + ")"
+    )
     print(f"  {'client':<34}{'jobs/s':>10}{'wall s':>10}{'req/job':>10}{'CPU ms/job':>12}")
     rows = [
         (f"(a) sequential requests [{seq['jobs']:.0f} jobs]", seq),
@@ -303,10 +314,14 @@ def main(quick: bool = True) -> dict[str, Any]:
         ("run_many pack=True", pk),
     ]
     for label, row in rows:
-        print(f"  {label:<34}{row['jobs_per_s']:>10.1f}{row['seconds']:>10.2f}"
-              f"{row['requests_per_job']:>10.3f}{row['cpu_ms_per_job']:>12.3f}")
-    print(f"  (a) ran {seq['jobs']:.0f} jobs and is extrapolated: {JOBS:,} jobs would take "
-          f"~{seq_1000_s:,.0f} s")
+        print(
+            f"  {label:<34}{row['jobs_per_s']:>10.1f}{row['seconds']:>10.2f}"
+            f"{row['requests_per_job']:>10.3f}{row['cpu_ms_per_job']:>12.3f}"
+        )
+    print(
+        f"  (a) ran {seq['jobs']:.0f} jobs and is extrapolated: {JOBS:,} jobs would take "
+        f"~{seq_1000_s:,.0f} s"
+    )
     print("  figure                                   value      target      ")
     table = [
         ("run_many / sequential (x)", ratio_seq, TARGET_RATIO_SEQUENTIAL, False),
@@ -315,19 +330,27 @@ def main(quick: bool = True) -> dict[str, Any]:
         ("requests per job, unpacked", rm["requests_per_job"], TARGET_REQUESTS_UNPACKED, True),
         ("requests per job, pack=True", pk["requests_per_job"], TARGET_REQUESTS_PACKED, True),
         ("client CPU ms per job (run_many)", rm["cpu_ms_per_job"], TARGET_CPU_MS_PER_JOB, True),
-        (f"RSS growth MB, {IN_FLIGHT_JOBS:,} jobs in flight", rss["growth_mb"],
-         TARGET_RSS_MB, True),
+        (
+            f"RSS growth MB, {IN_FLIGHT_JOBS:,} jobs in flight",
+            rss["growth_mb"],
+            TARGET_RSS_MB,
+            True,
+        ),
     ]
     for label, value, target, at_most in table:
         sign = "<=" if at_most else ">="
         verdict = _ok(value, target, at_most=at_most)
         print(f"  {label:<38}{value:>10.3f}   {sign} {target:<8g} {verdict}")
-    print(f"  (RSS: {rss['peak_waiting']:,} jobs waiting at once; baseline "
-          f"{rss['baseline_mb']:.1f} MB, peak {rss['peak_mb']:.1f} MB; "
-          f"{'to completion' if not quick else 'stopped once all were in flight'})")
+    print(
+        f"  (RSS: {rss['peak_waiting']:,} jobs waiting at once; baseline "
+        f"{rss['baseline_mb']:.1f} MB, peak {rss['peak_mb']:.1f} MB; "
+        f"{'to completion' if not quick else 'stopped once all were in flight'})"
+    )
     if rss["peak_waiting"] < IN_FLIGHT_JOBS:
-        print(f"  WARNING: fewer than {IN_FLIGHT_JOBS:,} jobs were in flight at once, so the "
-              "RSS figure understates the target's case")
+        print(
+            f"  WARNING: fewer than {IN_FLIGHT_JOBS:,} jobs were in flight at once, so the "
+            "RSS figure understates the target's case"
+        )
     figures["ratios"] = {
         "run_many_vs_sequential": ratio_seq,
         "run_many_vs_gather": ratio_gather,

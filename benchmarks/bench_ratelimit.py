@@ -124,8 +124,7 @@ def _defects(run: dict[str, Any]) -> list[str]:
         found.append(f"jobs_created == {run['jobs_created']}, expected {jobs}")
     if run["client_rate_limited"] != run["answered_429"]:
         found.append(
-            f"client counted {run['client_rate_limited']} 429s, emulator sent "
-            f"{run['answered_429']}"
+            f"client counted {run['client_rate_limited']} 429s, emulator sent {run['answered_429']}"
         )
     return found
 
@@ -135,12 +134,16 @@ def main(quick: bool = True) -> dict[str, Any]:
     jobs = 300 if quick else 1_000
     repeats = 1 if quick else 3
     figures: dict[str, Any] = {"jobs": jobs, "repeats": repeats, "limits": {}}
-    print(f"Rate-limit storm: {jobs:,} Bell jobs, run_many concurrency={CONCURRENCY}, default "
-          f"retry policy, emulator in-process (time_scale=0, burst {BURST})"
-          + ("" if repeats == 1 else f"; {repeats} runs per limit, a fresh emulator each"))
-    header = (f"  {'limit/s':>7}{'run':>4}{'wall s':>8}{'jobs/s':>8}{'best/s':>8}{'eff':>6}"
-              f"{'served':>8}{'req/job':>8}{'429s':>6}{'429/job':>8}{'429 %':>7}"
-              f"{'done':>6}{'created':>8}  target")
+    print(
+        f"Rate-limit storm: {jobs:,} Bell jobs, run_many concurrency={CONCURRENCY}, default "
+        f"retry policy, emulator in-process (time_scale=0, burst {BURST})"
+        + ("" if repeats == 1 else f"; {repeats} runs per limit, a fresh emulator each")
+    )
+    header = (
+        f"  {'limit/s':>7}{'run':>4}{'wall s':>8}{'jobs/s':>8}{'best/s':>8}{'eff':>6}"
+        f"{'served':>8}{'req/job':>8}{'429s':>6}{'429/job':>8}{'429 %':>7}"
+        f"{'done':>6}{'created':>8}  target"
+    )
     print(header)
     all_defects: list[str] = []
     for rate in LIMITS_PER_S:
@@ -148,11 +151,14 @@ def main(quick: bool = True) -> dict[str, Any]:
         for index in range(repeats):
             run = asyncio.run(_run(jobs, rate))
             runs.append(run)
-            print(f"  {rate:>7.0f}{index + 1:>4}{run['wall_s']:>8.2f}{run['jobs_per_s']:>8.1f}"
-                  f"{run['best_jobs_per_s']:>8.1f}{run['efficiency']:>6.2f}"
-                  f"{run['served']:>8}{run['served_per_job']:>8.3f}{run['answered_429']:>6}"
-                  f"{run['per_job_429']:>8.3f}{run['share_429'] * 100:>6.1f}%"
-                  f"{run['completed']:>6}{run['jobs_created']:>8}  -", flush=True)
+            print(
+                f"  {rate:>7.0f}{index + 1:>4}{run['wall_s']:>8.2f}{run['jobs_per_s']:>8.1f}"
+                f"{run['best_jobs_per_s']:>8.1f}{run['efficiency']:>6.2f}"
+                f"{run['served']:>8}{run['served_per_job']:>8.3f}{run['answered_429']:>6}"
+                f"{run['per_job_429']:>8.3f}{run['share_429'] * 100:>6.1f}%"
+                f"{run['completed']:>6}{run['jobs_created']:>8}  -",
+                flush=True,
+            )
             for defect in _defects(run):
                 all_defects.append(f"limit {rate:.0f}/s run {index + 1}: {defect}")
         # The run of median wall time stands for the limit (the only run in quick mode).
@@ -163,16 +169,20 @@ def main(quick: bool = True) -> dict[str, Any]:
             "answered_429_all_runs": [r["answered_429"] for r in runs],
             "efficiency_mean": statistics.fmean(r["efficiency"] for r in runs),
         }
-    print("  served: rate-limited requests answered other than 429; best/s: jobs/s if those "
-          f"came at exactly the limit (floor = (served - {BURST}) / limit); eff = floor / wall")
+    print(
+        "  served: rate-limited requests answered other than 429; best/s: jobs/s if those "
+        f"came at exactly the limit (floor = (served - {BURST}) / limit); eff = floor / wall"
+    )
     if all_defects:
         print("  " + "!" * 70)
         for defect in all_defects:
             print(f"  DEFECT: {defect}")
         print("  " + "!" * 70)
     else:
-        print(f"  every job completed and jobs_created == {jobs:,} in every run; "
-              "client and emulator agree on the 429 count")
+        print(
+            f"  every job completed and jobs_created == {jobs:,} in every run; "
+            "client and emulator agree on the 429 count"
+        )
     figures["defects"] = all_defects
     return figures
 

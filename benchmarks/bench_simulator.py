@@ -37,9 +37,7 @@ def random_circuit(num_qubits: int, num_gates: int, seed: int) -> list[Gate]:
         elif kind < 0.6:
             name = str(rng.choice(_ROTATIONS))
             angle = float(rng.uniform(-math.pi, math.pi))
-            gates.append(
-                Gate(gate=name, targets=(int(rng.integers(num_qubits)),), rotation=angle)
-            )
+            gates.append(Gate(gate=name, targets=(int(rng.integers(num_qubits)),), rotation=angle))
         else:
             a, b = (int(q) for q in rng.choice(num_qubits, size=2, replace=False))
             name = str(rng.choice(_TWO_QUBIT))

@@ -96,8 +96,10 @@ def main(quick: bool = True) -> dict[str, Any]:
             traceback.print_exc()
             continue
         print(f"  ({time.perf_counter() - begun:.1f} s)")
-    print(f"\n== all figures ({'quick' if quick else 'full'} mode, "
-          f"{time.perf_counter() - started:.0f} s) ==")
+    print(
+        f"\n== all figures ({'quick' if quick else 'full'} mode, "
+        f"{time.perf_counter() - started:.0f} s) =="
+    )
     for name, figures in results.items():
         for line in _summary(name, figures):
             print(f"  {name.split('.')[-1]:<16} {line}")
