@@ -275,11 +275,6 @@ async def test_a_cirq_circuit_goes_to_submit_as_it_is(client: Client) -> None:
     assert await run_one(client, bell()) == {0: 0.5, 3: 0.5}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the batch engine checks widths with _batch.planning.as_circuit, which takes "
-    "only Circuit or JSON (the lead wires interop there)",
-)
 async def test_a_cirq_circuit_goes_to_run_as_it_is(client: Client) -> None:
     result = await client.run(bell(), shots=100)
     assert result.probabilities == {0: 0.5, 3: 0.5}

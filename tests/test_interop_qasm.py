@@ -238,3 +238,24 @@ def test_any_program_converts_or_is_a_circuit_error(seed: int) -> None:
         assert str(error).startswith("OpenQASM")
     else:
         assert isinstance(converted, Circuit | Qasm3Program)
+
+
+async def test_openqasm_text_and_programs_go_to_run_as_they_are() -> None:
+    # run() converts OpenQASM text before planning: a circuit, and an OpenQASM 3 program
+    # (mid-circuit measurement) that goes as its own ionq.qasm3.v1 job.
+    from ionq_async.client import Client
+    from ionq_async.emulator import Emulator
+
+    bell = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\n'
+    program = (
+        'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[1] q;\nbit[1] c;\n'
+        "x q[0];\nc[0] = measure q[0];\nx q[0];\n"
+    )
+    async with Emulator() as emu, Client(api_key=emu.api_key, base_url=emu.url) as client:
+        result = await client.run(bell, shots=100)
+        assert dict(result.probabilities) == pytest.approx({0: 0.5, 3: 0.5})
+        outcomes = [o async for o in client.run_many([program, bell], shots=100)]
+    by_index = {o.index: o for o in outcomes}
+    assert dict(by_index[0].unwrap().probabilities) == pytest.approx({0: 1.0})
+    assert by_index[0].job is not None and by_index[0].job.type == "ionq.qasm3.v1"
+    assert dict(by_index[1].unwrap().probabilities) == pytest.approx({0: 0.5, 3: 0.5})

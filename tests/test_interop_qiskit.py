@@ -194,9 +194,6 @@ async def test_a_quantum_circuit_goes_to_submit_as_it_is(client: Client) -> None
     assert_close(await client.probabilities(job), statevector_probabilities(qc), "ghz")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the batch engine behind run() does not convert foreign circuits yet"
-)
 async def test_a_quantum_circuit_goes_to_run_as_it_is(client: Client) -> None:
     qc = ghz_measured()
     result = await client.run(qc, shots=1000)

@@ -56,6 +56,7 @@ from ..models import Job
 from .api import BatchAPI
 from .engine import Engine
 from .handle import BatchRun, LiveBatches
+from .planning import convert_input
 from .poller import MAX_POLL_FAILURE_S
 from .values import BatchProgress, Outcome, PackLimits
 from .waiting import wait_for_job
@@ -92,7 +93,7 @@ def start_run_many(
     try:
         engine = Engine(
             api,
-            circuits=list(circuits),
+            circuits=[convert_input(circuit) for circuit in circuits],
             jobs=None,
             options=options,
             concurrency=concurrency,

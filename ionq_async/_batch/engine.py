@@ -45,6 +45,7 @@ from .planning import (
     circuit_input,
     circuit_name,
     fingerprint,
+    input_width,
     plan_units,
     token_lookups,
     unit_input,
@@ -668,7 +669,7 @@ class Engine:
         """The width results of circuit ``index`` are checked against: the circuit's as sent
         (trusted over the answer's ``stats``), else the job's own."""
         if self.circuits:
-            return as_circuit(self.circuits[index]).num_qubits
+            return input_width(self.circuits[index])
         return job_width(job)
 
     def _shots(self, job: Job) -> int | None:

@@ -7,9 +7,11 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from .._payload import as_job_input
 from ..circuits import Circuit
-from ..exceptions import CircuitError
+from ..exceptions import CircuitError, IonQError
 from ..models import Job
+from ..programs import Qasm3Program
 from .values import PackLimits, plan_packs
 
 __all__ = [
@@ -17,7 +19,9 @@ __all__ = [
     "as_circuit",
     "circuit_input",
     "circuit_name",
+    "convert_input",
     "fingerprint",
+    "input_width",
     "plan_units",
     "token_lookups",
     "unit_input",
@@ -73,7 +77,28 @@ def as_circuit(circuit: Any) -> Circuit:
         return circuit
     if isinstance(circuit, Mapping):
         return Circuit.from_json(circuit)
+    if isinstance(circuit, Qasm3Program):
+        raise CircuitError(
+            "an OpenQASM 3 program is a job of its own (ionq.qasm3.v1): it cannot be packed"
+        )
     raise CircuitError(f"expected a Circuit or an input mapping, got {type(circuit).__name__}")
+
+
+def convert_input(circuit: Any) -> Any:
+    """A Qiskit, Cirq or OpenQASM circuit converted once, before planning; anything else,
+    or one that cannot be converted, as given (``submit()`` then raises its error, which
+    becomes that circuit's outcome)."""
+    try:
+        return as_job_input(circuit)
+    except (IonQError, TypeError, ValueError):
+        return circuit
+
+
+def input_width(circuit: Any) -> int:
+    """The qubit count of a circuit as sent (an OpenQASM 3 program's declared width)."""
+    if isinstance(circuit, Qasm3Program):
+        return circuit.num_qubits
+    return as_circuit(circuit).num_qubits
 
 
 def fingerprint(inputs: Sequence[Any], options: Mapping[str, Any], units: Sequence[Unit]) -> str:
