@@ -38,6 +38,7 @@ from .exceptions import (
     JobFailed,
     JobUnreachableError,
     JournalError,
+    MissingExtraError,
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
@@ -48,6 +49,7 @@ from .exceptions import (
     TransportError,
     WaitTimeoutError,
 )
+from .interop import from_cirq, from_qasm, from_qiskit
 from .models import (
     Backend,
     Characterization,
@@ -62,6 +64,9 @@ from .models import (
     Session,
     WhoAmI,
 )
+from .parameters import Parameter, ParameterExpression
+from .programs import Qasm3Program
+from .readout import Readout
 from .results import (
     Result,
     bitstring,
@@ -105,13 +110,18 @@ __all__ = [
     "JobStatus",
     "JobUnreachableError",
     "JournalError",
+    "MissingExtraError",
     "Money",
     "Noise",
     "NotFoundError",
     "Outcome",
+    "Parameter",
+    "ParameterExpression",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "Qasm3Program",
     "RateLimitError",
+    "Readout",
     "ResponseError",
     "Result",
     "ResultsNotReadyError",
@@ -126,6 +136,9 @@ __all__ = [
     "bitstring",
     "circuits_from_multi_json",
     "counts_from_probabilities",
+    "from_cirq",
+    "from_qasm",
+    "from_qiskit",
     "marginal",
     "multi_circuit_json",
     "sample_counts",

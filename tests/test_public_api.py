@@ -11,13 +11,14 @@ EXPECTED = [
     "BatchRun", "BatchTimeoutError", "Characterization", "CharacterizationPage", "Circuit",
     "CircuitError", "Client", "ClientClosedError", "ConfigurationError", "ConflictError",
     "Cost", "Estimate", "Failure", "Gate", "InvalidRequestError", "IonQConnectionError",
-    "IonQError", "IonQTimeoutError", "Job", "JobCanceled", "JobError", "JobFailed", "JobStatus",
-    "JobUnreachableError", "JournalError", "Money", "Noise", "NotFoundError", "Outcome",
-    "PayloadTooLargeError", "PermissionDeniedError", "RateLimitError", "ResponseError",
+    "IonQError", "IonQTimeoutError", "Job", "JobCanceled", "JobError", "JobFailed",
+    "JobStatus", "JobUnreachableError", "JournalError", "MissingExtraError", "Money", "Noise",
+    "NotFoundError", "Outcome", "Parameter", "ParameterExpression", "PayloadTooLargeError",
+    "PermissionDeniedError", "Qasm3Program", "RateLimitError", "Readout", "ResponseError",
     "Result", "ResultsNotReadyError", "RetryPolicy", "ServerError", "Session", "SyncClient",
     "TransportError", "WaitTimeoutError", "WhoAmI", "__version__", "bitstring",
-    "circuits_from_multi_json", "counts_from_probabilities", "marginal", "multi_circuit_json",
-    "sample_counts", "to_bitstrings",
+    "circuits_from_multi_json", "counts_from_probabilities", "from_cirq", "from_qasm",
+    "from_qiskit", "marginal", "multi_circuit_json", "sample_counts", "to_bitstrings",
 ]  # fmt: skip
 
 

@@ -17,7 +17,15 @@ from ..circuits import Circuit
 from ..exceptions import MissingExtraError
 from ..programs import Qasm3Program
 
-__all__ = ["ForeignKind", "convert", "kind_of", "require"]
+__all__ = [
+    "ForeignKind",
+    "convert",
+    "from_cirq",
+    "from_qasm",
+    "from_qiskit",
+    "kind_of",
+    "require",
+]
 
 ForeignKind = Literal["qiskit", "cirq", "qasm"]
 
@@ -85,3 +93,24 @@ def convert(obj: Any) -> Circuit | Qasm3Program:
         text = obj.decode() if isinstance(obj, bytes) else obj
         return from_qasm(text)
     raise TypeError(f"not a Qiskit, Cirq or OpenQASM circuit: {type(obj).__name__}")
+
+
+def from_qiskit(quantum_circuit: Any) -> Circuit | Qasm3Program:
+    """A Qiskit ``QuantumCircuit`` as ours (extra ``[qiskit]``); see :mod:`.qiskit`."""
+    from .qiskit import from_qiskit as convert_qiskit
+
+    return convert_qiskit(quantum_circuit)
+
+
+def from_cirq(circuit: Any) -> Circuit | Qasm3Program:
+    """A ``cirq.Circuit`` as ours (extra ``[cirq]``); see :mod:`.cirq`."""
+    from .cirq import from_cirq as convert_cirq
+
+    return convert_cirq(circuit)
+
+
+def from_qasm(text: str) -> Circuit | Qasm3Program:
+    """OpenQASM 2 or 3 text as ours (extra ``[qasm]``); see :mod:`.qasm`."""
+    from .qasm import from_qasm as convert_qasm
+
+    return convert_qasm(text)
