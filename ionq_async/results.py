@@ -19,6 +19,7 @@ from attrs import frozen
 
 from .exceptions import InvalidRequestError, ResponseError
 from .models import Job
+from .readout import Readout
 
 __all__ = [
     "PROBABILITY_SUM_TOLERANCE",
@@ -472,11 +473,18 @@ class Result:
 
     ``shots`` is the job's shot count; ideal-simulator jobs may have none, and then
     :meth:`counts` needs one. Bitstrings put qubit 0 rightmost.
+
+    ``readout`` is the circuit's, when it has one (measurements in the builder, a circuit
+    from Qiskit, Cirq or OpenQASM): counts, samples and bitstrings are then keyed by its
+    classical bits as the source keys them (Qiskit: classical bit 0 rightmost, registers
+    separated by spaces), and :meth:`per_key` reads each register or measurement key (as
+    Cirq's ``histogram(key=...)``). ``probabilities`` stay the API's, over qubits.
     """
 
     job: Job
     probabilities: Mapping[int, float]
     shots: int | None = None
+    readout: Readout | None = None
 
     @property
     def num_qubits(self) -> int:
@@ -494,21 +502,56 @@ class Result:
             )
         return self.shots
 
-    def counts(self, shots: int | None = None) -> dict[int, int]:
-        """Largest-remainder counts summing exactly to ``shots`` (default: the job's)."""
+    def _qubit_counts(self, shots: int | None) -> dict[int, int]:
         return counts_from_probabilities(self.probabilities, self._shots(shots))
+
+    def counts(self, shots: int | None = None) -> dict[int, int]:
+        """Largest-remainder counts summing exactly to ``shots`` (default: the job's).
+
+        Keyed by basis states, or by classical-bit values when the result has a readout.
+        """
+        counts = self._qubit_counts(shots)
+        return self.readout.clbit_counts(counts) if self.readout is not None else counts
 
     def sample(self, shots: int | None = None, *, seed: int | None = None) -> dict[int, int]:
         """Counts drawn by seeded multinomial sampling, summing to ``shots``."""
-        return sample_counts(self.probabilities, self._shots(shots), seed=seed)
+        counts = sample_counts(self.probabilities, self._shots(shots), seed=seed)
+        return self.readout.clbit_counts(counts) if self.readout is not None else counts
 
     def bitstring_counts(self, shots: int | None = None) -> dict[str, int]:
-        """:meth:`counts` keyed by bitstrings, qubit 0 rightmost: ``{"00": 500, "11": 500}``."""
+        """:meth:`counts` keyed by bitstrings, qubit 0 rightmost: ``{"00": 500, "11": 500}``.
+
+        With a readout, keyed as the source keys them (Qiskit's ``get_counts()``).
+        """
+        if self.readout is not None:
+            out: dict[str, int] = {}
+            for value, count in self.counts(shots).items():
+                key = self.readout.bitstring(value)
+                out[key] = out.get(key, 0) + count
+            return out
         return to_bitstrings(self.counts(shots), self.num_qubits)
 
     def bitstrings(self) -> dict[str, float]:
-        """The probabilities keyed by bitstrings, qubit 0 rightmost."""
+        """The probabilities keyed by bitstrings, qubit 0 rightmost (the readout's keys
+        when the result has one)."""
+        if self.readout is not None:
+            readout = self.readout
+            out: dict[str, float] = {}
+            for value, probability in readout.clbit_probabilities(self.probabilities).items():
+                key = readout.bitstring(value)
+                out[key] = out.get(key, 0.0) + probability
+            return out
         return to_bitstrings(self.probabilities, self.num_qubits)
+
+    def per_key(self, shots: int | None = None) -> dict[str, dict[int, int]]:
+        """Counts per classical register or measurement key (Cirq: a key's first qubit
+        is the most significant bit, as ``histogram(key=...)``); needs a readout."""
+        if self.readout is None:
+            raise InvalidRequestError(
+                f"the result of job {self.job.id} has no readout (no measurements were "
+                "recorded): use counts()"
+            )
+        return self.readout.per_key(self._qubit_counts(shots))
 
     def marginal(self, qubits: Sequence[int]) -> dict[int, float]:
         """Probabilities of ``qubits`` alone; bit i of a key is qubit ``qubits[i]``."""

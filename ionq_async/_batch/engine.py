@@ -37,6 +37,7 @@ from ..exceptions import (
     WaitTimeoutError,
 )
 from ..models import Job, JobStats, JobStatus
+from ..readout import Readout
 from ..results import Result, job_width, validate_probabilities
 from .api import BatchAPI
 from .planning import (
@@ -607,7 +608,12 @@ class Engine:
                     # for anything the caller passed: this circuit's outcome, not the batch's.
                     await self._emit(index, job, None, error)
                 else:
-                    result = Result(job=job, probabilities=probabilities, shots=self._shots(job))
+                    result = Result(
+                        job=job,
+                        probabilities=probabilities,
+                        shots=self._shots(job),
+                        readout=self._readout(index),
+                    )
                     await self._emit(index, job, result, None)
         except FATAL_ERRORS:
             raise
@@ -657,7 +663,12 @@ class Engine:
                     await self._emit(index, parent, None, error)
                 else:
                     shots = self._shots(parent)
-                    result = Result(job=child, probabilities=probabilities, shots=shots)
+                    result = Result(
+                        job=child,
+                        probabilities=probabilities,
+                        shots=shots,
+                        readout=self._readout(index),
+                    )
                     await self._emit(index, parent, result, None)
             else:
                 await self._emit(index, parent, None, error_of_parent)
@@ -671,6 +682,13 @@ class Engine:
         if self.circuits:
             return input_width(self.circuits[index])
         return job_width(job)
+
+    def _readout(self, index: int) -> Readout | None:
+        """The readout of circuit ``index`` as sent (its results are keyed by it)."""
+        if not self.circuits:
+            return None
+        readout = getattr(self.circuits[index], "readout", None)
+        return readout if isinstance(readout, Readout) else None
 
     def _shots(self, job: Job) -> int | None:
         """The job's shots as its answer gives them, else as asked; ResponseError if < 1."""
@@ -714,7 +732,9 @@ class Engine:
                 except ResponseError as invalid:
                     await self._emit(index, job, None, invalid)
                 else:
-                    result = Result(job=child, probabilities=answer, shots=shots)
+                    result = Result(
+                        job=child, probabilities=answer, shots=shots, readout=self._readout(index)
+                    )
                     await self._emit(index, job, result, None)
                 continue
             error: IonQError
