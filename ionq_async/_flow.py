@@ -243,11 +243,6 @@ class Throttle:
         self.limiter = anyio.CapacityLimiter(self._open_tokens)
         self._attached: list[Callable[[bool], None]] = []
 
-    @property
-    def users(self) -> int:
-        """How many batches are attached."""
-        return len(self._attached)
-
     def attach(self, on_rate_limited: Callable[[bool], None]) -> None:
         """A batch starts using the throttle; it hears of every 429 (and whether limiting)."""
         if not self._attached:

@@ -560,3 +560,17 @@ def test_importing_the_library_imports_no_framework() -> None:
         "assert not any(m.startswith(('qiskit', 'cirq', 'openqasm3')) for m in sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+async def test_a_circuit_that_cannot_convert_is_its_own_outcome_with_its_own_error(
+    client: Client,
+) -> None:
+    # Packed or not, the outcome carries the converter's error, not "expected a Circuit".
+    for pack in (False, True):
+        outcomes = [
+            o async for o in client.run_many([QuantumCircuit(0), ghz_measured()], pack=pack)
+        ]
+        by_index = {o.index: o for o in outcomes}
+        assert isinstance(by_index[0].error, CircuitError), pack
+        assert "expected a Circuit" not in str(by_index[0].error), pack
+        assert by_index[1].ok, pack

@@ -72,6 +72,18 @@ __all__ = [
 ]
 
 
+def _start(api: BatchAPI, throttle: Throttle, batches: LiveBatches, **engine: Any) -> BatchRun:
+    """An Engine on a fresh outcome stream, behind its handle (nothing runs yet)."""
+    send, receive = anyio.create_memory_object_stream[Outcome](max_buffer_size=1024)
+    try:
+        run = Engine(api, send=send, throttle=throttle, **engine)
+    except BaseException:
+        send.close()
+        receive.close()
+        raise
+    return BatchRun(run, receive, batches)
+
+
 def start_run_many(
     api: BatchAPI,
     throttle: Throttle,
@@ -89,29 +101,22 @@ def start_run_many(
     options: Mapping[str, Any],
 ) -> BatchRun:
     """The handle of a batch of circuits (nothing runs before it is iterated or entered)."""
-    send, receive = anyio.create_memory_object_stream[Outcome](max_buffer_size=1024)
-    try:
-        engine = Engine(
-            api,
-            circuits=[convert_input(circuit) for circuit in circuits],
-            jobs=None,
-            options=options,
-            concurrency=concurrency,
-            max_in_flight=max_in_flight,
-            journal_path=None if journal is None else str(journal),
-            cancel_remote=cancel_remote,
-            pack=pack,
-            progress=progress,
-            send=send,
-            throttle=throttle,
-            timeout_s=timeout_s,
-            max_poll_failure_s=max_poll_failure_s,
-        )
-    except BaseException:
-        send.close()
-        receive.close()
-        raise
-    return BatchRun(engine, receive, batches)
+    return _start(
+        api,
+        throttle,
+        batches,
+        circuits=[convert_input(circuit) for circuit in circuits],
+        jobs=None,
+        options=options,
+        concurrency=concurrency,
+        max_in_flight=max_in_flight,
+        journal_path=None if journal is None else str(journal),
+        cancel_remote=cancel_remote,
+        pack=pack,
+        progress=progress,
+        timeout_s=timeout_s,
+        max_poll_failure_s=max_poll_failure_s,
+    )
 
 
 def start_as_completed(
@@ -127,26 +132,19 @@ def start_as_completed(
     max_poll_failure_s: float,
 ) -> BatchRun:
     """The handle of a batch of jobs made elsewhere, in completion order."""
-    send, receive = anyio.create_memory_object_stream[Outcome](max_buffer_size=1024)
-    try:
-        engine = Engine(
-            api,
-            circuits=None,
-            jobs=list(jobs),
-            options={},
-            concurrency=1,
-            max_in_flight=max_in_flight,
-            journal_path=None,
-            cancel_remote=cancel_remote,
-            pack=False,
-            progress=progress,
-            send=send,
-            throttle=throttle,
-            timeout_s=timeout_s,
-            max_poll_failure_s=max_poll_failure_s,
-        )
-    except BaseException:
-        send.close()
-        receive.close()
-        raise
-    return BatchRun(engine, receive, batches)
+    return _start(
+        api,
+        throttle,
+        batches,
+        circuits=None,
+        jobs=list(jobs),
+        options={},
+        concurrency=1,
+        max_in_flight=max_in_flight,
+        journal_path=None,
+        cancel_remote=cancel_remote,
+        pack=False,
+        progress=progress,
+        timeout_s=timeout_s,
+        max_poll_failure_s=max_poll_failure_s,
+    )

@@ -232,9 +232,6 @@ class LiveBatches:
         assert shared.task is not None
         shared.task.add_done_callback(lambda _task: self._running.discard(shared))
 
-    def __len__(self) -> int:
-        return len(self._running)
-
     async def aclose(self) -> None:
         """Cancel and await every batch still running (for Client.aclose).
 

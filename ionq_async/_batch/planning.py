@@ -81,6 +81,9 @@ def as_circuit(circuit: Any) -> Circuit:
         raise CircuitError(
             "an OpenQASM 3 program is a job of its own (ionq.qasm3.v1): it cannot be packed"
         )
+    converted = as_job_input(circuit)  # a foreign circuit's own conversion error, if any
+    if converted is not circuit:
+        return as_circuit(converted)
     raise CircuitError(f"expected a Circuit or an input mapping, got {type(circuit).__name__}")
 
 
