@@ -2,12 +2,15 @@
 
 One record per line, each written, flushed and ``fsync``-ed before the engine acts on it:
 
-- ``{"type": "header", "version": 1, "batch": <fingerprint>, "units": n, "created_at": t}``
-  comes first and names the batch (a hash of its circuits and options); opening the
-  journal for any other batch raises :class:`~ionq_async.exceptions.JournalError`.
-- ``{"type": "token", "unit": u, "indices": [...], "token": tok, "at": t}`` is written
-  *before* the job creation request of unit ``u`` (one job: one circuit, or several when
-  packed) is sent; ``at`` is the wall-clock time (epoch seconds) of the attempt.
+- ``{"type": "header", "version": 2, "batch": <fingerprint>, "created_at": t}`` comes
+  first and names the batch by its options and packing; opening the journal for a batch
+  with other options raises :class:`~ionq_async.exceptions.JournalError`.
+- ``{"type": "token", "unit": u, "indices": [...], "digest": d, "token": tok, "at": t}``
+  is written *before* the job creation request of unit ``u`` (one job: one circuit, or
+  several when packed) is sent; ``digest`` is a hash of the unit's circuits as sent (the
+  engine reads its input lazily, so a batch is checked unit by unit: a resumed unit whose
+  circuits differ from the journal's is a ``JournalError``); ``at`` is the wall-clock time
+  (epoch seconds) of the attempt.
 - ``{"type": "job", "unit": u, "token": tok, "job_id": id}`` is written as soon as the
   job id is known, before any waiting.
 
@@ -54,7 +57,7 @@ from .exceptions import JournalError
 
 __all__ = ["Journal", "JournalState", "TokenRecord"]
 
-JOURNAL_VERSION = 1
+JOURNAL_VERSION = 2
 
 logger = logging.getLogger("ionq_async.batch")
 
@@ -67,6 +70,7 @@ class TokenRecord:
     indices: tuple[int, ...]
     token: str
     at: float
+    digest: str = ""
 
 
 @frozen(kw_only=True)
@@ -117,25 +121,25 @@ def _parse_records(data: bytes, path: Path) -> tuple[list[dict[str, Any]], int]:
     return records, good_end
 
 
-def _state_from_records(
-    records: Sequence[dict[str, Any]], path: Path, batch: str, units: int
-) -> JournalState:
+def _state_from_records(records: Sequence[dict[str, Any]], path: Path, batch: str) -> JournalState:
     if not records or records[0].get("type") != "header":
         raise JournalError(f"journal {path} does not start with a header record")
     header = records[0]
     if header.get("version") != JOURNAL_VERSION:
-        raise JournalError(f"journal {path} has version {header.get('version')!r}, not 1")
-    if header.get("batch") != batch or header.get("units") != units:
         raise JournalError(
-            f"journal {path} belongs to a different batch (its circuits or options differ)"
+            f"journal {path} has version {header.get('version')!r}, not {JOURNAL_VERSION} "
+            "(written by another release of ionq-async: finish that batch with it, "
+            "or give this one a new journal path)"
         )
+    if header.get("batch") != batch:
+        raise JournalError(f"journal {path} belongs to a different batch (its options differ)")
     tokens: dict[int, TokenRecord] = {}
     job_ids: dict[int, str] = {}
     try:
         for record in records[1:]:
             kind = record.get("type")
             unit = int(record["unit"])
-            if not 0 <= unit < units:
+            if unit < 0:
                 raise JournalError(f"journal {path} names unit {unit}, outside this batch")
             if kind == "token":
                 tokens[unit] = TokenRecord(
@@ -143,6 +147,7 @@ def _state_from_records(
                     indices=tuple(int(i) for i in record["indices"]),
                     token=str(record["token"]),
                     at=float(record["at"]),
+                    digest=str(record.get("digest", "")),
                 )
             elif kind == "job":
                 if unit not in tokens or tokens[unit].token != record["token"]:
@@ -180,7 +185,7 @@ class Journal:
         self._close_after_writes = False
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, batch: str, units: int) -> Journal:
+    def open(cls, path: str | os.PathLike[str], *, batch: str) -> Journal:
         """Lock and check the journal of this batch, creating it with a header if new.
 
         Raises :class:`~ionq_async.exceptions.JournalError`, naming the path, when another
@@ -196,7 +201,7 @@ class Journal:
             raise JournalError(f"cannot open journal {target}: {_reason(error)}") from error
         try:
             _lock(fd, target)
-            state = _load_or_start(fd, target, batch=batch, units=units)
+            state = _load_or_start(fd, target, batch=batch)
         except BaseException as error:
             # Closing the descriptor releases the lock if this open took it.
             try:
@@ -207,7 +212,7 @@ class Journal:
         return cls(target, fd, state)
 
     @classmethod
-    async def open_async(cls, path: str | os.PathLike[str], *, batch: str, units: int) -> Journal:
+    async def open_async(cls, path: str | os.PathLike[str], *, batch: str) -> Journal:
         """:meth:`open` in a worker thread, never leaving the journal's lock behind.
 
         The open cannot be interrupted once its thread runs, and a task cancelled
@@ -216,19 +221,23 @@ class Journal:
         """
         handoff = _Handoff()
         try:
-            return await anyio.to_thread.run_sync(handoff.open, path, batch, units)
+            return await anyio.to_thread.run_sync(handoff.open, path, batch)
         except BaseException:
             handoff.abandon()
             raise
 
     async def record_token(self, record: TokenRecord) -> None:
-        """Durably record that unit ``record.unit`` is about to be created with this token."""
-        self.state.tokens[record.unit] = record
+        """Durably record that unit ``record.unit`` is about to be created with this token.
+
+        (``state`` stays what the file held when it was opened: a long batch does not keep
+        every record in memory.)
+        """
         await self._append(
             {
                 "type": "token",
                 "unit": record.unit,
                 "indices": list(record.indices),
+                "digest": record.digest,
                 "token": record.token,
                 "at": record.at,
             }
@@ -236,7 +245,6 @@ class Journal:
 
     async def record_job(self, unit: int, token: str, job_id: str) -> None:
         """Durably record the job id that unit ``unit`` (created with ``token``) got."""
-        self.state.job_ids[unit] = job_id
         await self._append({"type": "job", "unit": unit, "token": token, "job_id": job_id})
 
     async def _append(self, record: dict[str, Any]) -> None:
@@ -323,8 +331,8 @@ class _Handoff:
         self._abandoned = False
         self._journal: Journal | None = None
 
-    def open(self, path: str | os.PathLike[str], batch: str, units: int) -> Journal:
-        journal = Journal.open(path, batch=batch, units=units)
+    def open(self, path: str | os.PathLike[str], batch: str) -> Journal:
+        journal = Journal.open(path, batch=batch)
         with self._lock:
             if not self._abandoned:
                 self._journal = journal
@@ -348,7 +356,7 @@ def _close_unwanted(journal: Journal) -> None:
         logger.warning("closing the journal of a cancelled batch failed: %s", error)
 
 
-def _load_or_start(fd: int, path: Path, *, batch: str, units: int) -> JournalState:
+def _load_or_start(fd: int, path: Path, *, batch: str) -> JournalState:
     """Read the locked journal's state, or write the header of a new (empty) one."""
     try:
         # Only a file with bytes in it is read (a device such as /dev/full never ends).
@@ -357,7 +365,7 @@ def _load_or_start(fd: int, path: Path, *, batch: str, units: int) -> JournalSta
         raise JournalError(f"cannot read journal {path}: {_reason(error)}") from error
     if data:
         records, good_end = _parse_records(data, path)
-        state = _state_from_records(records, path, batch, units)
+        state = _state_from_records(records, path, batch)
         if good_end < len(data):
             try:
                 # Drop a torn tail so the next record starts on a line of its own.
@@ -371,7 +379,6 @@ def _load_or_start(fd: int, path: Path, *, batch: str, units: int) -> JournalSta
         "type": "header",
         "version": JOURNAL_VERSION,
         "batch": batch,
-        "units": units,
         "created_at": time.time(),
     }
     try:

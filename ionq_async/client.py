@@ -17,7 +17,15 @@ import contextlib
 import datetime as dt
 import math
 import os
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
 
@@ -27,8 +35,10 @@ from ._batch import (
     MAX_POLL_FAILURE_S,
     BatchRun,
     LiveBatches,
+    check_submit_options,
     start_as_completed,
     start_run_many,
+    start_run_sweep,
     wait_for_job,
 )
 from ._batch.values import BatchProgress, Outcome, PackLimits, PollSchedule
@@ -810,7 +820,7 @@ class Client:
 
     def run_many(
         self,
-        circuits: Iterable[Any],
+        circuits: Iterable[Any] | AsyncIterable[Any],
         *,
         concurrency: int = 64,
         max_in_flight: int = 10_000,
@@ -824,19 +834,28 @@ class Client:
     ) -> BatchRun:
         """Run many circuits; iterate the returned :class:`BatchRun` for outcomes as they end.
 
-        ``options`` are :meth:`submit`'s (backend, shots, noise_model, metadata, ...).
+        ``circuits`` is any iterable or async iterable of circuits (ours, API JSON, Qiskit,
+        Cirq, OpenQASM text), read lazily as the batch has room (at most
+        ``max(20,000, max_in_flight)`` circuits are held between being read and their
+        outcome): a generator of a million circuits is never held as a list. An item that
+        cannot be converted, or that the input fails to give, is that item's error outcome.
+
+        ``options`` are :meth:`submit`'s (backend, shots, noise_model, metadata, ...); an
+        option it does not take is a TypeError now, naming the closest one.
         ``concurrency`` bounds job creations in flight (it shrinks on 429 and grows back);
         ``max_in_flight`` bounds jobs created but not yet finished. ``journal`` is a file
         path that makes the batch resumable after a crash without resubmitting.
         ``cancel_remote`` cancels unfinished jobs if the batch is stopped early. ``pack``
-        sends circuits in ``ionq.multi-circuit.v1`` jobs (``True`` or :class:`PackLimits`);
+        sends consecutive circuits in ``ionq.multi-circuit.v1`` jobs (``True`` or
+        :class:`PackLimits`);
         outcomes still come one per circuit (``outcome.job`` is then the parent,
         ``outcome.result.job`` the circuit's child job). ``progress`` is called with a
         :class:`BatchProgress` whenever a count changes.
 
         ``timeout_s`` bounds the whole batch: when it runs out, every circuit without an
         outcome gets one, WaitTimeoutError if it has a job (left running unless
-        ``cancel_remote``; the error names it) or BatchTimeoutError if not. If polling gets
+        ``cancel_remote``; the error names it) or BatchTimeoutError if not (the input not
+        read yet is then read, never sent, for one such outcome each). If polling gets
         no answer at all for ``max_poll_failure_s`` in a row (the API is out of reach),
         every job still waited for ends as JobUnreachableError carrying its id.
 
@@ -844,11 +863,57 @@ class Client:
         ``async with client.run_many(...) as run:``; a handle kept in a variable without
         ``async with`` goes on submitting after a ``break`` until it is closed.
         """
+        check_submit_options(self.submit, options, caller="run_many")
         return start_run_many(
             self,
             self._throttle,
             self._batches,
             circuits,
+            concurrency=concurrency,
+            max_in_flight=max_in_flight,
+            journal=journal,
+            cancel_remote=cancel_remote,
+            pack=pack,
+            progress=progress,
+            timeout_s=timeout_s,
+            max_poll_failure_s=max_poll_failure_s,
+            options=options,
+        )
+
+    def run_sweep(
+        self,
+        circuit: Any,
+        parameter_sets: Iterable[Any] | AsyncIterable[Any],
+        *,
+        concurrency: int = 64,
+        max_in_flight: int = 10_000,
+        journal: str | None = None,
+        cancel_remote: bool = False,
+        pack: bool | PackLimits = False,
+        progress: Callable[[BatchProgress], None] | None = None,
+        timeout_s: float | None = None,
+        max_poll_failure_s: float = MAX_POLL_FAILURE_S,
+        **options: Any,
+    ) -> BatchRun:
+        """Run one parameterized circuit at each parameter set; outcomes as they end.
+
+        ``circuit`` has symbolic parameters (``ionq.Parameter``, Qiskit ``Parameter`` s,
+        Cirq ``sympy`` symbols); it is converted once, now. ``parameter_sets`` is any
+        iterable or async iterable, read lazily like :meth:`run_many`'s circuits, of
+        mappings ``{name or Parameter: value}`` (a ``cirq.ParamResolver`` too) or of
+        sequences of values in the order of the sorted parameter names. Each outcome
+        carries its set as ``outcome.parameters`` (``{name: value}``) and the bound circuit
+        as ``outcome.circuit``; a set that cannot be bound (a missing or unknown name, a
+        value out of range) is that set's CircuitError outcome. Takes :meth:`run_many`'s
+        keywords and :meth:`submit`'s options (``pack=True`` suits large sweeps).
+        """
+        check_submit_options(self.submit, options, caller="run_sweep")
+        return start_run_sweep(
+            self,
+            self._throttle,
+            self._batches,
+            circuit,
+            parameter_sets,
             concurrency=concurrency,
             max_in_flight=max_in_flight,
             journal=journal,
@@ -887,11 +952,13 @@ class Client:
             max_poll_failure_s=max_poll_failure_s,
         )
 
-    async def gather(self, circuits: Iterable[Any], **options: Any) -> list[Outcome]:
+    async def gather(
+        self, circuits: Iterable[Any] | AsyncIterable[Any], **options: Any
+    ) -> list[Outcome]:
         """Run many circuits and return every outcome in input order (see :meth:`run_many`)."""
-        items = list(circuits)
-        outcomes: list[Outcome | None] = [None] * len(items)
-        async with self.run_many(items, **options) as run:
+        outcomes: list[Outcome] = []
+        async with self.run_many(circuits, **options) as run:
             async for outcome in run:
-                outcomes[outcome.index] = outcome
-        return [o for o in outcomes if o is not None]
+                outcomes.append(outcome)
+        outcomes.sort(key=lambda outcome: outcome.index)
+        return outcomes

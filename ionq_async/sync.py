@@ -48,6 +48,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from . import _loop_servers
+from ._batch import check_submit_options
 from ._batch.poller import MAX_POLL_FAILURE_S
 from ._batch.values import BatchProgress, Outcome, PackLimits, PollSchedule
 from ._payload import CircuitInput
@@ -603,13 +604,53 @@ class SyncClient:
     ) -> Iterator[Outcome]:
         """Run many circuits; iterate for one Outcome per circuit, in completion order.
 
-        Stopping the iteration early (``break``, or closing the iterator) stops the batch.
-        ``progress`` is called from the facade's event loop thread.
+        ``circuits`` is read lazily (a generator is never held as a list), from the
+        facade's event loop thread: leave it alone while the batch runs. Stopping the
+        iteration early (``break``, or closing the iterator) stops the batch.
+        ``progress`` is called from the facade's event loop thread. An option ``submit()``
+        does not take is a TypeError now.
         """
-        items = list(circuits)
+        check_submit_options(self.submit, options, caller="run_many")
         return self._iterate(
             lambda c: c.run_many(
-                items,
+                circuits,
+                concurrency=concurrency,
+                max_in_flight=max_in_flight,
+                journal=journal,
+                cancel_remote=cancel_remote,
+                pack=pack,
+                progress=progress,
+                timeout_s=timeout_s,
+                max_poll_failure_s=max_poll_failure_s,
+                **options,
+            )
+        )
+
+    def run_sweep(
+        self,
+        circuit: Any,
+        parameter_sets: Iterable[Any],
+        *,
+        concurrency: int = 64,
+        max_in_flight: int = 10_000,
+        journal: str | None = None,
+        cancel_remote: bool = False,
+        pack: bool | PackLimits = False,
+        progress: Callable[[BatchProgress], None] | None = None,
+        timeout_s: float | None = None,
+        max_poll_failure_s: float = MAX_POLL_FAILURE_S,
+        **options: Any,
+    ) -> Iterator[Outcome]:
+        """One parameterized circuit at each parameter set, as :meth:`Client.run_sweep`;
+        iterate for one Outcome per set (``outcome.parameters``), in completion order.
+
+        ``parameter_sets`` is read lazily from the facade's event loop thread.
+        """
+        check_submit_options(self.submit, options, caller="run_sweep")
+        return self._iterate(
+            lambda c: c.run_sweep(
+                circuit,
+                parameter_sets,
                 concurrency=concurrency,
                 max_in_flight=max_in_flight,
                 journal=journal,
@@ -647,5 +688,5 @@ class SyncClient:
 
     def gather(self, circuits: Iterable[Any], **options: Any) -> list[Outcome]:
         """Run many circuits and return every outcome in input order."""
-        items = list(circuits)
-        return self._call(lambda c: c.gather(items, **options))
+        check_submit_options(self.submit, options, caller="gather")
+        return self._call(lambda c: c.gather(circuits, **options))

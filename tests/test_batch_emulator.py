@@ -459,12 +459,21 @@ async def test_a_batch_killed_mid_run_resumes_from_its_journal_without_duplicate
 @pytest.mark.parametrize("pack", [False, True])
 async def test_the_handle_names_the_job_of_every_circuit(emu: Emulator, pack: bool) -> None:
     circuits = [distinct_circuit(i) for i in range(12)]
+    seen: dict[int, str] = {}
+    outcomes = []
     async with client_for(emu) as client, client.run_many(circuits, pack=pack) as run:
-        outcomes = [o async for o in run]
-        job_ids = run.job_ids
+        async for outcome in run:
+            # While the batch runs, the handle names the job of each circuit still waiting.
+            seen.update(run.job_ids)
+            outcomes.append(outcome)
+        # Finished circuits are their outcomes' business: the batch keeps none of them.
+        assert run.job_ids == {}
+    assert all(seen.get(o.index, o.job.id) == o.job.id for o in outcomes if o.job is not None)
+    job_ids = {o.index: o.job.id for o in outcomes if o.job is not None}
     assert sorted(job_ids) == list(range(12))
-    assert all(job_ids[o.index] == o.job.id for o in outcomes if o.job is not None)
     # Packed circuits share their parent's id; unpacked ones have one job each.
     assert len(set(job_ids.values())) == (1 if pack else 12)
+    if pack:
+        assert set(seen) == set(range(12))  # the pack's other circuits still waited
     top_level = {job["id"] for job in emu.jobs() if not job.get("parent_job_id")}
     assert set(job_ids.values()) == top_level

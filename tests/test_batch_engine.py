@@ -638,12 +638,36 @@ async def test_a_journal_resume_submits_nothing_twice(
 async def test_a_journal_of_another_batch_stops_the_run(
     fake: tuple[FakeAPI, str], tmp_path: Path
 ) -> None:
-    _api, url = fake
+    api, url = fake
     journal = tmp_path / "run.jsonl"
     async with client_for(url) as client:
         await client.gather([basis_circuit(i) for i in range(3)], journal=str(journal))
-        with pytest.raises(JournalError):
-            await client.gather([basis_circuit(i) for i in range(4)], journal=str(journal))
+        created = len(api.jobs)
+        # Other circuits (checked job by job, as the input is read lazily) ...
+        with pytest.raises(JournalError, match="input changed"):
+            await client.gather([basis_circuit(i + 1) for i in range(3)], journal=str(journal))
+        # ... or other options (checked when the journal is opened).
+        with pytest.raises(JournalError, match="options differ"):
+            await client.gather(
+                [basis_circuit(i) for i in range(3)], journal=str(journal), shots=77
+            )
+    assert len(api.jobs) == created
+
+
+async def test_a_journaled_batch_given_more_circuits_sends_only_the_new_ones(
+    fake: tuple[FakeAPI, str], tmp_path: Path
+) -> None:
+    # The journal cannot know where a lazily read input ends: the same circuits followed
+    # by more are the same batch, resumed, and only the new circuits are sent.
+    api, url = fake
+    journal = tmp_path / "run.jsonl"
+    async with client_for(url) as client:
+        first = await client.gather([basis_circuit(i) for i in range(3)], journal=str(journal))
+        created = len(api.jobs)
+        again = await client.gather([basis_circuit(i) for i in range(4)], journal=str(journal))
+    assert len(api.jobs) == created + 1
+    assert [o.job.id for o in again[:3] if o.job] == [o.job.id for o in first if o.job]
+    assert all(o.ok for o in again)
 
 
 # ---------------------------------------------------------------------------------------

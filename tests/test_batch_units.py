@@ -413,22 +413,23 @@ def _record(unit: int, token: str) -> TokenRecord:
 
 async def test_a_new_journal_starts_with_a_header(tmp_path: Path) -> None:
     path = tmp_path / "batch.jsonl"
-    journal = Journal.open(path, batch="abc", units=3)
+    journal = Journal.open(path, batch="abc")
     journal.close()
     (header,) = [json.loads(line) for line in path.read_text().splitlines()]
     assert header["type"] == "header"
     assert header["batch"] == "abc"
-    assert header["units"] == 3
+    assert header["version"] == 2
+    assert "units" not in header  # a lazily read input has no count up front
 
 
 async def test_a_reopened_journal_gives_tokens_and_job_ids(tmp_path: Path) -> None:
     path = tmp_path / "batch.jsonl"
-    journal = Journal.open(path, batch="abc", units=3)
+    journal = Journal.open(path, batch="abc")
     await journal.record_token(_record(0, "t0"))
     await journal.record_job(0, "t0", "job-0")
     await journal.record_token(_record(1, "t1"))
     journal.close()
-    state = Journal.open(path, batch="abc", units=3).state
+    state = Journal.open(path, batch="abc").state
     assert state.job_ids == {0: "job-0"}
     assert state.tokens[1].token == "t1"
     assert state.tokens[1].at == 1001.0
@@ -437,54 +438,68 @@ async def test_a_reopened_journal_gives_tokens_and_job_ids(tmp_path: Path) -> No
 
 async def test_a_journal_of_another_batch_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "batch.jsonl"
-    Journal.open(path, batch="abc", units=3).close()
+    Journal.open(path, batch="abc").close()
     with pytest.raises(JournalError, match="different batch"):
-        Journal.open(path, batch="xyz", units=3)
-    with pytest.raises(JournalError, match="different batch"):
-        Journal.open(path, batch="abc", units=4)
+        Journal.open(path, batch="xyz")
+
+
+async def test_a_journal_of_another_release_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "batch.jsonl"
+    path.write_text('{"type":"header","version":1,"batch":"abc","units":3,"created_at":0}\n')
+    with pytest.raises(JournalError, match="version 1, not 2.*new journal path"):
+        Journal.open(path, batch="abc")
+
+
+async def test_a_token_record_keeps_the_digest_of_its_circuits(tmp_path: Path) -> None:
+    path = tmp_path / "batch.jsonl"
+    journal = Journal.open(path, batch="abc")
+    record = TokenRecord(unit=0, indices=(0, 1), token="t0", at=1.0, digest="d" * 32)
+    await journal.record_token(record)
+    journal.close()
+    assert Journal.open(path, batch="abc").state.tokens == {0: record}
 
 
 async def test_a_torn_last_line_is_dropped_and_overwritten(tmp_path: Path) -> None:
     path = tmp_path / "batch.jsonl"
-    journal = Journal.open(path, batch="abc", units=2)
+    journal = Journal.open(path, batch="abc")
     await journal.record_token(_record(0, "t0"))
     journal.close()
     with path.open("ab") as file:
         file.write(b'{"type":"job","unit":0,"tok')  # the crash came mid-write
-    journal = Journal.open(path, batch="abc", units=2)
+    journal = Journal.open(path, batch="abc")
     assert journal.state.job_ids == {}
     await journal.record_job(0, "t0", "job-0")
     journal.close()
-    assert Journal.open(path, batch="abc", units=2).state.job_ids == {0: "job-0"}
+    assert Journal.open(path, batch="abc").state.job_ids == {0: "job-0"}
 
 
 async def test_a_corrupt_journal_line_raises_journal_error(tmp_path: Path) -> None:
     path = tmp_path / "batch.jsonl"
-    Journal.open(path, batch="abc", units=2).close()
+    Journal.open(path, batch="abc").close()
     with path.open("ab") as file:
         file.write(b"not json\n")
     with pytest.raises(JournalError, match="unreadable"):
-        Journal.open(path, batch="abc", units=2)
+        Journal.open(path, batch="abc")
 
 
 async def test_a_job_record_without_its_token_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "batch.jsonl"
-    Journal.open(path, batch="abc", units=2).close()
+    Journal.open(path, batch="abc").close()
     with path.open("ab") as file:
         file.write(b'{"type":"job","unit":0,"token":"t","job_id":"j"}\n')
     with pytest.raises(JournalError, match="no token record"):
-        Journal.open(path, batch="abc", units=2)
+        Journal.open(path, batch="abc")
 
 
 async def test_concurrent_appends_share_syncs_and_all_land(tmp_path: Path) -> None:
     path = tmp_path / "batch.jsonl"
-    journal = Journal.open(path, batch="abc", units=200)
+    journal = Journal.open(path, batch="abc")
     async with anyio.create_task_group() as group:
         for unit in range(200):
             group.start_soon(journal.record_token, _record(unit, f"t{unit}"))
     journal.close()
     assert journal.syncs < 200
-    state = Journal.open(path, batch="abc", units=200).state
+    state = Journal.open(path, batch="abc").state
     assert sorted(state.tokens) == list(range(200))
 
 
@@ -507,7 +522,7 @@ def _packed_bodies(circuits: list[Circuit]) -> list[bytes]:
     metadata = {TOKEN_METADATA_KEY: "0" * 32}
     return [
         json.dumps(
-            job_payload(unit_input(circuits, unit), shots=100, metadata=metadata),
+            job_payload(unit_input(unit), shots=100, metadata=metadata),
             separators=(",", ":"),
             allow_nan=False,
         ).encode()
@@ -535,7 +550,7 @@ def test_packs_of_long_native_gates_and_non_ascii_names_stay_under_ten_megabytes
 async def test_after_a_failed_write_no_append_claims_its_record_is_on_disk(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    journal = Journal.open(tmp_path / "batch.jsonl", batch="abc", units=50)
+    journal = Journal.open(tmp_path / "batch.jsonl", batch="abc")
     real_write = journal._write
     writes = 0
 

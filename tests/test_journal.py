@@ -282,7 +282,7 @@ async def test_closing_a_journal_under_a_cancelled_tasks_write_waits_for_that_wr
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "batch.jsonl"
-    journal = Journal.open(path, batch="abc", units=3)
+    journal = Journal.open(path, batch="abc")
     writing, may_write, unlocked = threading.Event(), threading.Event(), threading.Event()
     write_errors: list[OSError] = []
     real_write, real_flock = os.write, fcntl.flock
@@ -315,7 +315,7 @@ async def test_closing_a_journal_under_a_cancelled_tasks_write_waits_for_that_wr
     may_write.set()
     assert await anyio.to_thread.run_sync(unlocked.wait, WAIT_S)
     assert write_errors == []
-    reopened = Journal.open(path, batch="abc", units=3)
+    reopened = Journal.open(path, batch="abc")
     reopened.close()
     assert reopened.state.tokens == {0: record}
 
@@ -393,7 +393,7 @@ def test_a_journal_open_failure_is_chained_to_its_os_error(
 ) -> None:
     path = make_path(tmp_path, monkeypatch)
     with pytest.raises(JournalError) as failed:
-        Journal.open(path, batch="abc", units=3)
+        Journal.open(path, batch="abc")
     assert str(path) in str(failed.value)
     assert isinstance(failed.value.__cause__, OSError)
 
@@ -471,7 +471,7 @@ async def test_a_journal_write_failure_is_chained_to_its_os_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: str
 ) -> None:
     path = tmp_path / "batch.jsonl"
-    journal = Journal.open(path, batch="abc", units=3)
+    journal = Journal.open(path, batch="abc")
     fail_journal_writes(monkeypatch, path, "token", failure)
     try:
         with pytest.raises(JournalError) as failed:

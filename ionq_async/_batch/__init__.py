@@ -6,10 +6,15 @@ endpoint calls it needs) and never imports the client; the client's ``wait``, ``
 
 How a batch runs (:meth:`~ionq_async.client.Client.run_many`):
 
-- **Plan** (``planning``). Circuits are checked first (an invalid one becomes an error
-  outcome at once) and grouped into *units*, one job each: one circuit, or with
-  ``pack=True`` up to 5,000 circuits / 150,000 gates / 10 MB per
-  ``ionq.multi-circuit.v1`` job.
+- **Read and plan** (``planning``, ``intake``). The input (any iterable or async
+  iterable) is read lazily, only as far as the batch has room: at most
+  ``max(20,000, max_in_flight)`` circuits are held between being read and their outcome
+  being delivered, so a generator of a million circuits is never held as a list. Each
+  item is converted as it is read (a Qiskit, Cirq or OpenQASM circuit; for
+  ``run_sweep``, a parameter set bound to the template); one that cannot be becomes an
+  error outcome at once. Circuits are grouped into *units*, one job each: one circuit,
+  or with ``pack=True`` consecutive circuits up to 5,000 circuits / 150,000 gates /
+  10 MB per ``ionq.multi-circuit.v1`` job.
 - **Submit** (``engine``). A feeder hands units to short-lived submit tasks, bounded by
   the jobs in flight (``max_in_flight``) and by an adaptive limit on creations in flight
   that halves on a 429 and grows back by one per window of successes (AIMD, in
@@ -46,7 +51,9 @@ handle is kept in a variable.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import difflib
+import inspect
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from typing import Any
 
 import anyio
@@ -56,7 +63,7 @@ from ..models import Job
 from .api import BatchAPI
 from .engine import Engine
 from .handle import BatchRun, LiveBatches
-from .planning import convert_input
+from .intake import CircuitIntake, Intake, SweepIntake
 from .poller import MAX_POLL_FAILURE_S
 from .values import BatchProgress, Outcome, PackLimits
 from .waiting import wait_for_job
@@ -66,10 +73,37 @@ __all__ = [
     "BatchAPI",
     "BatchRun",
     "LiveBatches",
+    "check_submit_options",
     "start_as_completed",
     "start_run_many",
+    "start_run_sweep",
     "wait_for_job",
 ]
+
+
+def check_submit_options(
+    submit: Callable[..., Any], options: Mapping[str, Any], *, caller: str
+) -> None:
+    """Raise one TypeError naming an option ``submit()`` does not take, before anything runs.
+
+    Checked when the batch is made: an unknown option must not start a batch that then
+    fails once per circuit inside the engine.
+    """
+    parameters = inspect.signature(submit).parameters
+    valid = sorted(
+        name
+        for name, parameter in parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    )
+    for name in options:
+        if name in valid:
+            continue
+        close = difflib.get_close_matches(name, valid, n=2)
+        hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+        raise TypeError(
+            f"{caller}() got an unexpected option {name!r}{hint} "
+            f"(the options of submit(): {', '.join(valid)})"
+        )
 
 
 def _start(api: BatchAPI, throttle: Throttle, batches: LiveBatches, **engine: Any) -> BatchRun:
@@ -88,8 +122,9 @@ def start_run_many(
     api: BatchAPI,
     throttle: Throttle,
     batches: LiveBatches,
-    circuits: Iterable[Any],
+    circuits: Iterable[Any] | AsyncIterable[Any],
     *,
+    intake: Intake | None = None,
     concurrency: int,
     max_in_flight: int,
     journal: str | None,
@@ -105,8 +140,9 @@ def start_run_many(
         api,
         throttle,
         batches,
-        circuits=[convert_input(circuit) for circuit in circuits],
+        circuits=circuits,
         jobs=None,
+        intake=intake if intake is not None else CircuitIntake(),
         options=options,
         concurrency=concurrency,
         max_in_flight=max_in_flight,
@@ -116,6 +152,24 @@ def start_run_many(
         progress=progress,
         timeout_s=timeout_s,
         max_poll_failure_s=max_poll_failure_s,
+    )
+
+
+def start_run_sweep(
+    api: BatchAPI,
+    throttle: Throttle,
+    batches: LiveBatches,
+    circuit: Any,
+    parameter_sets: Iterable[Any] | AsyncIterable[Any],
+    **run_many: Any,
+) -> BatchRun:
+    """The handle of a sweep: one circuit bound to each parameter set, run as a batch.
+
+    The template is converted (and refused, with a typed error) now; the parameter sets
+    are read lazily like ``run_many``'s circuits.
+    """
+    return start_run_many(
+        api, throttle, batches, parameter_sets, intake=SweepIntake(circuit), **run_many
     )
 
 

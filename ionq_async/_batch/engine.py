@@ -12,7 +12,7 @@ import numbers
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, ParamSpec, TypeVar
 
 import anyio
@@ -25,11 +25,13 @@ from .._limits import CIRCUIT_TYPE
 from .._retry import Attempts, backoff_s, counting, retry_after_beyond_budget
 from ..exceptions import (
     BatchTimeoutError,
+    CircuitError,
     ConfigurationError,
     InvalidRequestError,
     IonQError,
     JobCanceled,
     JobFailed,
+    JournalError,
     RateLimitError,
     ResponseError,
     ServerError,
@@ -39,21 +41,32 @@ from ..exceptions import (
 from ..models import Job, JobStats, JobStatus
 from ..readout import Readout
 from ..results import Result, job_width, validate_probabilities
+from . import values
 from .api import BatchAPI
+from .intake import CircuitIntake, Intake
 from .planning import (
+    InputReader,
+    Item,
+    Packer,
     Unit,
     as_circuit,
-    circuit_input,
-    circuit_name,
-    fingerprint,
+    batch_fingerprint,
     input_width,
-    plan_units,
+    known_length,
+    pack_size,
     token_lookups,
+    unit_digest,
     unit_input,
 )
 from .poller import MAX_POLL_FAILURE_S, Poller
 from .tokens import TokenResolver, is_ambiguous
-from .values import FATAL_ERRORS, TOKEN_METADATA_KEY, BatchProgress, Outcome, PackLimits
+from .values import (
+    FATAL_ERRORS,
+    TOKEN_METADATA_KEY,
+    BatchProgress,
+    Outcome,
+    PackLimits,
+)
 
 __all__ = ["DUPLICATE_WATCHES", "LATE_STORE_GRACE_S", "Engine"]
 
@@ -85,9 +98,10 @@ class Engine:
         self,
         client: BatchAPI,
         *,
-        circuits: Sequence[Any] | None,
+        circuits: Iterable[Any] | AsyncIterable[Any] | None,
         jobs: Sequence[Job | str] | None,
         options: Mapping[str, Any],
+        intake: Intake | None = None,
         concurrency: int,
         max_in_flight: int,
         journal_path: str | None,
@@ -110,8 +124,9 @@ class Engine:
                 )
         self.timeout_s = timeout_s
         self.client = client
-        self.circuits: Sequence[Any] = circuits if circuits is not None else ()
-        self.given_jobs: Sequence[Job | str] = jobs if jobs is not None else ()
+        self.reader = InputReader(circuits) if circuits is not None else None
+        self.intake: Intake = intake if intake is not None else CircuitIntake()
+        self.given_jobs: Sequence[Job | str] | None = jobs
         self.options = dict(options)
         self.backend: str = str(self.options.get("backend", "simulator"))
         self.limiter = AdaptiveLimiter(concurrency, cooldown_s=0.2)
@@ -124,10 +139,14 @@ class Engine:
         )
         self.progress_callback = progress
         self.send = send
-        self.total = len(self.circuits) if circuits is not None else len(self.given_jobs)
-        self.units: list[Unit] = []
-        self.finished_units: set[int] = set()
-        self.remaining = self.total
+        self.total: int | None = known_length(circuits) if jobs is None else len(jobs)
+        # Circuits read and not yet delivered, and units whose job has not finished: what
+        # the batch holds at any time (bounded by the slots, whatever the input's size).
+        self.held: dict[int, Item] = {}
+        self.units: dict[int, Unit] = {}
+        # Read from its module when the batch starts (tests set it there).
+        self.slots = anyio.Semaphore(max(values.MAX_HELD_CIRCUITS, max_in_flight))
+        self.input_done = False
         self.all_done = anyio.Event()
         self.submitted = self.waiting = self.completed = self.failed = 0
         self.started_at = time.time()
@@ -144,14 +163,13 @@ class Engine:
         self.group: anyio.abc.TaskGroup | None = None
         self._finish_send: MemoryObjectSendStream[Finished] | None = None
         self.duplicates_canceled = 0
-        self._duplicates_of: dict[int, tuple[str, ...]] = {}
-        self._emitted: set[int] = set()
-        self._submitted_indices: set[int] = set()
+        self._next_unit = 0
 
     def _mark_submitted(self, unit: Unit) -> None:
-        self.submitted += len(unit.indices)
-        self.waiting += len(unit.indices)
-        self._submitted_indices.update(unit.indices)
+        self.submitted += len(unit.items)
+        self.waiting += len(unit.items)
+        for item in unit.items:
+            item.submitted = True
 
     # -- progress ---------------------------------------------------------------------------
 
@@ -187,7 +205,7 @@ class Engine:
             self.throttle.detach(self._on_rate_limited)
             self.send.close()
             try:
-                if self.cancel_remote and self.remaining:
+                if self.cancel_remote and (self.held or self.units):
                     await self._cancel_unfinished()
             finally:
                 if self.journal is not None:
@@ -211,14 +229,8 @@ class Engine:
         if self.cancel_remote:
             await self._cancel_unfinished()
             canceled = True
-        unit_of: dict[int, Unit] = {}
-        for unit in self.units:
-            for index in unit.indices:
-                unit_of[index] = unit
-        for index in range(self.total):
-            if index in self._emitted:
-                continue
-            owner = unit_of.get(index)
+        for index in sorted(self.held):
+            owner = self.held[index].unit
             job: Job | None = None
             error: IonQError
             if owner is not None and owner.job_id is not None:
@@ -236,6 +248,18 @@ class Engine:
                 token = owner.token if owner is not None else None
                 error = BatchTimeoutError(index, timeout_s, token=token)
             await self._emit(index, job, None, error)
+        # The input not read yet: read (not converted, never sent), one outcome each.
+        while self.reader is not None:
+            index = self.reader.read
+            try:
+                more, raw = await self.reader.next()
+            except Exception:  # the input broke: nothing more to give outcomes to
+                break
+            if not more:
+                break
+            self.held[index] = self.intake.unprepared(index, raw)
+            await self._emit(index, None, None, BatchTimeoutError(index, timeout_s))
+        self._input_ended()
 
     async def _work(self, finished: MemoryObjectReceiveStream[Finished]) -> None:
         async with anyio.create_task_group() as group:
@@ -245,20 +269,28 @@ class Engine:
             # at once wait as 10,000 small tuples, not as 10,000 tasks.
             for _ in range(FINISHERS):
                 group.start_soon(self._finisher, finished)
-            if self.total:
-                if self.given_jobs:
-                    await self._feed_jobs()
-                else:
-                    await self._feed_circuits()
-                await self.all_done.wait()
+            if self.given_jobs is not None:
+                await self._feed_jobs()
+            else:
+                await self._feed_circuits()
+            self._input_ended()
+            await self.all_done.wait()
             group.cancel_scope.cancel()
+
+    def _input_ended(self) -> None:
+        """The whole input is read: the batch ends with its last delivery."""
+        self.input_done = True
+        if self.reader is not None:
+            self.total = self.reader.read
+        if not self.held:
+            self.all_done.set()
 
     async def _watch_for_duplicates(self, unit: Unit) -> None:
         """After a re-send, look for a first attempt stored late, a few times, and cancel it."""
         delay = LATE_STORE_GRACE_S
         for _ in range(DUPLICATE_WATCHES):
             await anyio.sleep(delay)
-            if unit.number in self.finished_units:
+            if unit.finished:
                 return
             await self._cancel_duplicates(unit)
             delay *= 2
@@ -284,8 +316,6 @@ class Engine:
                 continue
             unit.duplicates.append(job.id)
             self.duplicates_canceled += 1
-            for index in unit.indices:
-                self._duplicates_of[index] = tuple(unit.duplicates)
             self._changed()
             logger.warning(
                 "unit %d: job %s is a late-stored first attempt of job %s; canceling it",
@@ -304,7 +334,9 @@ class Engine:
 
     async def _finisher(self, finished: MemoryObjectReceiveStream[Finished]) -> None:
         async for key, item in finished:
-            unit = self.units[key]
+            unit = self.units.get(key)
+            if unit is None:
+                continue  # already finished
             if unit.resent:
                 # One last look before the outcome is made, so that it can name them.
                 await self._cancel_duplicates(unit)
@@ -312,6 +344,9 @@ class Engine:
                 await self._finish(key, item)
             else:
                 await self._finish_with_error(key, item)
+            # A finisher waiting for the next job must not keep this one's circuits alive
+            # (64 finishers holding a pack of 5,000 each would be 320,000 circuits).
+            del unit, item
 
     async def _cancel_unfinished(self) -> None:
         """Cancel, with the bulk endpoint, every job of this batch that has not finished.
@@ -324,10 +359,8 @@ class Engine:
         ids = list(self.poller.waiting_ids)
         unanswered = [
             unit
-            for unit in self.units
-            if unit.token is not None
-            and unit.job_id is None
-            and unit.number not in self.finished_units
+            for unit in self.units.values()
+            if unit.token is not None and unit.job_id is None and not unit.finished
         ]
         if not ids and not unanswered:
             return
@@ -348,81 +381,144 @@ class Engine:
     # -- as_completed: jobs made elsewhere --------------------------------------------------------
 
     async def _feed_jobs(self) -> None:
-        for index, item in enumerate(self.given_jobs):
-            unit = Unit(index, (index,))
-            self.units.append(unit)
+        assert self.given_jobs is not None
+        for index, given in enumerate(self.given_jobs):
+            item = Item(index, None, None)
+            self.held[index] = item
+            unit = Unit(index, [item])
+            self.units[index] = unit
             await self.in_flight.acquire()
             self._mark_submitted(unit)
-            if isinstance(item, Job):
-                unit.job_id, unit.job = item.id, item
-                if item.is_terminal:
-                    self._on_terminal(index, item)
+            if isinstance(given, Job):
+                unit.job_id, unit.job = given.id, given
+                if given.is_terminal:
+                    self._on_terminal(index, given)
                     continue
-                self.poller.add(index, item.id, item, immediate=True)
+                self.poller.add(index, given.id, given, immediate=True)
             else:
-                unit.job_id = str(item)
+                unit.job_id = str(given)
                 self.poller.add(index, unit.job_id, None, immediate=True)
         self._changed()
 
     # -- run_many: circuits ---------------------------------------------------------------------
 
     async def _feed_circuits(self) -> None:
-        units, invalid = plan_units(self.circuits, self.pack_limits)
-        self.units = units
-        for index, error in invalid:
-            await self._emit(index, None, None, error)
-        if not units:
-            return
-        to_submit: list[Unit] = list(units)
-        if self.journal_path is not None:
-            to_submit = await self._open_journal(units, {i for i, _ in invalid})
-        self._changed()
-        assert self.group is not None
-        for unit in to_submit:
-            await self.in_flight.acquire()
-            await self.limiter.acquire()
-            self.group.start_soon(self._submit, unit)
+        """Read the input as there is room, make units of it and start their submissions.
 
-    async def _open_journal(self, units: list[Unit], invalid: set[int]) -> list[Unit]:
-        inputs = []
-        for index, circuit in enumerate(self.circuits):
-            inputs.append(None if index in invalid else circuit_input(circuit))
-        batch = fingerprint(inputs, {**self.options, "pack": bool(self.pack_limits)}, units)
-        assert self.journal_path is not None
-        # Locked for the batch's life (another run of it gets JournalError) and closed in
-        # run()'s finally; a cancelled open closes the journal itself.
-        journal = await Journal.open_async(self.journal_path, batch=batch, units=len(units))
-        self.journal = journal
-        state = journal.state
-        to_submit: list[Unit] = []
-        # Units with a job id: wait for them. Units with only a token: the crash came
-        # between sending and recording, so look the token up before sending it again.
-        lookups: list[Unit] = []
-        for unit in units:
-            record = state.tokens.get(unit.number)
+        One slot per circuit read and not yet delivered bounds what the batch holds; an
+        item that cannot be made into a circuit (or, packed, is invalid) gets its error
+        outcome at once and the batch goes on.
+        """
+        assert self.reader is not None
+        if self.journal_path is not None:
+            await self._open_journal()
+        packer = Packer(self.pack_limits) if self.pack_limits is not None else None
+        while True:
+            await self.slots.acquire()
+            index = self.reader.read
+            try:
+                more, raw = await self.reader.next()
+            except Exception as error:
+                # The input itself broke (a generator raised): its item's outcome says so,
+                # and what was read before still runs to its end.
+                failure = CircuitError(f"reading item {index} of the input failed: {error!r}")
+                failure.__cause__ = error
+                await self._emit(self._hold(Item(index, None, None)), None, None, failure)
+                break
+            if not more:
+                self.slots.release()
+                break
+            try:
+                item = self.intake.prepare(index, raw)
+            except CircuitError as error:
+                await self._emit(self._hold(self.intake.unprepared(index, raw)), None, None, error)
+                continue
+            self._hold(item)
+            if packer is None:
+                await self._dispatch([item])
+                continue
+            try:
+                parsed = as_circuit(item.sent)
+                parsed.validate()
+            except CircuitError as error:
+                await self._emit(index, None, None, error)
+                continue
+            full = packer.add(item, pack_size(parsed))
+            if full is not None:
+                await self._dispatch(full)
+        if packer is not None and (rest := packer.flush()) is not None:
+            await self._dispatch(rest)
+
+    def _hold(self, item: Item) -> int:
+        item.holds_slot = True
+        self.held[item.index] = item
+        return item.index
+
+    async def _dispatch(self, items: list[Item]) -> None:
+        """Make a unit of ``items`` and start it: submit it, or resume it from the journal."""
+        unit = Unit(self._next_unit, items)
+        self._next_unit += 1
+        self.units[unit.number] = unit
+        assert self.group is not None
+        if self.journal is not None:
+            unit.digest = unit_digest(unit)
+            state = self.journal.state
+            record = state.tokens.pop(unit.number, None)
             if record is not None:
+                if record.digest != unit.digest or record.indices != unit.indices:
+                    raise JournalError(
+                        f"journal {self.journal.path}: job {unit.number} of the batch "
+                        f"(circuits {unit.indices[0]}..{unit.indices[-1]}) differs from the "
+                        "one it recorded: the input changed since (resume with the same "
+                        "circuits in the same order, or give this batch a new journal path)"
+                    )
                 unit.token, unit.token_at = record.token, record.at
                 unit.resumed_token = True
-            job_id = state.job_ids.get(unit.number)
-            if job_id is not None:
-                unit.job_id = job_id
+                job_id = state.job_ids.pop(unit.number, None)
                 await self.in_flight.acquire()
-                self._mark_submitted(unit)
-                self.poller.add(unit.number, job_id, None, immediate=True)
-            elif record is not None:
-                lookups.append(unit)
-            else:
-                to_submit.append(unit)
-        # Every pending token joins one sweep: look them up together, then submit the rest.
-        resumed: list[Unit] = []
-        found = await self.resolver.find_all(token_lookups(lookups))
-        for unit, job in zip(lookups, found, strict=True):
-            if job is None:
-                resumed.append(unit)
-                continue
-            await self.in_flight.acquire()
-            await self._adopt(unit, job)
-        return resumed + to_submit
+                if job_id is not None:
+                    # Created before the crash: wait for it.
+                    unit.job_id = job_id
+                    self._mark_submitted(unit)
+                    self._changed()
+                    self.poller.add(unit.number, job_id, None, immediate=True)
+                else:
+                    # The crash came between sending and recording: look the token up
+                    # before sending it again.
+                    self.group.start_soon(self._resume, unit)
+                return
+        await self.in_flight.acquire()
+        await self.limiter.acquire()
+        self.group.start_soon(self._submit, unit)
+
+    async def _open_journal(self) -> None:
+        assert self.journal_path is not None
+        batch = batch_fingerprint(self.options, self.pack_limits)
+        # Locked for the batch's life (another run of it gets JournalError) and closed in
+        # run()'s finally; a cancelled open closes the journal itself.
+        self.journal = await Journal.open_async(self.journal_path, batch=batch)
+
+    async def _resume(self, unit: Unit) -> None:
+        """A unit whose creation was under way at a crash: adopt its job or create it."""
+        assert unit.token is not None
+        try:
+            # Concurrent lookups of resumed units share sweeps.
+            found = await self.resolver.find(unit.token, unit.token_at)
+        except FATAL_ERRORS:
+            raise
+        except IonQError as error:
+            error.add_note(
+                f"resuming: job {unit.number}'s creation was under way at the crash and its "
+                f"token {unit.token} could not be looked up; it may have made a job"
+            )
+            await self._emit_all(unit, None, error)
+            self._unit_finished(unit)
+            return
+        if found is not None:
+            await self._adopt(unit, found)
+            return
+        await self.limiter.acquire()
+        await self._submit(unit)
 
     async def _adopt(self, unit: Unit, job: Job) -> None:
         unit.job_id, unit.job = job.id, job
@@ -460,7 +556,7 @@ class Engine:
         metadata = dict(self.options.get("metadata") or {})
         metadata[TOKEN_METADATA_KEY] = token
         options = {k: v for k, v in self.options.items() if k != "metadata"}
-        circuit = unit_input(self.circuits, unit)
+        circuit = unit_input(unit)
 
         async def create_once() -> Job:
             unit.token_at = time.time()
@@ -469,7 +565,11 @@ class Engine:
             if self.journal is not None:
                 await self.journal.record_token(
                     TokenRecord(
-                        unit=unit.number, indices=unit.indices, token=token, at=unit.token_at
+                        unit=unit.number,
+                        indices=unit.indices,
+                        token=token,
+                        at=unit.token_at,
+                        digest=unit.digest,
                     )
                 )
             return await self.throttle.call(
@@ -598,10 +698,11 @@ class Engine:
             elif packed:
                 await self._finish_packed(unit, job)
             else:
-                index = unit.indices[0]
+                item = unit.items[0]
+                index = item.index
                 try:
                     probabilities = await self._fetch(
-                        self.client._probabilities, job, num_qubits=self._width(index, job)
+                        self.client._probabilities, job, num_qubits=self._width(item, job)
                     )
                 except InvalidRequestError as error:
                     # Raised for what the job's own answer says (a parent, a dry run), not
@@ -612,7 +713,7 @@ class Engine:
                         job=job,
                         probabilities=probabilities,
                         shots=self._shots(job),
-                        readout=self._readout(index),
+                        readout=self._readout(item),
                     )
                     await self._emit(index, job, result, None)
         except FATAL_ERRORS:
@@ -639,7 +740,8 @@ class Engine:
         )
         children = await self._children_of(unit, parent)
         states = {listed.id: listed for listed in await self._fetch(self._children_listed, parent)}
-        for index, child_id in zip(unit.indices, children, strict=True):
+        for item, child_id in zip(unit.items, children, strict=True):
+            index = item.index
             child = states.get(child_id)
             if child is None:
                 await self._emit(index, parent, None, error_of_parent)
@@ -651,7 +753,7 @@ class Engine:
                 try:
                     # The circuit's own width, as _child_job gives it.
                     probabilities = await self._fetch(
-                        self.client._probabilities, child, num_qubits=self._width(index, child)
+                        self.client._probabilities, child, num_qubits=self._width(item, child)
                     )
                 except InvalidRequestError as error:
                     # The child's answer calls it a parent or a dry run: its own outcome.
@@ -667,7 +769,7 @@ class Engine:
                         job=child,
                         probabilities=probabilities,
                         shots=shots,
-                        readout=self._readout(index),
+                        readout=self._readout(item),
                     )
                     await self._emit(index, parent, result, None)
             else:
@@ -676,18 +778,16 @@ class Engine:
     async def _children_listed(self, parent: Job) -> list[Job]:
         return [job async for job in self.client.jobs(parent_job_id=parent.id, page_size=1000)]
 
-    def _width(self, index: int, job: Job) -> int | None:
-        """The width results of circuit ``index`` are checked against: the circuit's as sent
+    def _width(self, item: Item, job: Job) -> int | None:
+        """The width the item's results are checked against: its circuit's as sent
         (trusted over the answer's ``stats``), else the job's own."""
-        if self.circuits:
-            return input_width(self.circuits[index])
+        if item.sent is not None:
+            return input_width(item.sent)
         return job_width(job)
 
-    def _readout(self, index: int) -> Readout | None:
-        """The readout of circuit ``index`` as sent (its results are keyed by it)."""
-        if not self.circuits:
-            return None
-        readout = getattr(self.circuits[index], "readout", None)
+    def _readout(self, item: Item) -> Readout | None:
+        """The readout of the item's circuit as sent (its results are keyed by it)."""
+        readout = getattr(item.sent, "readout", None)
         return readout if isinstance(readout, Readout) else None
 
     def _shots(self, job: Job) -> int | None:
@@ -718,13 +818,14 @@ class Engine:
             else:
                 children = await self._children_of(unit, job)
         shots = self._shots(job)
-        for index, child_id in zip(unit.indices, children, strict=True):
+        for item, child_id in zip(unit.items, children, strict=True):
+            index = item.index
             answer = by_child.get(child_id)
             if isinstance(answer, ResponseError):
                 await self._emit(index, job, None, answer)
                 continue
             if answer is not None:
-                child = self._child_job(job, child_id, index)
+                child = self._child_job(job, child_id, item)
                 try:
                     # The circuit's own width: the parent's is the widest circuit's.
                     width = child.stats.qubits if child.stats is not None else None
@@ -733,7 +834,7 @@ class Engine:
                     await self._emit(index, job, None, invalid)
                 else:
                     result = Result(
-                        job=child, probabilities=answer, shots=shots, readout=self._readout(index)
+                        job=child, probabilities=answer, shots=shots, readout=self._readout(item)
                     )
                     await self._emit(index, job, result, None)
                 continue
@@ -753,13 +854,13 @@ class Engine:
                     error = ResponseError(f"no probabilities for child job {child_id}")
             await self._emit(index, job, None, error)
 
-    def _child_job(self, parent: Job, child_id: str, index: int) -> Job:
-        """The child job of a completed pack that ran circuit ``index``, without asking.
+    def _child_job(self, parent: Job, child_id: str, item: Item) -> Job:
+        """The child job of a completed pack that ran the item's circuit, without asking.
 
         Its width is the circuit's own (the parent's is the widest circuit's), so the
         result's bitstrings are as long as they would be had the circuit run alone.
         """
-        circuit = as_circuit(self.circuits[index])
+        circuit = as_circuit(item.sent)
         return Job(
             id=child_id,
             status=JobStatus.COMPLETED,
@@ -786,19 +887,21 @@ class Engine:
         first send to finish after it set ``all_done`` while others were still queued, and
         their outcomes were lost. Now the batch ends when the last delivery is made.
         """
-        if index in self._emitted:
-            return
-        self._emitted.add(index)
-        circuit = self.circuits[index] if self.circuits else None
-        name = circuit_name(circuit) if circuit is not None else (job.name if job else None)
+        item = self.held.get(index)
+        if item is None or item.delivering:
+            return  # delivered already, or being delivered
+        item.delivering = True
+        # A circuit's own name; a job made elsewhere (as_completed) goes by the job's.
+        name = item.name if self.reader is not None or job is None else job.name
         outcome = Outcome(
             index=index,
             name=name,
-            circuit=circuit,
+            circuit=item.circuit,
             job=job,
             result=result,
             error=error,
-            duplicates_canceled=self._duplicates_of.get(index, ()),
+            duplicates_canceled=tuple(item.unit.duplicates) if item.unit is not None else (),
+            parameters=item.parameters,
         )
         if error is not None:
             note_finished_job(error, job)
@@ -811,23 +914,29 @@ class Engine:
             return
         except BaseException:
             # Cancelled before the stream took it (the batch is stopping or timed out):
-            # not delivered, so not emitted; a timeout gives this circuit its outcome.
-            self._emitted.discard(index)
+            # not delivered, so still held; a timeout gives this circuit its outcome.
+            item.delivering = False
             raise
-        if index in self._submitted_indices:
+        # Held until the stream has it: the batch ends with its last *delivery*, never
+        # while a send still waits behind a slow consumer.
+        del self.held[index]
+        if item.submitted:
             self.waiting -= 1
         if error is None:
             self.completed += 1
         else:
             self.failed += 1
-        self.remaining -= 1
+        if item.holds_slot:
+            item.holds_slot = False
+            self.slots.release()
         self._changed()
-        if self.remaining <= 0:
+        if self.input_done and not self.held:
             self.all_done.set()
 
     def _unit_finished(self, unit: Unit) -> None:
-        if unit.number not in self.finished_units:
-            self.finished_units.add(unit.number)
+        if not unit.finished:
+            unit.finished = True
+            self.units.pop(unit.number, None)
             self.in_flight.release()
 
 

@@ -146,13 +146,15 @@ class BatchRun:
 
     @property
     def job_ids(self) -> dict[int, str]:
-        """The job id of every circuit that has a job so far, by circuit index.
+        """The job id of every circuit whose job has not finished yet, by circuit index.
 
-        Circuits packed together share their parent's id. After a stop or timeout, the
-        ids of circuits without an outcome are the jobs left running on the server.
+        Circuits packed together share their parent's id. After a stop or timeout, these
+        are the jobs left running on the server. (A finished circuit's job is its
+        outcome's ``job``: the batch keeps nothing of it, so that its memory stays bounded
+        whatever the size of its input.)
         """
         ids: dict[int, str] = {}
-        for unit in self._shared.engine.units:
+        for unit in self._shared.engine.units.values():
             if unit.job_id is not None:
                 for index in unit.indices:
                     ids[index] = unit.job_id
@@ -243,10 +245,15 @@ class LiveBatches:
             task = shared.task
             if task is None or task.done():
                 continue
-            if shared.error is None and shared.engine.remaining > 0:
+            engine = shared.engine
+            if shared.error is None and (engine.held or not engine.input_done):
+                done = engine.completed + engine.failed
+                if engine.total is None:
+                    unfinished = f"{len(engine.held)} circuits read and more to read"
+                else:
+                    unfinished = f"{engine.total - done} of {engine.total} circuits"
                 shared.error = ClientClosedError(
-                    f"the client was closed while a batch was running "
-                    f"({shared.engine.remaining} of {shared.engine.total} circuits unfinished)"
+                    f"the client was closed while a batch was running ({unfinished} unfinished)"
                 )
             task.cancel()
         for shared in batches:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from attrs import frozen
@@ -26,6 +26,7 @@ from ..results import Result
 
 __all__ = [
     "FATAL_ERRORS",
+    "MAX_HELD_CIRCUITS",
     "QPU_SCHEDULE",
     "SIMULATOR_SCHEDULE",
     "TOKEN_METADATA_KEY",
@@ -38,6 +39,13 @@ __all__ = [
 
 TOKEN_METADATA_KEY: Final = "ionq_async_token"
 """The ``metadata`` key that carries each job creation's client token."""
+
+MAX_HELD_CIRCUITS: Final = 20_000
+"""Circuits a batch reads ahead of their outcomes (or ``max_in_flight`` if that is more).
+
+The input is read only as far as this allows, so a batch's memory is bounded whatever the
+size of its input: a packed batch holds at most 4 full packs of 5,000 circuits (a million-
+point sweep peaks near 200 MB of client RSS; benchmarks/bench_sweep.py)."""
 
 
 # Errors that concern the client as a whole: continuing with other circuits is pointless.
@@ -60,6 +68,9 @@ class Outcome:
     multi-circuit parent) or None if no job was created. Exactly one of ``result`` and
     ``error`` is set. ``duplicates_canceled`` names jobs of the same creation that the
     server stored late, after the engine had sent it again, and that were canceled.
+    ``circuit`` is the circuit as the caller gave it (a Qiskit or Cirq circuit stays one;
+    for :meth:`~ionq_async.client.Client.run_sweep`, the bound circuit) and
+    ``parameters`` a sweep point's values by parameter name (None outside sweeps).
     """
 
     index: int
@@ -69,6 +80,7 @@ class Outcome:
     result: Result | None
     error: IonQError | None
     duplicates_canceled: tuple[str, ...] = ()
+    parameters: Mapping[str, float] | None = None
 
     @property
     def ok(self) -> bool:
@@ -92,9 +104,11 @@ class BatchProgress:
     ``completed`` and ``failed`` count outcomes with and without a result;
     ``duplicates_canceled`` counts late-stored duplicate jobs found and canceled. ``started_at``
     is wall-clock epoch seconds; ``elapsed_s`` is measured on the monotonic clock.
+    ``total`` is None while an input of unknown length (a generator) is still being read,
+    and the number of circuits read once it has ended.
     """
 
-    total: int
+    total: int | None
     submitted: int
     waiting: int
     completed: int
