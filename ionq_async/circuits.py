@@ -568,6 +568,7 @@ class Circuit:
         "_parametric",
         "_qubits",
         "_readout",
+        "_validated",
     )
     __hash__ = None  # type: ignore[assignment]  # mutable, so not hashable
 
@@ -591,6 +592,10 @@ class Circuit:
         self._parametric: list[int] = []
         self._binders: list[_Binder] | None = None  # made by the first full bind()
         self._parameter_names: frozenset[str] = frozenset()
+        # Gates [0, _validated) passed validate(): gates are immutable and only ever
+        # appended, so a second validate() (a batch checks a packed circuit, then the
+        # payload does) checks only the gates added since.
+        self._validated = 0
         self.extend(gates)
         if readout is not None:
             self._set_readout(readout)
@@ -1210,6 +1215,7 @@ class Circuit:
         new._parametric = list(self._parametric)
         new._binders = None
         new._parameter_names = self._parameter_names
+        new._validated = 0
         return new
 
     # -- whole-circuit operations -------------------------------------------------------
@@ -1221,10 +1227,12 @@ class Circuit:
         """
         if self._parameter_names:
             _refuse_unbound(self._parameter_names)
-        for position, gate in enumerate(self._gates):
-            problem = _gate_problem(gate, self._gateset, self._qubits)
+        gates = self._gates
+        for position in range(self._validated, len(gates)):
+            problem = _gate_problem(gates[position], self._gateset, self._qubits)
             if problem:
                 raise CircuitError(problem, position=position)
+        self._validated = len(gates)
         if max_qubits is None or self.num_qubits <= max_qubits:
             return
         if self._qubits is not None:

@@ -766,3 +766,23 @@ def test_junk_json_raises_only_circuit_error(data: Any) -> None:
 def test_junk_multi_circuit_json_raises_only_circuit_error(data: Any) -> None:
     with contextlib.suppress(CircuitError):
         circuits_from_multi_json(data)
+
+
+def test_validate_checks_again_only_the_gates_added_since_it_last_passed() -> None:
+    from unittest import mock
+
+    from ionq_async import circuits as circuits_module
+
+    circuit = Circuit(qubits=3).h(0).cnot(0, 1)
+    with mock.patch.object(
+        circuits_module, "_gate_problem", wraps=circuits_module._gate_problem
+    ) as checked:
+        circuit.validate()
+        assert checked.call_count == 2
+        circuit.validate()
+        assert checked.call_count == 2  # nothing new to check
+        circuit.x(2)
+        checked.reset_mock()
+        circuit.validate()
+        # Only x, the gate added since: the first two are not checked again.
+        assert checked.call_count == 1
