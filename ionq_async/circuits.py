@@ -1273,6 +1273,35 @@ class Circuit:
         }
 
     @classmethod
+    def from_qiskit(cls, quantum_circuit: Any) -> Circuit:
+        """A Qiskit ``QuantumCircuit`` in IonQ's gates (Qiskit's transpiler decomposes the
+        rest); its final measurements become the readout, so results are keyed by its
+        classical bits. Needs ``ionq-async[qiskit]``.
+
+        A circuit with mid-circuit measurement or classical control is no Circuit: it is
+        an OpenQASM 3 job, which :func:`ionq_async.from_qiskit` gives (or pass the
+        ``QuantumCircuit`` to ``run`` as it is); here it is a CircuitError saying so.
+        """
+        return _only_a_circuit(_interop().from_qiskit(quantum_circuit), "from_qiskit")
+
+    @classmethod
+    def from_cirq(cls, circuit: Any) -> Circuit:
+        """A ``cirq.Circuit`` with its qubits numbered in sorted order; its measurement keys
+        become the readout (``result.per_key()``). Needs ``ionq-async[cirq]``.
+
+        Classical control makes it an OpenQASM 3 job (see :meth:`from_qiskit`).
+        """
+        return _only_a_circuit(_interop().from_cirq(circuit), "from_cirq")
+
+    @classmethod
+    def from_qasm(cls, text: str) -> Circuit:
+        """An OpenQASM 2.0 or 3 program parsed into IonQ's gates (``ionq-async[qasm]`` for
+        OpenQASM 3). A program IonQ must run as OpenQASM 3 (mid-circuit measurement) is a
+        CircuitError here: :func:`ionq_async.from_qasm` gives it as a ``Qasm3Program``.
+        """
+        return _only_a_circuit(_interop().from_qasm(text), "from_qasm")
+
+    @classmethod
     def from_json(cls, data: Mapping[str, Any], *, gateset_default: GateSet = "qis") -> Circuit:
         """Read and validate the API's ``input`` form, as IonQ, qiskit and cirq write it.
 
@@ -1651,3 +1680,22 @@ def _check_job_limits(circuit_count: int, gate_count: int) -> None:
         raise CircuitError(
             f"{gate_count} gates in one job; at most {MAX_GATES_PER_JOB} are allowed"
         )
+
+
+def _interop() -> Any:
+    # The converters build Circuits, so they import this module; the classmethods that
+    # reach them import the converters only when called (pyproject's import contracts
+    # allow exactly this one edge).
+    from . import interop
+
+    return interop
+
+
+def _only_a_circuit(converted: object, method: str) -> Circuit:
+    if isinstance(converted, Circuit):
+        return converted
+    raise CircuitError(
+        f"Circuit.{method}: this circuit has mid-circuit measurement or classical control, "
+        f"so it runs as an OpenQASM 3 job, not as a Circuit; use ionq_async.{method}(...), "
+        "which gives that program, or pass the circuit to run()/submit() as it is"
+    )
