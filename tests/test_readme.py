@@ -11,6 +11,7 @@ test checks it. Tracebacks point at README.md's own line numbers.
 from __future__ import annotations
 
 import ast
+import math
 import inspect
 import io
 import json
@@ -202,6 +203,33 @@ def test_a_comment_opening_with_a_literal_states_its_value() -> None:
     assert block.stated_values() == {10: {"00": 5}, 12: [1, (2, 3)]}
 
 
+# ---------------------------------------------------------------- Your circuits
+
+
+async def test_the_opening_block_runs_each_kind_of_circuit_as_it_says(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pytest.importorskip("qiskit")
+    pytest.importorskip("cirq")
+    pytest.importorskip("openqasm3")
+    block = readme_block("Your circuits, as you write them")
+    async with (
+        Emulator(config=INSTANT) as emu,
+        ionq.Client(api_key=emu.api_key, base_url=emu.url) as client,
+    ):
+        namespace: dict[str, Any] = {"ionq": ionq, "client": client}
+        values = await run_fragment(block, namespace)
+    assert_stated_values_hold(block, values)
+    # The sweep printed one line per point: P(1) = sin(theta / 2) ** 2.
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 5
+    for line in lines:
+        parameters, probabilities = line.split("} ", 1)
+        theta = ast.literal_eval(parameters + "}")["theta"]
+        p_one = ast.literal_eval(probabilities).get(1, 0.0)
+        assert p_one == pytest.approx(math.sin(theta / 2) ** 2, abs=1e-9)
+
+
 # ---------------------------------------------------------------- Quick start
 
 
@@ -318,6 +346,26 @@ async def test_batches_block_runs_every_circuit_and_keeps_a_journal(
     last = namespace["outcome"]
     assert last.ok
     assert last.job.id in job_ids
+
+
+# ---------------------------------------------------------------- Parameter sweeps
+
+
+async def test_sweeps_block_runs_every_point_of_its_grid() -> None:
+    block = readme_block("Parameter sweeps")
+    async with (
+        Emulator(config=INSTANT) as emu,
+        ionq.Client(api_key=emu.api_key, base_url=emu.url) as client,
+    ):
+        namespace: dict[str, Any] = {"ionq": ionq, "client": client}
+        await run_fragment(block, namespace)
+        created = emu.stats.jobs_created
+    results = namespace["results"]
+    assert len(results) == 400
+    for (theta, _phi), probabilities in results.items():
+        # RY(theta) then CNOT: P(|11>) = sin(theta / 2) ** 2; RZ changes no probability.
+        assert probabilities.get(3, 0.0) == pytest.approx(math.sin(theta / 2) ** 2, abs=1e-9)
+    assert created == 1  # 400 points in one packed job
 
 
 # ---------------------------------------------------------------- Offline emulator
