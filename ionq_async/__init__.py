@@ -13,8 +13,6 @@ The offline emulator lives in :mod:`ionq_async.emulator`; every error in
 :mod:`ionq_async.exceptions`; a blocking facade in :mod:`ionq_async.sync`.
 """
 
-from __future__ import annotations
-
 from ._batch.handle import BatchRun
 from ._batch.values import BatchProgress, Outcome
 from ._retry import RetryPolicy
@@ -39,6 +37,7 @@ from .exceptions import (
     JobUnreachableError,
     JournalError,
     MissingExtraError,
+    MissingKeyError,
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
@@ -111,6 +110,7 @@ __all__ = [
     "JobUnreachableError",
     "JournalError",
     "MissingExtraError",
+    "MissingKeyError",
     "Money",
     "Noise",
     "NotFoundError",

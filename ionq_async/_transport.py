@@ -64,6 +64,7 @@ from .exceptions import (
     InvalidRequestError,
     IonQConnectionError,
     IonQTimeoutError,
+    MissingKeyError,
     NotFoundError,
     ResponseError,
     ResultsNotReadyError,
@@ -621,7 +622,7 @@ class Transport:
         self._check_open()
         method = method.upper()
         if require_key and self._api_key is None:
-            raise ConfigurationError("no API key: pass api_key= or set IONQ_API_KEY")
+            raise MissingKeyError("no API key: pass api_key= or set IONQ_API_KEY")
         body: bytes | None = None
         if json_body is not None:
             try:

@@ -4,6 +4,7 @@
 
     IonQError
     ├── ConfigurationError          bad settings: missing key, insecure URL, bad option
+    │   ├── MissingKeyError         no API key for an endpoint that needs one
     │   └── MissingExtraError       an optional extra (qiskit, cirq, qasm, ...) not installed
     ├── ClientClosedError           a Client used outside its ``async with`` / after aclose()
     ├── CircuitError                a circuit fails validation before any request is sent
@@ -62,6 +63,7 @@ __all__ = [
     "JobUnreachableError",
     "JournalError",
     "MissingExtraError",
+    "MissingKeyError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
@@ -81,6 +83,10 @@ class IonQError(Exception):
 
 class ConfigurationError(IonQError, ValueError):
     """A setting is missing or not allowed (no API key, plain http to a remote host, ...)."""
+
+
+class MissingKeyError(ConfigurationError):
+    """No API key for an endpoint that needs one (``api_key=`` or ``IONQ_API_KEY``)."""
 
 
 class MissingExtraError(ConfigurationError, ImportError):
