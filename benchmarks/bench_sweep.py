@@ -1,6 +1,6 @@
 """Circuits from where users write them: conversion cost, and a huge sweep in bounded memory.
 
-Run ``python benchmarks/bench_sweep.py [--full]`` (quick: 100,000 points; full: the
+Run ``python benchmarks/bench_sweep.py [--full]`` (quick: 20,000 points; full: the
 issue's 1,000,000). Prints figures next to targets; never passes or fails.
 
 - **Conversion cost per circuit**: a 4-qubit, 12-gate circuit with two parameters given
@@ -33,7 +33,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 from benchmarks.bench_batch import emulator_process
 
 TARGET_PEAK_RSS_MB = 250.0
-QUICK_POINTS = 100_000
+QUICK_POINTS = 20_000
 FULL_POINTS = 1_000_000
 
 

@@ -26,6 +26,7 @@ BENCHMARKS = [
     ("benchmarks.bench_simulator", "emulator simulator"),
     ("benchmarks.bench_emulator", "emulator throughput"),
     ("benchmarks.bench_ratelimit", "batch engine against a server rate limit (429 storm)"),
+    ("benchmarks.bench_sweep", "conversion cost per circuit; a packed sweep's peak RSS"),
 ]
 
 
@@ -66,6 +67,14 @@ def _summary(name: str, figures: Any) -> list[str]:
             )
         for defect in figures.get("defects", []):
             lines.append(f"DEFECT: {defect}")
+    elif name == "benchmarks.bench_sweep":
+        for case, micros in figures.get("conversion_us", {}).items():
+            lines.append(f"{case:<32} {micros:>10.1f} us   target -")
+        sweep = figures.get("sweep", {})
+        lines.append(
+            f"sweep of {sweep.get('points', 0):>9,} points: peak RSS "
+            f"{sweep.get('peak_mb', 0):>7.1f} MB  target < 250 MB"
+        )
     else:
         for case, value in figures.items():
             if isinstance(value, int | float):
