@@ -446,7 +446,7 @@ async def test_a_journal_of_another_batch_is_refused(tmp_path: Path) -> None:
 async def test_a_journal_of_another_release_is_refused_with_what_to_do(tmp_path: Path) -> None:
     path = tmp_path / "batch.jsonl"
     path.write_text('{"type":"header","version":1,"batch":"abc","units":3,"created_at":0}\n')
-    with pytest.raises(JournalError, match="version 1, not 2.*new journal path"):
+    with pytest.raises(JournalError, match=r"version 1, not 2.*new journal path"):
         Journal.open(path, batch="abc")
 
 

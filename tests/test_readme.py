@@ -11,10 +11,10 @@ test checks it. Tracebacks point at README.md's own line numbers.
 from __future__ import annotations
 
 import ast
-import math
 import inspect
 import io
 import json
+import math
 import tokenize
 from pathlib import Path
 from types import CodeType
