@@ -15,6 +15,7 @@ __all__ = [
     "DEFAULT_SHOTS",
     "INT32_MAX",
     "JOB_TYPES",
+    "KNOWN_BACKENDS",
     "MAX_BODY_BYTES",
     "MAX_CIRCUITS_PER_JOB",
     "MAX_CONTROLS",
@@ -25,6 +26,7 @@ __all__ = [
     "MAX_SHOTS",
     "MIN_DEBIASING_SHOTS",
     "MULTI_CIRCUIT_TYPE",
+    "NOISE_MODELS",
     "OTHER_JOB_TYPES",
     "QASM3_TYPE",
 ]
@@ -76,3 +78,29 @@ MAX_GATES_PER_JOB: Final = 150_000
 
 MAX_BODY_BYTES: Final = 10_000_000
 """The API's request body limit (10 MB)."""
+
+KNOWN_BACKENDS: Final = (
+    "simulator",
+    "qpu.aria-1",
+    "qpu.aria-2",
+    "qpu.forte-1",
+    "qpu.forte-enterprise-1",
+    "qpu.forte-enterprise-2",
+    "qpu.forte-enterprise-3",
+    "qpu.tempo-1",
+)
+"""Backends named by IonQ's OpenAPI descriptions (May and September 2026) and by
+qiskit-ionq's tests (``qpu.tempo-1``). The API's field is a free-form string: other
+``qpu.*`` names far from these pass (see ``_names``)."""
+
+NOISE_MODELS: Final = (
+    "ideal",
+    "harmony",
+    "harmony-1",
+    "harmony-2",
+    "aria-1",
+    "aria-2",
+    "forte-1",
+    "forte-enterprise-1",
+)
+"""The simulator's noise models: the ``NoiseModel`` enum of IonQ's OpenAPI description."""

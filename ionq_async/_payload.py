@@ -22,6 +22,7 @@ from ._limits import (
     MIN_DEBIASING_SHOTS,
     MULTI_CIRCUIT_TYPE,
 )
+from ._names import check_backend_name, check_noise_model
 from .circuits import Circuit, circuits_from_multi_json, multi_circuit_json
 from .exceptions import InvalidRequestError
 from .models import Session
@@ -56,9 +57,8 @@ def _check_int(name: str, value: object, *, low: int, high: int | None = None) -
 
 
 def _check_backend(backend: object) -> str:
-    if not isinstance(backend, str) or not backend.strip():
-        raise InvalidRequestError(f"backend must be a non-empty string, got {backend!r}")
-    return backend
+    # A typo gets "did you mean" and the list of backends before any request.
+    return check_backend_name(backend)
 
 
 def _check_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
@@ -167,11 +167,7 @@ def job_payload(
             )
         if noise_model is None:
             raise InvalidRequestError("noise_seed needs a noise_model (such as 'aria-1')")
-        if not isinstance(noise_model, str) or not noise_model:
-            raise InvalidRequestError(
-                f"noise_model must be a name such as 'aria-1', got {noise_model!r}"
-            )
-        noise: dict[str, Any] = {"model": noise_model}
+        noise: dict[str, Any] = {"model": check_noise_model(noise_model)}
         if noise_seed is not None:
             noise["seed"] = _check_int("noise_seed", noise_seed, low=0, high=INT32_MAX)
         payload["noise"] = noise
