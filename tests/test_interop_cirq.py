@@ -28,7 +28,7 @@ from ionq_async.circuits import Circuit  # noqa: E402
 from ionq_async.client import Client  # noqa: E402
 from ionq_async.emulator import Emulator, EmulatorConfig  # noqa: E402
 from ionq_async.emulator.simulator import simulate_statevector  # noqa: E402
-from ionq_async.exceptions import CircuitError, MissingExtraError  # noqa: E402
+from ionq_async.exceptions import CircuitError, JobFailed, MissingExtraError  # noqa: E402
 from ionq_async.interop.cirq import from_cirq  # noqa: E402
 from ionq_async.programs import Qasm3Program  # noqa: E402
 from ionq_async.readout import Readout  # noqa: E402
@@ -634,13 +634,30 @@ def test_symbols_with_mid_circuit_measurement_ask_to_resolve_first() -> None:
 # Clear errors.
 
 
-def test_classical_control_is_refused_naming_it() -> None:
+def test_classical_control_goes_as_openqasm_3_as_qiskits_does() -> None:
+    a, b = cirq.LineQubit.range(2)
+    circuit = cirq.Circuit(
+        cirq.H(a),
+        cirq.measure(a, key="m"),
+        cirq.X(b).with_classical_controls("m"),
+        cirq.measure(b, key="f"),
+    )
+    program = from_cirq(circuit)
+    assert isinstance(program, Qasm3Program)
+    assert "if (" in program.source
+    assert program.readout is not None
+    assert [name for name, _ in program.readout.registers] == ["m", "f"]
+
+
+async def test_classical_control_reaches_the_api_which_decides(client: Client) -> None:
+    # Sent, not refused by the client: the emulator, like IonQ's preflight, fails a branch
+    # naming the construct.
     a, b = cirq.LineQubit.range(2)
     circuit = cirq.Circuit(
         cirq.H(a), cirq.measure(a, key="m"), cirq.X(b).with_classical_controls("m")
     )
-    with pytest.raises(CircuitError, match="classically controlled"):
-        from_cirq(circuit)
+    with pytest.raises(JobFailed, match="loops and branches"):
+        await client.run(circuit)
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,7 @@ from ionq_async import interop
 from ionq_async.circuits import Circuit
 from ionq_async.client import Client
 from ionq_async.emulator import Emulator, EmulatorConfig
-from ionq_async.exceptions import CircuitError, MissingExtraError
+from ionq_async.exceptions import CircuitError, JobFailed, MissingExtraError
 from ionq_async.interop.qiskit import from_qiskit
 from ionq_async.programs import Qasm3Program
 from ionq_async.readout import Readout
@@ -476,6 +476,19 @@ def test_classical_control_goes_as_openqasm_3_with_its_final_readout() -> None:
     )
     openqasm3 = pytest.importorskip("openqasm3")
     openqasm3.parse(program.source)  # the reference parser reads it
+
+
+async def test_classical_control_reaches_the_api_which_decides(client: Client) -> None:
+    # Sent, not refused (as with Cirq): the emulator, like IonQ's preflight, fails a
+    # branch naming the construct.
+    qc = QuantumCircuit(2, 2)
+    qc.h(0)
+    qc.measure(0, 0)
+    with qc.if_test((qc.clbits[0], 1)):
+        qc.x(1)
+    qc.measure(1, 1)
+    with pytest.raises(JobFailed, match="loops and branches"):
+        await client.run(qc)
 
 
 def test_the_openqasm_3_program_uses_only_standard_gates() -> None:

@@ -110,18 +110,21 @@ def from_cirq(circuit: Any) -> Circuit | Qasm3Program:
 
 
 def _needs_qasm3(cirq: Any, operations: Sequence[Any]) -> bool:
-    """True for an operation on a measured qubit or a reset of a used qubit (a reset of a
-    fresh qubit does nothing and is dropped). Raises CircuitError for classical control
-    (IonQ runs no branches, on any target) and for confusion maps."""
+    """True for classical control, an operation on a measured qubit or a reset of a used
+    qubit (a reset of a fresh qubit does nothing and is dropped). Raises CircuitError for
+    confusion maps.
+
+    Classical control goes as OpenQASM 3 (Cirq writes ``if (m_key!=0) ...``), as Qiskit's
+    does: whether it runs is the API's to say (IonQ's documented subset has no branches
+    today, and the emulator fails such a job naming the construct, as the API does), so
+    a branch is never refused here on the client's own guess.
+    """
     used: set[Any] = set()
     measured: set[Any] = set()
     needs = False
     for operation in operations:
         if isinstance(operation, cirq.ClassicallyControlledOperation):
-            raise CircuitError(
-                f"Cirq operation {operation} is classically controlled; IonQ runs no "
-                "branches on a measurement (its OpenQASM 3 subset has no if), so it cannot run"
-            )
+            needs = True
         qubits = set(operation.qubits)
         if measured & qubits:
             needs = True
@@ -278,7 +281,7 @@ class _Translator:
         """Operations :meth:`emit` handles as they are (or that need OpenQASM 3)."""
         cirq = self._cirq
         if isinstance(operation, cirq.ClassicallyControlledOperation):
-            return True  # refused by _needs_qasm3, with its reason
+            return True  # sent as OpenQASM 3 (_needs_qasm3)
         if _is_measurement(cirq, operation) or _is_reset(cirq, operation):
             return True
         return self._translate(operation) is not None
