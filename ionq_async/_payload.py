@@ -7,6 +7,7 @@ engine and the command line all come here, so an option means the same everywher
 from __future__ import annotations
 
 import copy
+import logging
 import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -27,6 +28,9 @@ from .circuits import Circuit, circuits_from_multi_json, multi_circuit_json
 from .exceptions import InvalidRequestError
 from .models import Session
 from .programs import Qasm3Program
+from .readout import READOUT_METADATA_KEY, Readout
+
+logger = logging.getLogger("ionq_async")
 
 __all__ = ["CircuitInput", "as_job_input", "job_payload", "merge_payload", "payload_options"]
 
@@ -97,14 +101,17 @@ def as_job_input(circuit: object) -> object:
     return circuit
 
 
-def _circuit_input(circuit: CircuitInput) -> tuple[str, dict[str, Any], str | None]:
-    """(job type, ``input``, a name taken from the circuit) after validating the circuit(s)."""
+def _circuit_input(
+    circuit: CircuitInput,
+) -> tuple[str, dict[str, Any], str | None, Readout | None]:
+    """(job type, ``input``, a name taken from the circuit, its readout) after validating
+    the circuit(s)."""
     circuit = as_job_input(circuit)
     if isinstance(circuit, Qasm3Program):
-        return circuit.job_type, circuit.to_json(), circuit.name
+        return circuit.job_type, circuit.to_json(), circuit.name, circuit.readout
     if isinstance(circuit, Circuit):
         circuit.validate()
-        return CIRCUIT_TYPE, circuit.to_json(), circuit.name
+        return CIRCUIT_TYPE, circuit.to_json(), circuit.name, circuit.readout
     if isinstance(circuit, Mapping):
         if "circuits" in circuit:
             circuits_from_multi_json(circuit)
@@ -113,7 +120,7 @@ def _circuit_input(circuit: CircuitInput) -> tuple[str, dict[str, Any], str | No
             Circuit.from_json(circuit)
             kind = CIRCUIT_TYPE
         # Validated above; sent as the caller wrote it (names, registers and all).
-        return kind, copy.deepcopy(dict(circuit)), None
+        return kind, copy.deepcopy(dict(circuit)), None, None
     if isinstance(circuit, str | bytes) or not isinstance(circuit, Sequence):
         raise TypeError(
             "circuit must be a Circuit, a Qiskit QuantumCircuit, a cirq.Circuit, OpenQASM "
@@ -126,7 +133,8 @@ def _circuit_input(circuit: CircuitInput) -> tuple[str, dict[str, Any], str | No
             raise TypeError(
                 f"a multi-circuit job holds circuits; item {position} is {type(member).__name__}"
             )
-    return MULTI_CIRCUIT_TYPE, multi_circuit_json(members), None  # type: ignore[arg-type]
+    # A pack's circuits share the job's one metadata: their readouts are not carried.
+    return MULTI_CIRCUIT_TYPE, multi_circuit_json(members), None, None  # type: ignore[arg-type]
 
 
 def job_payload(
@@ -150,7 +158,7 @@ def job_payload(
     10 metadata keys, a noise model on a QPU, ...).
     """
     backend = _check_backend(backend)
-    kind, circuit_input, circuit_name = _circuit_input(circuit)
+    kind, circuit_input, circuit_name, readout = _circuit_input(circuit)
     payload: dict[str, Any] = {"type": kind, "backend": backend}
     if name is None:
         name = circuit_name
@@ -200,8 +208,29 @@ def job_payload(
         payload["session_id"] = _session_id(session_id)
     if metadata is not None:
         payload["metadata"] = _check_metadata(metadata)
+    if readout is not None:
+        _carry_readout(payload, readout)
     payload["input"] = circuit_input
     return payload
+
+
+def _carry_readout(payload: dict[str, Any], readout: Readout) -> None:
+    """Put the circuit's readout in the job's metadata if there is room, so that a result
+    fetched later is keyed as the source keys it (``readout.readout_of``)."""
+    metadata: dict[str, str] = dict(payload.get("metadata") or {})
+    if READOUT_METADATA_KEY in metadata:
+        return  # the caller's own value (a resubmitted job's metadata): theirs to keep
+    encoded = readout.to_metadata()
+    if len(metadata) >= MAX_METADATA_KEYS or len(encoded) > MAX_METADATA_VALUE_CHARS:
+        logger.debug(
+            "the circuit's readout does not fit in the job's metadata (%d keys, %d chars): "
+            "a result fetched later by job id will be keyed by qubits",
+            len(metadata),
+            len(encoded),
+        )
+        return
+    metadata[READOUT_METADATA_KEY] = encoded
+    payload["metadata"] = metadata
 
 
 def merge_payload(payload: Mapping[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:

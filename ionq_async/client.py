@@ -81,6 +81,7 @@ from .models import (
     SessionList,
     WhoAmI,
 )
+from .readout import readout_of
 from .results import Result, job_width, parse_probabilities, validate_probabilities
 
 if TYPE_CHECKING:
@@ -655,7 +656,9 @@ class Client:
         InvalidRequestError for dry runs and multi-circuit parents, and ResponseError
         for results that are not a distribution over the job's qubits (no states, a
         state of ``2**qubits`` or more, values that are not finite non-negative numbers
-        summing to 1).
+        summing to 1). The result carries the readout of a converted circuit (Qiskit's
+        classical bits, Cirq's keys) when the job's metadata does: ``submit`` puts it
+        there when there is room (not for a pack's circuits).
         """
         if isinstance(job, str) or not job.is_terminal:
             job = await self.get_job(job)
@@ -666,7 +669,10 @@ class Client:
                 status=404,
             )
         probabilities = await self.probabilities(job)
-        return Result(job=job, probabilities=probabilities, shots=job.shots)
+        # A converted circuit's readout travels in the job's metadata when it fits.
+        return Result(
+            job=job, probabilities=probabilities, shots=job.shots, readout=readout_of(job.metadata)
+        )
 
     # -- cost ---------------------------------------------------------------------------
 

@@ -21,14 +21,19 @@ than once, the last measurement counts.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Final, Literal
 
 from attrs import field, frozen
 
 from .exceptions import CircuitError
 
-__all__ = ["Readout", "ReadoutStyle"]
+__all__ = ["READOUT_METADATA_KEY", "Readout", "ReadoutStyle", "readout_of"]
+
+READOUT_METADATA_KEY: Final = "ionq_async_readout"
+"""The job ``metadata`` key that carries a circuit's readout, so that a result fetched
+later (another process, the command line's ``result``) is keyed as the source keys it."""
 
 ReadoutStyle = Literal["plain", "qiskit", "cirq"]
 
@@ -135,3 +140,37 @@ class Readout:
                 histogram[value] = histogram.get(value, 0) + count
             out[name] = histogram
         return out
+
+    def to_metadata(self) -> str:
+        """The readout as a compact JSON string for the job's metadata."""
+        return json.dumps(
+            {
+                "c": [-1 if qubit is None else qubit for qubit in self.clbits],
+                "r": [[name, list(bits)] for name, bits in self.registers],
+                "s": self.style,
+            },
+            separators=(",", ":"),
+        )
+
+
+def readout_of(metadata: Mapping[str, Any] | None) -> Readout | None:
+    """The readout a job's metadata carries, or None (absent, or not one of ours).
+
+    Never raises: metadata is the user's as well as ours, and a result must not fail
+    because a value under our key is not what we wrote.
+    """
+    if not metadata:
+        return None
+    text = metadata.get(READOUT_METADATA_KEY)
+    if not isinstance(text, str):
+        return None
+    try:
+        data = json.loads(text)
+        clbits = tuple(None if qubit == -1 else int(qubit) for qubit in data["c"])
+        registers = tuple((str(name), tuple(int(b) for b in bits)) for name, bits in data["r"])
+        style = data["s"]
+        if style not in ("plain", "qiskit", "cirq"):
+            return None
+        return Readout(clbits=clbits, registers=registers, style=style)
+    except (ValueError, TypeError, KeyError, CircuitError):
+        return None
