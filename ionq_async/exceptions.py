@@ -30,6 +30,8 @@
     │   ├── WaitTimeoutError        waiting locally ran out of time (the job still runs)
     │   └── JobUnreachableError     its state could not be read for too long (it may run)
     ├── BatchTimeoutError           a batch's ``timeout_s`` ran out before a circuit had a job
+    ├── BudgetExceededError         a batch's price (estimated, or committed while it runs)
+    │                               would cross its ``max_cost``; carries the estimate
     └── JournalError                a batch journal is in use by another run, unreadable or
                                     unwritable (path named), or belongs to another batch
 
@@ -42,6 +44,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._cost import BatchEstimate
     from .models import Job
 
 __all__ = [
@@ -49,6 +52,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BatchTimeoutError",
+    "BudgetExceededError",
     "CircuitError",
     "ClientClosedError",
     "ConfigurationError",
@@ -305,6 +309,53 @@ class BatchTimeoutError(IonQError, TimeoutError):
                 f"metadata ionq_async_token={token}"
             )
         super().__init__(f"circuit {index}: the batch's {timeout_s:g} s ran out; {detail}")
+
+
+class BudgetExceededError(IonQError):
+    """A batch would cost more than its ``max_cost``; nothing more is submitted.
+
+    Raised before any job is created when the batch's estimate is over the budget
+    (``estimate`` is that :class:`~ionq_async._cost.BatchEstimate`), or, while a batch runs,
+    as the outcome of each circuit left unsubmitted because submitting it would have taken
+    the committed cost (actual costs of finished jobs plus estimates of the rest) over the
+    budget (``committed`` and ``next_cost`` say by how much). Amounts are in ``currency``.
+    """
+
+    def __init__(
+        self,
+        budget: float,
+        *,
+        estimate: BatchEstimate | None = None,
+        committed: float | None = None,
+        next_cost: float | None = None,
+        currency: str | None = None,
+        index: int | None = None,
+    ):
+        self.budget = budget
+        self.estimate = estimate
+        self.committed = committed
+        self.next_cost = next_cost
+        self.index = index
+        if currency is None and estimate is not None:
+            currency = estimate.currency
+        self.currency = currency
+        unit = f" {currency}" if currency else ""
+        if estimate is not None:
+            jobs = len(estimate.jobs)
+            message = (
+                f"the batch's estimated cost {estimate.total:,.2f}{unit} is over its budget "
+                f"of {budget:,.2f}{unit} ({jobs} job{'s' if jobs != 1 else ''}); "
+                "no job was created"
+            )
+        else:
+            where = f"circuit {index}: " if index is not None else ""
+            spent = f"{committed:,.2f}{unit} committed" if committed is not None else "committed"
+            price = f" and its job's {next_cost:,.2f}{unit}" if next_cost is not None else ""
+            message = (
+                f"{where}not submitted: {spent}{price} would cross the budget of "
+                f"{budget:,.2f}{unit}"
+            )
+        super().__init__(message)
 
 
 class JournalError(IonQError):
