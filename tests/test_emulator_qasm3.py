@@ -285,3 +285,119 @@ def test_any_program_is_read_or_refused_with_a_failure_code(seed: int) -> None:
         assert str(error)
     else:
         assert program.num_qubits >= 2
+
+
+# Branches on measured bits: read and run by ``read_program(..., branches=True)`` (the
+# job route follows IonQ's documentation, which runs no branches on any target).
+
+TELEPORT_ONE = HEADER3 + (
+    "bit[3] c;\nqubit[3] q;\n"
+    "x q[0];\nh q[1];\ncx q[1], q[2];\ncx q[0], q[1];\nh q[0];\n"
+    "c[0] = measure q[0];\nc[1] = measure q[1];\n"
+    "if (c[1]) {\n  x q[2];\n}\nif (c[0]) {\n  z q[2];\n}\nc[2] = measure q[2];\n"
+)
+
+
+def branch_probabilities(source: str) -> dict[int, float]:
+    from ionq_async.emulator.qasm3 import read_program
+
+    return read_program(source, branches=True).probabilities()
+
+
+def test_teleporting_one_gives_a_target_of_one_on_every_branch() -> None:
+    got = branch_probabilities(TELEPORT_ONE)
+    assert sum(p for state, p in got.items() if state >> 2 & 1) == pytest.approx(1.0, abs=1e-12)
+    # The two measured qubits are uniform: four branches, a quarter each.
+    assert got == pytest.approx({4: 0.25, 5: 0.25, 6: 0.25, 7: 0.25}, abs=TOLERANCE)
+
+
+def test_a_register_comparison_with_else_picks_one_side_per_branch() -> None:
+    # c is uniform over 0..3; c == 2 flips q[0] (to 1), otherwise q[1] goes through h h.
+    # b was measured from q[0] before the branch; !c[0] then flips q[1].
+    source = HEADER3 + (
+        "qubit[2] q;\nbit[2] c;\nbit b;\nh q[0];\nh q[1];\nc = measure q;\n"
+        "b = measure q[0];\n"
+        "if (c == 2) { x q[0]; } else { h q[1]; h q[1]; }\n"
+        "if (b) x q[1];\nif (!c[0]) x q[1];\n"
+    )
+    assert branch_probabilities(source) == pytest.approx({1: 0.5, 2: 0.25, 3: 0.25}, abs=TOLERANCE)
+
+
+def test_else_if_chains_and_logical_operators_read_the_bits() -> None:
+    source = HEADER3 + (
+        "qubit[3] q;\nbit[2] c;\nx q[0];\nc = measure q[0:1];\n"
+        "if (c[0] && !c[1]) { x q[2]; } else if (c != 0) { h q[2]; }\n"
+    )
+    assert branch_probabilities(source) == pytest.approx({5: 1.0}, abs=TOLERANCE)
+
+
+def test_a_branch_on_a_bit_never_measured_reads_zero() -> None:
+    source = HEADER3 + "qubit[2] q;\nbit c;\nbit d;\nif (d) x q[0]; else x q[1];\n"
+    assert branch_probabilities(source) == pytest.approx({2: 1.0}, abs=TOLERANCE)
+
+
+def test_what_qiskit_writes_for_if_test_runs_as_the_deferred_measurement_circuit() -> None:
+    # Deferred measurement: a gate conditioned on a measured bit, whose qubit is not
+    # touched after its measurement, equals the gate controlled by that qubit.
+    from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
+    from qiskit.qasm3 import dumps
+
+    q, c = QuantumRegister(4, "q"), ClassicalRegister(3, "c")
+    dynamic = QuantumCircuit(q, c)
+    deferred = QuantumCircuit(4)
+    for circuit in (dynamic, deferred):
+        circuit.ry(0.7, 0)
+        circuit.rx(1.1, 1)
+        circuit.cx(0, 2)
+        circuit.h(3)
+    dynamic.measure(0, 0)
+    dynamic.measure(1, 1)
+    with dynamic.if_test((c[1], 1)):
+        dynamic.ry(0.4, 2)
+    deferred.cry(0.4, 1, 2)
+    with dynamic.if_test((c, 1)) as otherwise:  # c[0] = 1, c[1] = 0 (c[2] unmeasured: 0)
+        dynamic.x(3)
+    with otherwise:
+        dynamic.rz(0.9, 3)
+        dynamic.h(3)
+    pattern = QuantumCircuit(1)
+    pattern.x(0)
+    deferred.compose(pattern.to_gate().control(2, ctrl_state=0b01), [0, 1, 3], inplace=True)
+    for state in (0b00, 0b10, 0b11):
+        otherwise_body = QuantumCircuit(1)
+        otherwise_body.rz(0.9, 0)
+        otherwise_body.h(0)
+        deferred.compose(
+            otherwise_body.to_gate().control(2, ctrl_state=state), [0, 1, 3], inplace=True
+        )
+    got = branch_probabilities(dumps(dynamic))
+    expected = reference(deferred)
+    for state in set(got) | set(expected):
+        assert got.get(state, 0.0) == pytest.approx(expected.get(state, 0.0), abs=TOLERANCE)
+
+
+@pytest.mark.parametrize(
+    ("statement", "construct"),
+    [
+        ("for int i in [0:1] { x q[0]; }", "a for loop"),
+        ("while (c == 0) { c = measure q[0]; }", "a while loop"),
+    ],
+)
+def test_loops_are_refused_naming_them_even_where_branches_run(
+    statement: str, construct: str
+) -> None:
+    from ionq_async.emulator.qasm3 import ProgramError, read_program
+
+    source = HEADER3 + f"qubit[1] q;\nbit c;\n{statement}\n"
+    for branches in (False, True):
+        with pytest.raises(ProgramError, match=f"{construct} is not supported") as caught:
+            read_program(source, branches=branches)
+        assert caught.value.failure_code == "UnsupportedOperation"
+        assert "loops and branches" in str(caught.value)
+
+
+def test_a_condition_on_an_unknown_register_is_invalid() -> None:
+    from ionq_async.emulator.qasm3 import ProgramError, read_program
+
+    with pytest.raises(ProgramError, match="unknown bit 'k'"):
+        read_program(HEADER3 + "qubit[1] q;\nbit c;\nif (k == 1) x q[0];\n", branches=True)

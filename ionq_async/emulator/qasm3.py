@@ -18,19 +18,29 @@ naming the construct, as the API does):
   ``euler``, arithmetic, ``sin``/``cos``/... );
 - ``measure`` (also in the middle of a program), ``reset``, ``barrier``.
 
-Loops and branches (``if``, ``for``, ``while``) fail: IonQ runs them on no target,
-the simulator included. Results are, as for every job, probabilities over the qubits at
-the end of the program (qubit 0 least significant). A program whose measurements are all
-final runs as the equivalent circuit (noise models and all); one with mid-circuit
-measurement or reset runs exactly by following each measurement's branches (at most
-:data:`MAX_BRANCHES`); shots on a QPU or a noise model are drawn from those exact
-probabilities (no noise is added to such a program).
+Dynamic circuit execution fails the job, naming the construct: IonQ's OpenQASM 3 page
+says loops and branches run on no target, the simulator included. Loops (``for``,
+``while``, ``switch``) always fail. Branches on measured bits (``if (c[0])``,
+``if (c == 2) { ... } else { ... }``, ``if (b)``, ``!``, comparisons, ``&&``/``||``: what
+``qiskit.qasm3.dumps`` writes for ``if_test`` and Cirq for ``with_classical_controls``)
+are read and run only by ``read_program(..., branches=True)``: each measurement's
+outcome is followed as a branch with its classical bits, and a condition selects the
+steps of each branch. The job route reads with ``branches=False``, as the API is
+documented to behave; the client rewrites the classical control it can as quantum
+control (the deferred-measurement principle) before sending.
+
+Results are, as for every job, probabilities over the qubits at the end of the program
+(qubit 0 least significant). A program whose measurements are all final runs as the
+equivalent circuit (noise models and all); one with mid-circuit measurement or reset
+runs exactly by following each measurement's branches (at most :data:`MAX_BRANCHES`);
+shots on a QPU or a noise model are drawn from those exact probabilities (no noise is
+added to such a program).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final
 
 import numpy as np
@@ -40,7 +50,15 @@ from ionq_async.circuits import Circuit, Gate
 
 from . import simulator
 
-__all__ = ["MAX_BRANCHES", "Measure", "Program", "ProgramError", "Reset", "read_program"]
+__all__ = [
+    "MAX_BRANCHES",
+    "Branch",
+    "Measure",
+    "Program",
+    "ProgramError",
+    "Reset",
+    "read_program",
+]
 
 MAX_BRANCHES: Final = 4096
 """The most measurement branches a program's exact simulation follows."""
@@ -71,11 +89,21 @@ def _unsupported(node: Any, what: str) -> ProgramError:
     return ProgramError("UnsupportedOperation", f"OpenQASM {_where(node)}{what} is not supported")
 
 
+def _dynamic(node: Any, what: str) -> ProgramError:
+    return ProgramError(
+        "UnsupportedOperation",
+        f"OpenQASM {_where(node)}{what} is not supported: IonQ runs no dynamic circuits "
+        "(loops and branches) on any target, the simulator included",
+    )
+
+
 @frozen
 class Measure:
-    """Measure ``qubit`` (in the middle of a program: the state collapses)."""
+    """Measure ``qubit`` (in the middle of a program: the state collapses) into the
+    classical ``bit`` (its index over all bit registers), if any."""
 
     qubit: int
+    bit: int | None = None
 
 
 @frozen
@@ -85,7 +113,26 @@ class Reset:
     qubit: int
 
 
-Step = Gate | Measure | Reset
+@frozen
+class Branch:
+    """``if (condition) { then } else { otherwise }``: ``condition`` reads the classical
+    bits (bit ``i`` of its argument is classical bit ``i``)."""
+
+    condition: Callable[[int], bool]
+    then: tuple[Step, ...]
+    otherwise: tuple[Step, ...]
+
+
+Step = Gate | Measure | Reset | Branch
+
+
+def _flat_gates(steps: Sequence[Step]) -> Iterator[Gate]:
+    for step in steps:
+        if isinstance(step, Gate):
+            yield step
+        elif isinstance(step, Branch):
+            yield from _flat_gates(step.then)
+            yield from _flat_gates(step.otherwise)
 
 
 @frozen(kw_only=True)
@@ -97,8 +144,8 @@ class Program:
 
     @property
     def gates(self) -> tuple[Gate, ...]:
-        """The gates, in order."""
-        return tuple(step for step in self.steps if isinstance(step, Gate))
+        """The gates, in order (those of both sides of each branch included)."""
+        return tuple(_flat_gates(self.steps))
 
     @property
     def gate_counts(self) -> tuple[int, int]:
@@ -108,9 +155,12 @@ class Program:
 
     @property
     def dynamic(self) -> bool:
-        """True with a reset, or with a gate or reset after a measurement of its qubit."""
+        """True with a branch or a reset, or with a gate or reset after a measurement of
+        its qubit."""
         measured: set[int] = set()
         for step in self.steps:
+            if isinstance(step, Branch):
+                return True
             if isinstance(step, Measure):
                 measured.add(step.qubit)
             elif isinstance(step, Reset) or measured.intersection(step.qubits):
@@ -154,6 +204,20 @@ _BINARY: Final[dict[str, Callable[[float, float], float]]] = {
     "/": lambda a, b: a / b,
     "**": lambda a, b: a**b,
     "%": lambda a, b: math.fmod(a, b),
+}
+# Operators of conditions on classical values (integers; truth as 0 or 1).
+_CLASSICAL: Final[dict[str, Callable[[int, int], int | bool]]] = {
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    ">": lambda a, b: a > b,
+    "<=": lambda a, b: a <= b,
+    ">=": lambda a, b: a >= b,
+    "&&": lambda a, b: bool(a) and bool(b),
+    "||": lambda a, b: bool(a) or bool(b),
+    "&": lambda a, b: a & b,
+    "|": lambda a, b: a | b,
+    "^": lambda a, b: a ^ b,
 }
 _SELF_INVERSE: Final = frozenset({"x", "y", "z", "h", "swap"})
 _INVERSE_NAME: Final = {"s": "si", "si": "s", "t": "ti", "ti": "t", "v": "vi", "vi": "v"}
@@ -273,11 +337,13 @@ class _Definition:
 
 
 class _Reader:
-    def __init__(self, ast: Any) -> None:
+    def __init__(self, ast: Any, *, branches: bool) -> None:
         self.ast = ast
+        self.branches = branches
         self.qubit_registers: dict[str, tuple[int, int | None]] = {}
         self.bit_registers: dict[str, tuple[int, int | None]] = {}
         self.width = 0
+        self.bits = 0
         self.physical = 0
         self.definitions: dict[str, _Definition] = {}
         self.steps: list[Step] = []
@@ -365,54 +431,102 @@ class _Reader:
             if isinstance(node, a.Include):
                 if node.filename not in ("stdgates.inc", "qelib1.inc"):
                     raise _invalid(node, f"cannot include {node.filename!r}")
-            elif isinstance(node, a.QubitDeclaration) and (
-                node.qubit.name in self.qubit_registers or node.qubit.name in self.bit_registers
-            ):
-                raise _invalid(node, f"{node.qubit.name!r} is declared twice")
-            elif (
-                isinstance(node, a.ClassicalDeclaration)
-                and isinstance(node.type, a.BitType)
-                and (
-                    node.identifier.name in self.qubit_registers
-                    or node.identifier.name in self.bit_registers
-                )
-            ):
-                raise _invalid(node, f"{node.identifier.name!r} is declared twice")
             elif isinstance(node, a.QubitDeclaration):
+                self.declare(node, node.qubit.name)
                 size = None if node.size is None else self.integer(node.size, "a register size")
                 self.qubit_registers[node.qubit.name] = (self.width, size)
                 self.width += 1 if size is None else size
             elif isinstance(node, a.ClassicalDeclaration) and isinstance(node.type, a.BitType):
+                self.declare(node, node.identifier.name)
                 size = None if node.type.size is None else self.integer(node.type.size, "a size")
-                self.bit_registers[node.identifier.name] = (0, size)
+                self.bit_registers[node.identifier.name] = (self.bits, size)
+                self.bits += 1 if size is None else size
+                if node.init_expression is not None:
+                    raise _unsupported(node, "a bit declaration with a value")
             elif isinstance(node, a.QuantumGateDefinition):
                 self.definitions[node.name.name] = _Definition(
                     parameters=tuple(p.name for p in node.arguments),
                     qubits=tuple(q.name for q in node.qubits),
                     body=tuple(node.body),
                 )
-            elif isinstance(node, a.QuantumMeasurementStatement):
-                qubits = self.operand(node.measure.qubit, self.qubit_registers, "qubit")
-                if node.target is not None:
-                    bits = self.operand(node.target, self.bit_registers, "bit")
-                    if len(bits) != len(qubits):
-                        raise _invalid(node, f"{len(qubits)} qubits measured into {len(bits)} bits")
-                self.steps.extend(Measure(q) for q in qubits)
-            elif isinstance(node, a.QuantumReset):
-                qubits = self.operand(node.qubits, self.qubit_registers, "qubit")
-                self.steps.extend(Reset(q) for q in qubits)
-            elif isinstance(node, a.QuantumBarrier):
-                for operand in node.qubits:
-                    self.operand(operand, self.qubit_registers, "qubit")
-            elif isinstance(node, a.QuantumGate | a.QuantumPhase):
-                operands = [self.operand(q, self.qubit_registers, "qubit") for q in node.qubits]
-                self.steps.extend(self.call(node, operands, {}, 0))
-            elif isinstance(node, a.BranchingStatement | a.ForInLoop | a.WhileLoop):
-                raise _unsupported(
-                    node, "dynamic circuit execution (loops and branches; on no IonQ target)"
-                )
             else:
-                raise _unsupported(node, type(node).__name__)
+                self.steps.extend(self.statement(node))
+
+    def declare(self, node: Any, name: str) -> None:
+        if name in self.qubit_registers or name in self.bit_registers:
+            raise _invalid(node, f"{name!r} is declared twice")
+
+    def statement(self, node: Any) -> list[Step]:
+        """The steps of one statement of the program's body (or of a branch's block)."""
+        a = self.ast
+        if isinstance(node, a.QuantumMeasurementStatement):
+            qubits = self.operand(node.measure.qubit, self.qubit_registers, "qubit")
+            if node.target is None:
+                return [Measure(q) for q in qubits]
+            bits = self.operand(node.target, self.bit_registers, "bit")
+            if len(bits) != len(qubits):
+                raise _invalid(node, f"{len(qubits)} qubits measured into {len(bits)} bits")
+            return [Measure(q, b) for q, b in zip(qubits, bits, strict=True)]
+        if isinstance(node, a.QuantumReset):
+            qubits = self.operand(node.qubits, self.qubit_registers, "qubit")
+            return [Reset(q) for q in qubits]
+        if isinstance(node, a.QuantumBarrier):
+            for operand in node.qubits:
+                self.operand(operand, self.qubit_registers, "qubit")
+            return []
+        if isinstance(node, a.QuantumGate | a.QuantumPhase):
+            operands = [self.operand(q, self.qubit_registers, "qubit") for q in node.qubits]
+            return list(self.call(node, operands, {}, 0))
+        if isinstance(node, a.BranchingStatement):
+            if not self.branches:
+                raise _dynamic(node, "a branch on a classical value (if)")
+            return [self.branch(node)]
+        loops = {"ForInLoop": "a for loop", "WhileLoop": "a while loop"}
+        switch = getattr(a, "SwitchStatement", None)
+        if isinstance(node, a.ForInLoop | a.WhileLoop) or (
+            switch is not None and isinstance(node, switch)
+        ):
+            raise _dynamic(node, loops.get(type(node).__name__, "a switch"))
+        if isinstance(node, a.QubitDeclaration | a.ClassicalDeclaration):
+            raise _unsupported(node, "a declaration inside a block")
+        raise _unsupported(node, type(node).__name__)
+
+    def branch(self, node: Any) -> Branch:
+        condition = self.condition(node.condition)
+        then = tuple(step for s in node.if_block for step in self.statement(s))
+        otherwise = tuple(step for s in node.else_block for step in self.statement(s))
+        return Branch(condition=lambda bits: bool(condition(bits)), then=then, otherwise=otherwise)
+
+    def condition(self, node: Any) -> Callable[[int], int]:
+        """A classical expression over the bits as a function of their values (bit ``i``
+        of the argument is classical bit ``i``; a register reads as an unsigned integer,
+        its bit 0 least significant)."""
+        a = self.ast
+        if isinstance(node, a.IntegerLiteral | a.BooleanLiteral):
+            constant = int(node.value)
+            return lambda bits: constant
+        if isinstance(node, a.Identifier | a.IndexExpression):
+            if isinstance(node, a.IndexExpression):
+                if not isinstance(node.collection, a.Identifier) or not isinstance(
+                    node.index, list
+                ):
+                    raise _unsupported(node, "that classical index")
+                target = a.IndexedIdentifier(name=node.collection, indices=[node.index])
+                indices = self.operand(target, self.bit_registers, "bit")
+            else:
+                indices = self.operand(node, self.bit_registers, "bit")
+            return lambda bits: sum(((bits >> b) & 1) << i for i, b in enumerate(indices))
+        if isinstance(node, a.UnaryExpression) and node.op.name == "!":
+            inner = self.condition(node.expression)
+            return lambda bits: int(not inner(bits))
+        if isinstance(node, a.BinaryExpression) and node.op.name in _CLASSICAL:
+            apply, lhs, rhs = (
+                _CLASSICAL[node.op.name],
+                self.condition(node.lhs),
+                self.condition(node.rhs),
+            )
+            return lambda bits: int(apply(lhs(bits), rhs(bits)))
+        raise _unsupported(node, f"the classical expression {type(node).__name__} in a condition")
 
     def call(
         self, node: Any, operands: list[list[int]], names: dict[str, float], depth: int
@@ -520,8 +634,14 @@ class _Reader:
         return out
 
 
-def read_program(text: str, declared_qubits: int | None = None) -> Program:
-    """Read an ``ionq.qasm3.v1`` program; ProgramError says why the API would fail it."""
+def read_program(
+    text: str, declared_qubits: int | None = None, *, branches: bool = False
+) -> Program:
+    """Read an ``ionq.qasm3.v1`` program; ProgramError says why the API would fail it.
+
+    ``branches=True`` reads ``if``/``else`` on measured bits as :class:`Branch` steps
+    (the job route leaves it off: the API runs no branches); loops fail either way.
+    """
     try:
         import openqasm3
     except ImportError:
@@ -534,7 +654,7 @@ def read_program(text: str, declared_qubits: int | None = None) -> Program:
         parsed = openqasm3.parse(text)
     except openqasm3.parser.QASM3ParsingError as error:
         raise ProgramError("InvalidProgram", _syntax_message(error)) from None
-    reader = _Reader(openqasm3.ast)
+    reader = _Reader(openqasm3.ast, branches=branches)
     reader.read(parsed)
     width = max(reader.width, reader.physical)
     if declared_qubits is not None:
@@ -563,32 +683,53 @@ def _syntax_message(error: Exception) -> str:
 # -------------------------------------------------------------------------- running
 
 
+_Branches = list[tuple[float, "np.ndarray[Any, Any]", int]]  # (weight, state, bits)
+
+
 def _branch_probabilities(program: Program) -> dict[int, float]:
-    """Follow each measurement's outcomes as weighted branches; sum the final
-    distributions. Exact, since nothing here depends on an outcome but the state."""
+    """Follow each measurement's outcomes as weighted branches, each with its classical
+    bits (a :class:`Branch` runs one side per branch); sum the final distributions.
+    Exact, since each branch's state and bits decide everything after it."""
     n = program.num_qubits
     start = np.zeros(2**n, dtype=np.complex128)
     start[0] = 1.0
-    branches: list[tuple[float, np.ndarray[Any, Any]]] = [(1.0, start)]
+    branches = _run(n, program.steps, [(1.0, start, 0)], np.arange(2**n))
+    total = np.zeros(2**n)
+    for weight, state, _ in branches:
+        total += weight * np.abs(state) ** 2
+    keys = np.flatnonzero(total >= _DROP_BELOW)
+    return {int(k): float(total[k]) for k in keys}
+
+
+def _run(
+    n: int, steps: Sequence[Step], branches: _Branches, indices: np.ndarray[Any, Any]
+) -> _Branches:
     pending: list[Gate] = []
-    indices = np.arange(2**n)
 
     def flush() -> None:
         if pending:
             branches[:] = [
-                (w, simulator.simulate_statevector(n, pending, initial_state=s))
-                for w, s in branches
+                (w, simulator.simulate_statevector(n, pending, initial_state=s), bits)
+                for w, s, bits in branches
             ]
             pending.clear()
 
-    for step in program.steps:
+    for step in steps:
         if isinstance(step, Gate):
             pending.append(step)
             continue
         flush()
+        if isinstance(step, Branch):
+            taken = [b for b in branches if step.condition(b[2])]
+            other = [b for b in branches if not step.condition(b[2])]
+            branches = [
+                *(_run(n, step.then, taken, indices) if taken else []),
+                *(_run(n, step.otherwise, other, indices) if other else []),
+            ]
+            continue
         one = ((indices >> step.qubit) & 1).astype(bool)
-        split: list[tuple[float, np.ndarray[Any, Any]]] = []
-        for weight, state in branches:
+        split: _Branches = []
+        for weight, state, bits in branches:
             p_one = float(np.sum(np.abs(state[one]) ** 2))
             for outcome, p in ((False, 1.0 - p_one), (True, p_one)):
                 if p * weight < _DROP_BELOW:
@@ -596,16 +737,14 @@ def _branch_probabilities(program: Program) -> dict[int, float]:
                 kept = np.where(one == outcome, state, 0) / math.sqrt(p)
                 if isinstance(step, Reset) and outcome:
                     kept = kept[indices ^ (1 << step.qubit)]  # |1> -> |0> on that qubit
-                split.append((weight * p, kept))
+                if isinstance(step, Measure) and step.bit is not None:
+                    bits = (bits & ~(1 << step.bit)) | (int(outcome) << step.bit)
+                split.append((weight * p, kept, bits))
         if len(split) > MAX_BRANCHES:
             raise simulator.SimulationError(
                 f"more than {MAX_BRANCHES} measurement branches; "
                 "the emulator follows at most that many"
             )
-        branches[:] = split
+        branches = split
     flush()
-    total = np.zeros(2**n)
-    for weight, state in branches:
-        total += weight * np.abs(state) ** 2
-    keys = np.flatnonzero(total >= _DROP_BELOW)
-    return {int(k): float(total[k]) for k in keys}
+    return branches
