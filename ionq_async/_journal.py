@@ -55,7 +55,7 @@ from attrs import frozen
 
 from .exceptions import JournalError
 
-__all__ = ["Journal", "JournalState", "TokenRecord"]
+__all__ = ["Journal", "JournalState", "TokenRecord", "read_journal"]
 
 JOURNAL_VERSION = 2
 
@@ -158,6 +158,35 @@ def _state_from_records(records: Sequence[dict[str, Any]], path: Path, batch: st
     except (KeyError, TypeError, ValueError) as error:
         raise JournalError(f"journal {path} has a malformed record: {error!r}") from error
     return JournalState(tokens=tokens, job_ids=job_ids)
+
+
+def read_journal(path: str | os.PathLike[str]) -> JournalState:
+    """What a journal holds, read without its batch's fingerprint and without writing.
+
+    For the command line's ``resume`` and ``cancel --journal``: the journal's lock is
+    taken while reading, so a journal still held by a running batch is refused with a
+    ``JournalError`` saying so; a torn last line is ignored (and left in the file for the
+    batch's own resume to drop).
+    """
+    if not os.fspath(path):
+        raise JournalError("the journal path is empty")
+    target = Path(path)
+    try:
+        fd = os.open(target, os.O_RDONLY | _O_BINARY)
+    except OSError as error:
+        raise JournalError(f"cannot open journal {target}: {_reason(error)}") from error
+    try:
+        _lock(fd, target)
+        try:
+            data = _read_all(fd) if os.fstat(fd).st_size > 0 else b""
+        except OSError as error:
+            raise JournalError(f"cannot read journal {target}: {_reason(error)}") from error
+        records, _ = _parse_records(data, target)
+        batch = records[0].get("batch") if records else None
+        return _state_from_records(records, target, str(batch))
+    finally:
+        # Closing the descriptor releases the lock (flock belongs to the open file).
+        os.close(fd)
 
 
 def _dumps(record: dict[str, Any]) -> bytes:

@@ -63,6 +63,14 @@ def no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def state_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``run``'s default journals go to a folder of the test's own, never the user's."""
+    folder = tmp_path / "state"
+    monkeypatch.setenv("XDG_STATE_HOME", str(folder))
+    return folder / "ionq-async"
+
+
+@pytest.fixture(autouse=True)
 def fast_polling(poll_schedules: SetPollSchedules) -> None:
     """Commands poll every few milliseconds, not on the real 100 ms / 1 s schedules."""
     poll_schedules(FAST_POLLING, FAST_POLLING)
@@ -433,7 +441,8 @@ def test_run_many_files_goes_through_the_batch_engine(cli: Any, tmp_path: Path) 
     files = [write(tmp_path, f"c{i}.json", BELL if i % 2 else GHZ3) for i in range(6)]
     code, out, err = cli("run", *files, "--shots", "100", "--json")
     assert code == 0
-    assert err == ""  # no progress bar when the output is JSON
+    # No progress bar when the output is JSON: only the journal's and the batch's lines.
+    assert [line.split(" ", 2)[1] for line in err.splitlines()] == ["journal", "submitted"]
     report = json.loads(out)
     assert [e["source"] for e in report["results"]] == files
     assert report["results"][0]["bitstring_counts"] == {"000": 50, "111": 50}
@@ -574,7 +583,9 @@ def test_cancel_cancels_running_jobs(
     assert main([*base, "submit", bell, bell, bell, "--backend", "qpu.forte-1"]) == 0
     ids = [row["id"] for row in json.loads(capsys.readouterr().out)]
     assert main([*base, "cancel", ids[0]]) == 0
-    assert json.loads(capsys.readouterr().out) == [{"id": ids[0], "status": "canceled"}]
+    assert json.loads(capsys.readouterr().out) == [
+        {"id": ids[0], "status": "canceled", "note": "canceled"}
+    ]
     assert main([*base, "cancel", ids[1], ids[2]]) == 0
     answer = json.loads(capsys.readouterr().out)
     assert {row["id"] for row in answer} == {ids[1], ids[2]}
@@ -709,7 +720,7 @@ def test_without_key_a_command_naming_a_job_does_not_suggest_a_fresh_emulator(
 def test_a_base_url_without_a_key_still_asks_for_the_key(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code = main(["--base-url", "http://127.0.0.1:9/v0.4", "status", "some-id"])
+    code = main(["--base-url", "https://api.example.com/v0.4", "status", "some-id"])
     assert code == ExitCode.API
     assert "IONQ_API_KEY" in capsys.readouterr().err
 
@@ -900,7 +911,7 @@ def test_run_stopped_by_the_timeout_names_the_jobs_left_on_the_server(
 ) -> None:  # fmt: skip
     bell = write(tmp_path, "bell.json", BELL)
     base = ["--base-url", strict_server.url, "--api-key", "the-right-key"]
-    run = ["run", bell, bell, "--backend", "qpu.forte-1", "--timeout", "600"]
+    run = ["run", bell, bell, "--backend", "qpu.forte-1", "--timeout", "600", "--no-journal"]
     assert main([*base, *run, "--json"]) == ExitCode.JOB_FAILED
     captured = capsys.readouterr()
     assert captured.err == ""  # JSON consumers get the ids in the rows
@@ -933,7 +944,7 @@ def test_run_stopped_by_the_timeout_names_its_one_job_in_the_singular(
 ) -> None:  # fmt: skip
     bell = write(tmp_path, "bell.json", BELL)
     base = ["--base-url", strict_server.url, "--api-key", "the-right-key"]
-    code = main([*base, "run", bell, "--backend", "qpu.aria-1", "--timeout", "600"])
+    code = main([*base, "run", bell, "--backend", "qpu.aria-1", "--timeout", "600", "--no-journal"])
     captured = capsys.readouterr()
     assert code == ExitCode.JOB_FAILED
     assert "unfinished" in captured.out
@@ -965,23 +976,31 @@ def ctrl_c_once_all_submitted(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize("json_mode", [False, True])
-def test_an_interrupted_run_names_the_jobs_left_on_the_server(
+def test_an_interrupted_run_prints_its_outcomes_and_the_jobs_left_on_the_server(
     strict_server: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path,
     ctrl_c_once_all_submitted: None, json_mode: bool,
 ) -> None:  # fmt: skip
     bell = write(tmp_path, "bell.json", BELL)
     base = ["--base-url", strict_server.url, "--api-key", "the-right-key"]
-    run = ["run", bell, bell, "--backend", "qpu.forte-1", *(["--json"] if json_mode else [])]
-    assert main([*base, *run]) == ExitCode.INTERRUPTED
+    run = ["run", bell, bell, "--backend", "qpu.forte-1", "--no-journal"]
+    assert main([*base, *run, *(["--json"] if json_mode else [])]) == ExitCode.INTERRUPTED
     captured = capsys.readouterr()
-    assert captured.out == ""
-    hint, interrupted = captured.err.splitlines()
+    if json_mode:
+        report = json.loads(captured.out)  # valid JSON, even interrupted
+        assert report["interrupted"] is True
+        assert [row["status"] for row in report["results"]] == ["unfinished", "unfinished"]
+        left = [row["job_id"] for row in report["results"]]
+    else:
+        assert captured.out.count("unfinished") >= 2
+        left = []
+    status, cancel, interrupted = captured.err.splitlines()
     assert interrupted == "ionq-async: interrupted"
-    assert hint.startswith("2 jobs were left running on the server: ")
-    left = hint.split(": ", 1)[1].split(";")[0].split()
-    assert len(set(left)) == 2
-    assert hint.endswith(f"; `ionq-async cancel {' '.join(left)}` cancels them")
-    assert main([*base, "--json", "cancel", *left]) == 0
+    assert status == "ionq-async: interrupted: 2 job(s) keep running on the server"
+    assert cancel.startswith("ionq-async: cancel: ionq-async cancel ")
+    named = cancel.removeprefix("ionq-async: cancel: ionq-async cancel ").split()
+    assert len(set(named)) == 2
+    assert not left or named == left
+    assert main([*base, "--json", "cancel", *named]) == 0
     assert {row["status"] for row in json.loads(capsys.readouterr().out)} == {"canceled"}
 
 

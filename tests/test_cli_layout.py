@@ -19,10 +19,12 @@ LAYERS = [
     "inputs",
     "options",
     "parser",
+    "journals",
     "connect",
     "runner",
     "commands",
     "run",
+    "resume",
     "demo",
     "app",
 ]

@@ -27,8 +27,9 @@ from .commands import (
 )
 from .connect import open_client
 from .demo import demo_command
-from .exit_codes import ExitCode, exit_code_for
+from .exit_codes import ExitCode, exit_code_for, hints
 from .parser import PROG, build_parser, check_options
+from .resume import cmd_resume
 from .run import cmd_run
 
 __all__ = ["HANDLERS", "Handler", "main"]
@@ -40,6 +41,7 @@ HANDLERS: dict[str, Handler] = {
     "whoami": cmd_whoami,
     "submit": cmd_submit,
     "run": cmd_run,
+    "resume": cmd_resume,
     "status": cmd_status,
     "result": cmd_result,
     "cost": cmd_cost,
@@ -73,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = " (run with --debug for the traceback)" if code == ExitCode.INTERNAL else ""
         message = redact_urls(f"{PROG}: {type(error).__name__}: {error}{hint}")
         print(message, file=sys.stderr)
+        for line in hints(error):
+            print(redact_urls(f"{PROG}: {line}"), file=sys.stderr)
         return code
 
 

@@ -7,7 +7,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from collections import Counter
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -18,6 +21,7 @@ from ..models import Job, JobCreated, JobStatus, Money
 from ..results import Result
 from .exit_codes import ExitCode, InputFileError, fail
 from .inputs import JobInput, load_job_input
+from .journals import find_journal_jobs
 from .options import submit_options
 from .render import (
     Output,
@@ -284,17 +288,102 @@ async def cmd_jobs(client: Client, ns: argparse.Namespace, out: Output) -> int:
     return ExitCode.OK
 
 
+CHUNK = 100
+"""Ids per ``GET /jobs?ids=`` and per bulk cancel (URLs and bodies stay small)."""
+
+
+def _read_ids(source: str) -> list[str]:
+    """Job ids from a file (``-``: stdin), one a line; blank lines and ``#`` comments skipped."""
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except OSError as error:
+        raise InputFileError(f"{source}: cannot read: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise InputFileError(f"{source}: not UTF-8 text") from None
+    ids: list[str] = []
+    for line in text.splitlines():
+        word = line.split("#", 1)[0].strip()
+        if word:
+            ids.extend(word.split())
+    return ids
+
+
+async def _cancel_ids(client: Client, ns: argparse.Namespace, out: Output) -> list[str]:
+    ids = list(ns.job_ids)
+    if ns.journal is not None:
+        jobs = await find_journal_jobs(client, Path(ns.journal), backend=None)
+        if jobs.looked_up:
+            out.note(f"{jobs.looked_up} job creation(s) of the journal looked up by token")
+        ids += jobs.ids
+    if ns.from_file is not None:
+        ids += _read_ids(ns.from_file)
+    if not ns.job_ids and ns.journal is None and ns.from_file is None:
+        if sys.stdin is None or sys.stdin.isatty():
+            fail("no job to cancel: give IDs, --journal PATH, --from-file FILE, or ids on stdin")
+        ids += _read_ids("-")
+    return list(dict.fromkeys(ids))
+
+
+def _cancel_note(status: JobStatus) -> str:
+    return f"already {status.value}: nothing to cancel"
+
+
 async def cmd_cancel(client: Client, ns: argparse.Namespace, out: Output) -> int:
-    """``cancel ID...``: cancel jobs (many at once in one request)."""
-    ids = list(dict.fromkeys(ns.job_ids))
-    if len(ids) == 1:
-        answer = await client.cancel(ids[0])
-        rows = [{"id": answer.id, "status": answer.status}]
+    """``cancel``: cancel jobs given by id, by a run's journal, in a file or on stdin.
+
+    A job that has already finished is not canceled (the row says so); an unknown id is
+    ``not found`` (exit 3, after the others are canceled).
+    """
+    ids = await _cancel_ids(client, ns, out)
+    single = len(ids) == 1 and ns.journal is None and ns.from_file is None
+    rows: list[dict[str, Any]] = []
+    if single:
+        # One id typed by hand: an unknown one is the API's 404, as for status.
+        job = await client.get_job(ids[0])
+        if job.status.is_terminal:
+            rows.append(
+                {"id": job.id, "status": job.status.value, "note": _cancel_note(job.status)}
+            )
+        else:
+            answer = await client.cancel(job)
+            rows.append({"id": answer.id, "status": answer.status, "note": "canceled"})
     else:
-        bulk = await client.cancel_many(ids)
-        rows = [{"id": job_id, "status": bulk.status} for job_id in bulk.ids]
+        known: dict[str, Job] = {}
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            async for job in client.jobs(ids=chunk):
+                known[job.id] = job
+        running = [
+            job_id for job_id in ids if job_id in known and not known[job_id].status.is_terminal
+        ]
+        canceled: dict[str, str] = {}
+        for start in range(0, len(running), CHUNK):
+            bulk = await client.cancel_many(running[start : start + CHUNK])
+            canceled.update(dict.fromkeys(bulk.ids, bulk.status))
+        for job_id in ids:
+            found = known.get(job_id)
+            if found is None:
+                rows.append({"id": job_id, "status": None, "note": "not found"})
+            elif job_id in canceled:
+                rows.append({"id": job_id, "status": canceled[job_id], "note": "canceled"})
+            elif found.status.is_terminal:
+                note = _cancel_note(found.status)
+                rows.append({"id": job_id, "status": found.status.value, "note": note})
+            else:
+                rows.append({"id": job_id, "status": found.status.value, "note": "not canceled"})
+    missing = sum(1 for row in rows if row["note"] == "not found")
     if out.json_mode:
         out.json(rows)
+    elif len(rows) <= ns.rows:
+        out.table(make_table(None, ["job id", "status", "note"], [tuple(r.values()) for r in rows]))
     else:
-        out.table(make_table(None, ["job id", "status"], [(r["id"], r["status"]) for r in rows]))
-    return ExitCode.OK
+        counts = Counter(str(row["note"]) for row in rows)
+        out.line(
+            f"{len(rows)} jobs: " + ", ".join(f"{n} {note}" for note, n in counts.most_common())
+        )
+        for row in rows:
+            if row["note"] == "not found":
+                out.line(f"  not found: {row['id']}")
+    if ns.journal is not None and not missing:
+        out.note(f"the journal stays: `ionq-async resume {ns.journal}` shows what became of them")
+    return ExitCode.API if missing else ExitCode.OK

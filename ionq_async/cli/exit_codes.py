@@ -13,6 +13,7 @@ from ..exceptions import (
     IonQError,
     JobError,
     JournalError,
+    MissingKeyError,
     ResponseError,
     TransportError,
 )
@@ -23,6 +24,8 @@ __all__ = [
     "MissingKeyError",
     "exit_code_for",
     "fail",
+    "hint",
+    "hints",
     "invalid",
 ]
 
@@ -40,12 +43,12 @@ class ExitCode(enum.IntEnum):
     INTERRUPTED = 130
 
 
+# MissingKeyError (no API key for a command that needs one) is the library's own, from
+# ionq_async.exceptions: exit 3, like a rejected key.
+
+
 class InputFileError(IonQError):
     """A file given on the command line cannot be read or is not a job input (exit 5)."""
-
-
-class MissingKeyError(ConfigurationError):
-    """No API key was given for a command that needs one (exit 3)."""
 
 
 def exit_code_for(error: BaseException) -> ExitCode:
@@ -77,3 +80,17 @@ def fail(message: str) -> NoReturn:
 def invalid(message: str) -> NoReturn:
     """Stop the command with an invalid-input error (exit 5)."""
     raise InvalidRequestError(message)
+
+
+HINT_PREFIX = "hint: "
+
+
+def hint(error: BaseException, text: str) -> None:
+    """Attach a pointer to the fix to ``error``; the command prints it after the error."""
+    error.add_note(HINT_PREFIX + text)
+
+
+def hints(error: BaseException) -> list[str]:
+    """The hints attached to ``error`` by :func:`hint`."""
+    notes = getattr(error, "__notes__", None) or []
+    return [note for note in notes if isinstance(note, str) and note.startswith(HINT_PREFIX)]

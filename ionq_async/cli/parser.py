@@ -9,16 +9,28 @@ from .. import __version__
 from ..emulator.__main__ import add_emulator_arguments
 from .exit_codes import fail, invalid
 
-__all__ = ["DEFAULT_ROWS", "EPILOG", "PROG", "build_parser", "check_options"]
+__all__ = [
+    "DEFAULT_ROWS",
+    "DEFAULT_TOP",
+    "EPILOG",
+    "PROG",
+    "build_parser",
+    "check_options",
+]
 
 PROG = "ionq-async"
 DEFAULT_ROWS = 16
-"""How many outcomes a counts or probabilities table shows (``--json`` gives them all)."""
+"""How many outcomes a ``result`` table shows (``--json`` gives them all)."""
+DEFAULT_RUN_ROWS = 20
+"""How many circuits ``run`` lists one per row; a bigger batch gets a summary."""
+DEFAULT_TOP = 16
+"""How many outcomes ``run`` shows of a single circuit (3 per row for many)."""
 
 EPILOG = """\
 exit codes:
   0    success
-  1    a job failed or was canceled, or did not finish within --timeout
+  1    a job failed or was canceled, did not finish within --timeout, or a file of
+       a run was refused (the others ran)
   2    usage: an unknown command or option, or a setting that is not allowed
   3    API or authentication: no API key, a rejected key, an unknown job id, or any
        other error answer from the API
@@ -31,74 +43,140 @@ exit codes:
 environment:
   IONQ_API_KEY   the API key (or --api-key); never printed
   IONQ_API_URL   the base URL (or --base-url), default https://api.ionq.co/v0.4
+
+The connection and output options are accepted before or after COMMAND.
+`ionq-async COMMAND --help` shows a command's own options and examples.
 """
 
+_SHARED_NOTE = (
+    f"shared options (--api-key, --base-url, --emulator, --json, --debug, ...): see `{PROG} --help`"
+)
 
-def _add_common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+_EXAMPLES = {
+    "backends": [f"{PROG} backends", f"{PROG} backends --json"],
+    "whoami": [f"{PROG} whoami"],
+    "submit": [
+        f"{PROG} submit bell.json --shots 1000",
+        f"{PROG} submit job.json -b qpu.forte-1 --json | jq -r '.[].id'",
+    ],
+    "run": [
+        f"{PROG} run bell.json --shots 1000",
+        f"{PROG} run circuits/*.json -b qpu.forte-1 --shots 500   # one batch, journaled",
+        f"{PROG} resume                      # after Ctrl-C: wait for the same jobs",
+        f"{PROG} run *.json --strict --json > results.json",
+    ],
+    "resume": [
+        f"{PROG} resume                      # the newest journal",
+        f"{PROG} resume ~/.local/state/ionq-async/run-0123456789ab.jsonl --json",
+    ],
+    "status": [f"{PROG} status JOB_ID"],
+    "result": [f"{PROG} result JOB_ID --counts", f"{PROG} result JOB_ID --shots 100 --json"],
+    "cost": [f"{PROG} cost JOB_ID"],
+    "estimate": [
+        f"{PROG} estimate --circuit bell.json --shots 1000",
+        f"{PROG} estimate -b qpu.aria-1 --qubits 5 --1q-gates 20 --2q-gates 10 --shots 100",
+    ],
+    "jobs": [f"{PROG} jobs --status running", f"{PROG} jobs -n 100 --json"],
+    "cancel": [
+        f"{PROG} cancel JOB_ID [JOB_ID ...]",
+        f"{PROG} cancel --journal ~/.local/state/ionq-async/run-0123456789ab.jsonl",
+        f"{PROG} jobs --status running --json | jq -r '.[].id' | {PROG} cancel",
+    ],
+    "emulator": [f"{PROG} emulator --port 8000", f"{PROG} emulator --time-scale 0 --debug"],
+    "demo": [f"{PROG} demo", f"{PROG} demo --circuits 1000 --fast --json"],
+}
+
+
+def _epilog(name: str, *, shared: bool = True) -> str:
+    lines = ["examples:", *(f"  {example}" for example in _EXAMPLES[name])]
+    if shared:
+        lines += ["", _SHARED_NOTE]
+    return "\n".join(lines) + "\n"
+
+
+def _add_common_options(
+    parser: argparse.ArgumentParser, *, suppress: bool, output: bool = True
+) -> None:
     # The same options are accepted before and after the command name. On the
     # sub-parsers their default is SUPPRESS, so an option given before the command is not
-    # overwritten by the sub-parser's default.
+    # overwritten by the sub-parser's default, and their help is hidden: they are shown
+    # once, in the top-level help.
     def default(value: object) -> Any:
         return argparse.SUPPRESS if suppress else value
 
-    group = parser.add_argument_group("connection and output")
+    def described(text: str) -> str:
+        return argparse.SUPPRESS if suppress else text
+
+    group = parser.add_argument_group("connection and output (before or after COMMAND)")
     group.add_argument(
         "--api-key",
         metavar="KEY",
         default=default(None),
-        help="API key (default: $IONQ_API_KEY); never printed",
+        help=described("API key (default: $IONQ_API_KEY); never printed"),
     )
     group.add_argument(
         "--base-url",
         metavar="URL",
         default=default(None),
-        help="API base URL (default: $IONQ_API_URL or https://api.ionq.co/v0.4)",
+        help=described("API base URL (default: $IONQ_API_URL or https://api.ionq.co/v0.4)"),
     )
     group.add_argument(
         "--allow-insecure-http",
         action="store_true",
         default=default(False),
-        help="allow a plain http:// base URL to a host other than loopback (the key is "
-        "sent unencrypted)",
+        help=described(
+            "allow a plain http:// base URL to a host other than loopback (the key is "
+            "sent unencrypted)"
+        ),
     )
     group.add_argument(
         "--emulator",
         action="store_true",
         default=default(False),
-        help="run against an in-process emulator (no key, no network)",
+        help=described("run against a fresh in-process emulator (no key, no network)"),
     )
     group.add_argument(
         "--retries",
         type=int,
         metavar="N",
         default=default(None),
-        help="retries after network errors, 429 and 5xx answers (default 4)",
+        help=described("retries after network errors, 429 and 5xx answers (default 4)"),
     )
     group.add_argument(
         "--request-timeout",
         type=float,
         metavar="SECONDS",
         default=default(None),
-        help="time limit of one HTTP request (default 30)",
+        help=described("time limit of one HTTP request (default 30)"),
     )
+    if output:
+        _add_output_options(group, suppress=suppress)
+
+
+def _add_output_options(
+    group: argparse._ActionsContainer, *, suppress: bool, shown: bool = False
+) -> None:
+    hidden = suppress and not shown
     group.add_argument(
         "--json",
         action="store_true",
-        default=default(False),
-        help="print machine-readable JSON on stdout, and nothing else",
+        default=argparse.SUPPRESS if suppress else False,
+        help=argparse.SUPPRESS
+        if hidden
+        else "print machine-readable JSON on stdout, and nothing else",
     )
     group.add_argument(
         "--debug",
         action="store_true",
-        default=default(False),
-        help="print a traceback with an error",
+        default=argparse.SUPPRESS if suppress else False,
+        help=argparse.SUPPRESS if hidden else "print a traceback with an error",
     )
 
 
 def _add_job_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("job options (override a payload file's own)")
     group.add_argument("-b", "--backend", help="backend (default: simulator)")
-    group.add_argument("-s", "--shots", type=int, help="number of shots")
+    group.add_argument("-s", "--shots", type=int, metavar="N", help="number of shots")
     group.add_argument("--name", help="job name")
     group.add_argument(
         "--noise-model", metavar="MODEL", help="simulator noise model (ideal, aria-1, ...)"
@@ -123,6 +201,37 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_waiting_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    group = parser.add_argument_group("waiting and output")
+    group.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop waiting after this long; unfinished circuits exit 1",
+    )
+    group.add_argument(
+        "--cancel-on-interrupt",
+        action="store_true",
+        help="on Ctrl-C, cancel the jobs still running (default: leave them, to resume)",
+    )
+    group.add_argument(
+        "--rows",
+        type=int,
+        default=DEFAULT_RUN_ROWS,
+        metavar="N",
+        help=f"circuits listed one per row ({DEFAULT_RUN_ROWS}); more get a summary",
+    )
+    group.add_argument(
+        "--top",
+        type=int,
+        default=None,
+        metavar="K",
+        help=f"outcomes shown per circuit ({DEFAULT_TOP} for one circuit, 3 per row)",
+    )
+    return group
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``ionq-async`` argument parser."""
     parser = argparse.ArgumentParser(
@@ -140,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
             name,
             help=help_text,
             description=help_text,
-            epilog=EPILOG,
+            epilog=_epilog(name, shared=common),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         if common:
@@ -154,31 +263,44 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("files", nargs="+", metavar="FILE", help="JSON file, or - for stdin")
     _add_job_options(sub)
 
-    sub = command("run", "submit, wait and print counts (many files: one concurrent batch)")
-    sub.add_argument("files", nargs="+", metavar="FILE", help="JSON file, or - for stdin")
-    _add_job_options(sub)
+    sub = command(
+        "run", "submit, wait and print results (many files: one concurrent, journaled batch)"
+    )
     sub.add_argument(
+        "files", nargs="+", metavar="FILE", help="JSON or OpenQASM file, or - for stdin"
+    )
+    _add_job_options(sub)
+    batch = sub.add_argument_group("batch")
+    batch.add_argument(
         "--concurrency",
         type=int,
         default=None,
         metavar="N",
         help="job creations in flight at once (default 64)",
     )
-    sub.add_argument(
-        "--timeout",
-        type=float,
-        default=None,
-        metavar="SECONDS",
-        help="stop waiting after this long; unfinished circuits exit 1",
+    batch.add_argument(
+        "--journal",
+        metavar="PATH",
+        help="journal file (default: one per batch in the user state folder)",
     )
-    sub.add_argument("--journal", metavar="PATH", help="journal file making the batch resumable")
-    sub.add_argument(
-        "--rows",
-        type=int,
-        default=DEFAULT_ROWS,
-        metavar="N",
-        help=f"outcomes shown in a table ({DEFAULT_ROWS}; --json gives all)",
+    batch.add_argument(
+        "--no-journal", action="store_true", help="keep no journal (Ctrl-C cannot resume)"
     )
+    batch.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse the whole run if any file is bad (default: a bad file is one row)",
+    )
+    _add_waiting_options(sub)
+
+    sub = command("resume", "wait for an interrupted run's jobs and print its results")
+    sub.add_argument(
+        "journal",
+        nargs="?",
+        metavar="JOURNAL",
+        help="the run's journal (default: the newest in the user state folder)",
+    )
+    _add_waiting_options(sub)
 
     sub = command("status", "show a job")
     sub.add_argument("job_id", metavar="ID")
@@ -188,18 +310,42 @@ def build_parser() -> argparse.ArgumentParser:
     how = sub.add_mutually_exclusive_group()
     how.add_argument("-s", "--shots", type=int, help="show counts for this many shots")
     how.add_argument("--counts", action="store_true", help="show counts for the job's shots")
-    sub.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="outcomes shown in the table")
+    sub.add_argument(
+        "--rows",
+        "--top",
+        type=int,
+        default=DEFAULT_ROWS,
+        metavar="N",
+        help=f"outcomes shown in the table ({DEFAULT_ROWS}; --json gives all)",
+    )
 
     sub = command("cost", "show a job's estimated and actual cost")
     sub.add_argument("job_id", metavar="ID")
 
     sub = command("estimate", "estimate the cost of a job before submitting it")
     sub.add_argument("-b", "--backend", default="qpu.forte-1", help="default: qpu.forte-1")
-    sub.add_argument("--qubits", type=int, help="number of qubits")
-    sub.add_argument("-s", "--shots", type=int, help="number of shots")
-    sub.add_argument("--1q-gates", dest="one_qubit_gates", type=int, metavar="N")
-    sub.add_argument("--2q-gates", dest="two_qubit_gates", type=int, metavar="N")
-    sub.add_argument("--error-mitigation", action=argparse.BooleanOptionalAction, default=None)
+    sub.add_argument("--qubits", type=int, metavar="N", help="number of qubits")
+    sub.add_argument("-s", "--shots", type=int, metavar="N", help="number of shots")
+    sub.add_argument(
+        "--1q-gates",
+        dest="one_qubit_gates",
+        type=int,
+        metavar="N",
+        help="number of single-qubit gates",
+    )
+    sub.add_argument(
+        "--2q-gates",
+        dest="two_qubit_gates",
+        type=int,
+        metavar="N",
+        help="number of two-qubit gates",
+    )
+    sub.add_argument(
+        "--error-mitigation",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="price error mitigation (debiasing) in",
+    )
     sub.add_argument(
         "--circuit",
         metavar="FILE",
@@ -216,20 +362,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("-n", "--limit", type=int, default=25, help="at most this many (25)")
 
-    sub = command("cancel", "cancel jobs")
-    sub.add_argument("job_ids", nargs="+", metavar="ID")
+    sub = command("cancel", "cancel jobs: by id, a run's journal, a file of ids, or ids on stdin")
+    sub.add_argument("job_ids", nargs="*", metavar="ID", help="job ids (none: read stdin)")
+    sub.add_argument(
+        "--journal",
+        metavar="PATH",
+        help="every job of this run's journal (jobs being created at a stop too)",
+    )
+    sub.add_argument(
+        "--from-file", metavar="FILE", help="ids in this file, one a line (- for stdin)"
+    )
+    sub.add_argument(
+        "--rows",
+        type=int,
+        default=DEFAULT_RUN_ROWS,
+        metavar="N",
+        help=f"jobs listed one per row ({DEFAULT_RUN_ROWS}); more get a summary",
+    )
 
     # The emulator has its own --api-key (keys it accepts), so not the common options.
     sub = command("emulator", "serve the offline emulator of the API until Ctrl-C", common=False)
-    sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+    sub.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print a traceback with an error",
+    )
     add_emulator_arguments(sub)
 
-    sub = command("demo", "run ~200 circuits on an in-process emulator (no key, no network)")
+    # The demo brings its own emulator: no connection options, only the output ones.
+    sub = command(
+        "demo", "run ~200 circuits on an in-process emulator (no key, no network)", common=False
+    )
     sub.add_argument("--circuits", type=int, default=200, metavar="N", help="how many (200)")
-    sub.add_argument("-s", "--shots", type=int, default=1000, help="shots per circuit (1000)")
+    sub.add_argument(
+        "-s", "--shots", type=int, default=1000, metavar="N", help="shots per circuit (1000)"
+    )
     sub.add_argument(
         "--fast", action="store_true", help="jobs complete at once (as in the test suite)"
     )
+    _add_output_options(sub, suppress=True, shown=True)
+    # Parsed (hidden) only to be refused by name: the demo's emulator needs none of them.
+    _add_common_options(sub, suppress=True, output=False)
     return parser
 
 
@@ -244,6 +418,7 @@ _INPUT_MINIMUMS = {
 # Settings of the command itself: a bad one is a usage error (exit 2).
 _SETTING_MINIMUMS = {
     "rows": ("--rows", 1),
+    "top": ("--top", 1),
     "limit": ("--limit", 1),
     "concurrency": ("--concurrency", 1),
     "retries": ("--retries", 0),
@@ -270,6 +445,8 @@ def check_options(ns: argparse.Namespace) -> None:
     request_timeout = getattr(ns, "request_timeout", None)
     if request_timeout is not None and not request_timeout > 0:
         fail(f"--request-timeout must be positive, got {request_timeout}")
+    if getattr(ns, "journal", None) is not None and getattr(ns, "no_journal", False):
+        fail("--journal and --no-journal cannot both be given")
     timeout = getattr(ns, "timeout", None)
     if timeout is not None and not timeout >= 0:
         fail(f"--timeout must not be negative, got {timeout}")

@@ -62,6 +62,10 @@ class Output:
         """Print a rich table on stdout."""
         self.console.print(table)
 
+    def line(self, text: str) -> None:
+        """One line on stdout, never wrapped by us (the terminal may soft-wrap it)."""
+        self.console.print(Text(text), soft_wrap=True)
+
     def note(self, message: str) -> None:
         """A remark for people on stderr (never in JSON mode)."""
         if not self.json_mode:

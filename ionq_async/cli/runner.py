@@ -6,7 +6,7 @@ Shared by ``run`` (:mod:`.run`) and ``demo`` (:mod:`.demo`).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -36,8 +36,18 @@ __all__ = [
 class BatchDisplay:
     """A live progress bar of a batch on stderr: submitted, running, done, failed, rate."""
 
-    def __init__(self, out: Output, total: int, title: str, *, enabled: bool) -> None:
+    def __init__(
+        self,
+        out: Output,
+        total: int,
+        title: str,
+        *,
+        enabled: bool,
+        on_all_submitted: Callable[[BatchProgress], None] | None = None,
+    ) -> None:
         self.enabled = enabled and out.interactive
+        self._total = total
+        self._on_all_submitted = on_all_submitted
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -64,6 +74,10 @@ class BatchDisplay:
             f"{progress.rate_per_s:.1f} jobs/s"
         )
         self._progress.update(self._task, completed=progress.done, counts=counts)
+        # Every circuit has a job or an outcome: from now on the batch only waits.
+        if self._on_all_submitted is not None and progress.waiting + progress.done >= self._total:
+            announce, self._on_all_submitted = self._on_all_submitted, None
+            announce(progress)
 
 
 @frozen(kw_only=True)
@@ -75,7 +89,9 @@ class BatchReport:
     elapsed_s: float
     timed_out: bool
     job_ids: Mapping[int, str] = field(factory=dict)
-    """The job of every circuit that got one, by circuit index (outcome or not)."""
+    """The job of every circuit without an outcome that got one, by circuit index."""
+    interrupted: BaseException | None = None
+    """The cancellation that stopped the batch (Ctrl-C), to raise again once reported."""
 
     @property
     def completed(self) -> int:
@@ -142,24 +158,48 @@ async def run_batch(
     title: str,
     show_progress: bool,
     name_left_running: bool = False,
+    keep_interrupt: bool = False,
+    on_all_submitted: Callable[[BatchProgress], None] | None = None,
 ) -> BatchReport:
     """Run circuits through ``client.run_many`` with a live progress bar; collect outcomes.
 
-    With ``name_left_running``, an interruption (Ctrl-C) or an error that stops the batch
-    first says on stderr which jobs were created and are still on the server.
+    With ``keep_interrupt``, an interruption (Ctrl-C cancels the command's task) ends the
+    batch with a report of the outcomes so far, whose ``interrupted`` the caller raises
+    again once it has said what it has. With ``name_left_running``, an error that stops
+    the batch first says on stderr which jobs were created and are still on the server.
+    ``on_all_submitted`` is called once, when every circuit has a job or an outcome.
     """
     outcomes: dict[int, Outcome] = {}
     started = time.monotonic()
     batch: BatchRun | None = None
+    interrupted: BaseException | None = None
+    timed_out = False
     try:
         with (
-            BatchDisplay(out, len(circuits), title, enabled=show_progress) as display,
+            BatchDisplay(
+                out,
+                len(circuits),
+                title,
+                enabled=show_progress,
+                on_all_submitted=on_all_submitted,
+            ) as display,
             time_limit(timeout_s) as scope,
         ):
             batch = client.run_many(circuits, progress=display.update, **options)
             async with batch:
                 async for outcome in batch:
                     outcomes[outcome.index] = outcome
+        timed_out = scope.cancelled_caught
+    except (anyio.get_cancelled_exc_class(), KeyboardInterrupt) as stop:
+        # Ctrl-C: asyncio's runner cancels the command's task (a KeyboardInterrupt comes
+        # from a signal handler of our own or a test).
+        if not keep_interrupt:
+            if batch is not None and name_left_running:
+                left = unfinished_job_ids(len(circuits), outcomes, batch.job_ids)
+                if left:
+                    out.err.print(Text(left_running_note(left)), soft_wrap=True)
+            raise
+        interrupted = stop
     except BaseException:
         if batch is not None and name_left_running:
             left = unfinished_job_ids(len(circuits), outcomes, batch.job_ids)
@@ -171,8 +211,9 @@ async def run_batch(
         total=len(circuits),
         outcomes=outcomes,
         elapsed_s=time.monotonic() - started,
-        timed_out=scope.cancelled_caught,
+        timed_out=timed_out,
         job_ids=batch.job_ids if batch is not None else {},
+        interrupted=interrupted,
     )
 
 
