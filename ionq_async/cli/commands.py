@@ -375,7 +375,7 @@ async def cmd_cancel(client: Client, ns: argparse.Namespace, out: Output) -> int
     if out.json_mode:
         out.json(rows)
     elif len(rows) <= ns.rows:
-        out.table(make_table(None, ["job id", "status", "note"], [tuple(r.values()) for r in rows]))
+        out.rows(["job id", "status", "note"], [tuple(r.values()) for r in rows])
     else:
         counts = Counter(str(row["note"]) for row in rows)
         out.line(

@@ -27,6 +27,8 @@ __all__ = [
 ]
 
 _ID_WIDTH = 36  # a UUID
+TABLE_MIN_WIDTH = 100
+"""Narrower terminals (and every pipe) get plain lines: ids and errors never wrap."""
 
 
 def _json_default(value: object) -> Any:
@@ -71,6 +73,19 @@ class Output:
         if not self.json_mode:
             # One line however narrow the terminal: notes hold ids to copy.
             self.err.print(Text(message), style="dim", soft_wrap=True)
+
+    @property
+    def wide(self) -> bool:
+        """True when stdout is a terminal wide enough for tables of ids and errors."""
+        return self.console.is_terminal and self.console.width >= TABLE_MIN_WIDTH
+
+    def rows(self, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+        """A table on a wide terminal; else one plain line per row, never wrapped by us."""
+        if self.wide:
+            self.table(make_table(None, columns, rows))
+            return
+        for row in rows:
+            self.line("  ".join(_cell(value).plain for value in row))
 
     @property
     def interactive(self) -> bool:

@@ -60,8 +60,6 @@ __all__ = [
     "write_results",
 ]
 
-TABLE_MIN_WIDTH = 100
-"""Narrower terminals (and every pipe) get plain lines: ids and errors never wrap."""
 ROW_TOP = 3
 """Outcomes shown per circuit in a row (``--top`` changes it)."""
 DEFAULT_API_URL = "https://api.ionq.co/v0.4"
@@ -201,10 +199,6 @@ def _plain_line(entry: Mapping[str, Any], top: int) -> str:
     return "  ".join(parts)
 
 
-def _wide_terminal(out: Output) -> bool:
-    return out.console.is_terminal and out.console.width >= TABLE_MIN_WIDTH
-
-
 def count_statuses(entries: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     """How many circuits ended in each status, most common first."""
     return dict(Counter(str(entry["status"]) for entry in entries).most_common())
@@ -222,7 +216,7 @@ def print_outcomes(
     """Rows (a table on a wide terminal, plain lines otherwise), or a summary when many."""
     row_top = top or ROW_TOP
     if len(entries) <= rows:
-        if _wide_terminal(out):
+        if out.wide:
             out.table(outcomes_table(entries, row_top))
         else:
             for entry in entries:
