@@ -154,7 +154,7 @@ def test_a_narrow_terminal_never_wraps_ids_or_errors(
     files = [write(tmp_path, "bell.json", BELL), write(tmp_path, "wide.json", WIDE)]
     code, out, _ = connected(emu, "run", *files, "--no-journal")
     assert code == ExitCode.JOB_FAILED
-    code_json, out_json, _ = connected(emu, "run", *files, "--no-journal", "--json")
+    _, out_json, _ = connected(emu, "run", *files, "--no-journal", "--json")
     failed = json.loads(out_json)["results"][1]
     assert failed["status"] == "failed"
     lines = out.splitlines()
