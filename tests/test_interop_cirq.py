@@ -28,7 +28,7 @@ from ionq_async.circuits import Circuit  # noqa: E402
 from ionq_async.client import Client  # noqa: E402
 from ionq_async.emulator import Emulator, EmulatorConfig  # noqa: E402
 from ionq_async.emulator.simulator import simulate_statevector  # noqa: E402
-from ionq_async.exceptions import CircuitError, JobFailed, MissingExtraError  # noqa: E402
+from ionq_async.exceptions import CircuitError, MissingExtraError  # noqa: E402
 from ionq_async.interop.cirq import from_cirq  # noqa: E402
 from ionq_async.programs import Qasm3Program  # noqa: E402
 from ionq_async.readout import Readout  # noqa: E402
@@ -634,32 +634,6 @@ def test_symbols_with_mid_circuit_measurement_ask_to_resolve_first() -> None:
 # Clear errors.
 
 
-def test_classical_control_goes_as_openqasm_3_as_qiskits_does() -> None:
-    a, b = cirq.LineQubit.range(2)
-    circuit = cirq.Circuit(
-        cirq.H(a),
-        cirq.measure(a, key="m"),
-        cirq.X(b).with_classical_controls("m"),
-        cirq.measure(b, key="f"),
-    )
-    program = from_cirq(circuit)
-    assert isinstance(program, Qasm3Program)
-    assert "if (" in program.source
-    assert program.readout is not None
-    assert [name for name, _ in program.readout.registers] == ["m", "f"]
-
-
-async def test_classical_control_reaches_the_api_which_decides(client: Client) -> None:
-    # Sent, not refused by the client: the emulator, like IonQ's preflight, fails a branch
-    # naming the construct.
-    a, b = cirq.LineQubit.range(2)
-    circuit = cirq.Circuit(
-        cirq.H(a), cirq.measure(a, key="m"), cirq.X(b).with_classical_controls("m")
-    )
-    with pytest.raises(JobFailed, match="loops and branches"):
-        await client.run(circuit)
-
-
 @pytest.mark.parametrize(
     ("circuit", "match"),
     [
@@ -735,3 +709,115 @@ def test_importing_ionq_async_imports_no_framework() -> None:
         "assert not any(m.startswith(('qiskit', 'cirq', 'openqasm3')) for m in sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ---------------------------------------------------------------------------------------
+# Classical control: deferred by Cirq's own defer_measurements (IonQ runs no branches).
+
+
+def teleport_one() -> Any:
+    """Teleport |1> from a to c: c is measured 1 whatever a and b measured."""
+    a, b, c = cirq.LineQubit.range(3)
+    return cirq.Circuit(
+        cirq.X(a),
+        cirq.H(b),
+        cirq.CNOT(b, c),
+        cirq.CNOT(a, b),
+        cirq.H(a),
+        cirq.measure(a, key="ma"),
+        cirq.measure(b, key="mb"),
+        cirq.X(c).with_classical_controls("mb"),
+        cirq.Z(c).with_classical_controls("ma"),
+        cirq.measure(c, key="t"),
+    )
+
+
+def branch_key_probabilities(circuit: Any, keys: dict[str, int]) -> dict[str, dict[int, float]]:
+    """Each one-qubit key's distribution from the emulator's branch reader running Cirq's
+    own OpenQASM 3 of the circuit (``if`` and all): an implementation of classical
+    control independent of the deferral. ``keys`` names each key's qubit index."""
+    from ionq_async.emulator.qasm3 import read_program
+
+    source = cirq.Circuit(cirq.decompose(circuit)).to_qasm(
+        version="3.0", precision=16, qubit_order=sorted(circuit.all_qubits())
+    )
+    final = read_program(source, branches=True).probabilities()
+    out: dict[str, dict[int, float]] = {key: {} for key in keys}
+    for state, p in final.items():
+        for key, index in keys.items():
+            value = (state >> index) & 1
+            out[key][value] = out[key].get(value, 0.0) + p
+    return out
+
+
+def test_classical_control_becomes_a_circuit_with_the_same_keys() -> None:
+    circuit = teleport_one()
+    converted = from_cirq(circuit)
+    # No branch is left: an ionq.circuit.v1 job, which every target runs.
+    assert isinstance(converted, Circuit)
+    assert converted.num_qubits == 5  # one ancilla per deferred measurement (ma, mb)
+    assert converted.readout is not None
+    # Keys in the original circuit's order of appearance (mb's moment comes first).
+    original = [
+        cirq.measurement_key_name(op) for op in circuit.all_operations() if cirq.is_measurement(op)
+    ]
+    assert converted.readout.keys == tuple(original) == ("mb", "ma", "t")
+
+
+async def test_teleporting_one_always_reads_one_on_the_emulator(client: Client) -> None:
+    circuit = teleport_one()
+    result = await client.run(circuit, shots=400)
+    per_key = result.per_key()
+    assert per_key["t"] == {1: 400}
+    assert per_key["ma"] == {0: 200, 1: 200} == per_key["mb"]
+    assert dict(cirq.Simulator(seed=3).run(circuit, repetitions=100).histogram(key="t")) == {1: 100}
+
+
+async def test_classical_control_probabilities_equal_cirqs_and_the_branch_readers(
+    client: Client,
+) -> None:
+    a, b, c, d = cirq.LineQubit.range(4)
+    circuit = cirq.Circuit(
+        cirq.ry(0.7).on(a),
+        cirq.rx(1.9).on(b),
+        cirq.CNOT(a, c),
+        cirq.measure(a, key="x"),
+        cirq.measure(b, key="y"),
+        cirq.H(a),  # the measured qubit is used again: the ancilla keeps what was read
+        cirq.ry(0.4).on(c).with_classical_controls("y"),
+        cirq.X(d).with_classical_controls("x"),
+        cirq.measure(c, key="fc"),
+        cirq.measure(d, key="fd"),
+        cirq.measure(a, key="fa"),
+    )
+    converted = from_cirq(circuit)
+    assert isinstance(converted, Circuit) and converted.readout is not None
+    ours = per_key_probabilities(converted.readout, await run_one(client, converted))
+    theirs = branch_key_probabilities(circuit, {"fa": 0, "fc": 2, "fd": 3})
+    for key in ("fa", "fc", "fd"):
+        assert_close(ours[key], theirs[key], key)
+    # x and y are the values measured: ry(0.7) and rx(1.9) on |0>.
+    assert_close(ours["x"], {0: np.cos(0.35) ** 2, 1: np.sin(0.35) ** 2}, "x")
+    assert_close(ours["y"], {0: np.cos(0.95) ** 2, 1: np.sin(0.95) ** 2}, "y")
+    sampled = cirq.Simulator(seed=5).run(circuit, repetitions=200)
+    for key in ("x", "y", "fa", "fc", "fd"):
+        assert set(sampled.histogram(key=key)) <= {v for v, p in ours[key].items() if p > 0}
+
+
+async def test_a_sympy_condition_and_a_register_condition_are_deferred(client: Client) -> None:
+    a, b, c, d = cirq.LineQubit.range(4)
+    x, y = sympy.Symbol("x"), sympy.Symbol("y")
+    circuit = cirq.Circuit(
+        cirq.X(a),
+        cirq.measure(a, key="x"),
+        cirq.measure(b, key="y"),
+        cirq.X(c).with_classical_controls(sympy.Eq(x + y, 1)),  # 1 + 0 == 1: flips c
+        cirq.measure(a, b, key="m"),
+        cirq.X(d).with_classical_controls("m"),  # m = 0b10 != 0: flips d
+        cirq.measure(c, d, key="out"),
+    )
+    converted = from_cirq(circuit)
+    assert isinstance(converted, Circuit)
+    result = await client.run(converted, shots=10)
+    assert result.per_key()["out"] == {0b11: 10}
+    assert dict(cirq.Simulator().run(circuit, repetitions=10).histogram(key="out")) == {0b11: 10}

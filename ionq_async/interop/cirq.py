@@ -30,8 +30,18 @@ on a measured qubit again or resets a used qubit is written by Cirq as OpenQASM 
 (``Circuit.to_qasm`` with version 3.0, from the decomposed operations) and sent as an
 ``ionq.qasm3.v1`` job (:class:`~ionq_async.programs.Qasm3Program`); its readout is kept
 only when every key is measured finally (the API reports the qubits' final states).
-Classically controlled operations are refused with a CircuitError: IonQ runs no branches,
-on any target.
+
+**Classical control.** IonQ runs no branches on any target (its OpenQASM 3 page: loops
+and branches are refused in preflight, the simulator included), so a circuit with
+classically controlled operations (``with_classical_controls``, on keys or sympy
+conditions) is first rewritten by Cirq's own ``cirq.defer_measurements``: each
+measurement a condition reads (and each other one in mid-circuit) becomes a CNOT onto a
+fresh ancilla qubit, measured at the end under the same key, and each condition becomes
+quantum control by those ancillas. The result has
+the same distribution of every key, holds no branch and runs on every target (one
+qubit more per deferred measured bit; the raw probabilities include the ancillas, the
+readout reads the keys from them). What Cirq cannot defer is sent as OpenQASM 3 with its
+``if`` for the API to judge (it fails the job naming the construct).
 
 **Symbols.** ``sympy`` symbols in exponents and angles become
 :mod:`ionq_async.parameters` expressions evaluated by sympy, so
@@ -78,11 +88,15 @@ Angle = Any  # a float, or a sympy expression with free symbols
 
 def from_cirq(circuit: Any) -> Circuit | Qasm3Program:
     """A Cirq circuit as a :class:`Circuit`, or as a :class:`Qasm3Program` when it acts on a
-    measured qubit or resets a used one; CircuitError for what IonQ cannot run (classical
-    control, noise, qudits, ...). See the module docstring."""
+    measured qubit or resets a used one (classical control is deferred first); CircuitError
+    for what IonQ cannot run (noise, qudits, ...). See the module docstring."""
     cirq = require("cirq")
     if not isinstance(circuit, cirq.AbstractCircuit):
         raise CircuitError(f"expected a cirq.Circuit, got {type(circuit).__name__}")
+    return _from_cirq(cirq, circuit, deferred=False)
+
+
+def _from_cirq(cirq: Any, circuit: Any, *, deferred: bool) -> Circuit | Qasm3Program:
     qubits = sorted(circuit.all_qubits())
     if not qubits:
         raise CircuitError("the Cirq circuit acts on no qubits; there is nothing to run")
@@ -98,6 +112,17 @@ def from_cirq(circuit: Any) -> Circuit | Qasm3Program:
         fallback_decomposer=translator.matrix_decomposition,
         on_stuck_raise=translator.stuck,
     )
+    if not deferred and any(
+        isinstance(operation, cirq.ClassicallyControlledOperation) for operation in operations
+    ):
+        keys = [
+            cirq.measurement_key_name(operation)
+            for operation in operations
+            if _is_measurement(cirq, operation)
+        ]
+        quantum = _deferred(cirq, circuit, keys)
+        if quantum is not None:
+            return _from_cirq(cirq, quantum, deferred=True)
     if _needs_qasm3(cirq, operations):
         return _to_qasm3(cirq, circuit, qubits, operations)
     for operation in operations:
@@ -106,19 +131,68 @@ def from_cirq(circuit: Any) -> Circuit | Qasm3Program:
 
 
 # ---------------------------------------------------------------------------------------
+# Classical control: deferred measurement.
+
+
+def _deferred(cirq: Any, circuit: Any, keys: Sequence[str]) -> Any | None:
+    """The circuit with its classical control made quantum by Cirq's own
+    ``cirq.defer_measurements`` (the deferred-measurement principle: each measurement but
+    the terminal ones no condition reads becomes a CNOT onto a fresh ancilla qubit
+    measured at the end under the same key, and
+    each classically controlled operation is controlled by those ancillas), or None when
+    Cirq cannot defer it (the circuit then goes as OpenQASM 3 with its branches, for the
+    API to judge).
+
+    IonQ runs no branches on any target (its OpenQASM 3 page), but this circuit has the
+    same distribution of every measurement key and runs everywhere; it costs one qubit
+    per deferred measured bit. The (all terminal) measurements are put back in the order
+    of ``keys``, the original circuit's, so the readout lists the keys as before.
+    """
+    try:
+        quantum = cirq.defer_measurements(circuit)
+    except (ValueError, NotImplementedError, TypeError):
+        return None
+    quantum = cirq.map_operations_and_unroll(
+        quantum, lambda operation, _: _closed_controls(cirq, operation)
+    )
+    operations = list(quantum.all_operations())
+    measurements = [operation for operation in operations if _is_measurement(cirq, operation)]
+    rank = {key: position for position, key in enumerate(keys)}
+    measurements.sort(key=lambda operation: rank.get(cirq.measurement_key_name(operation), -1))
+    ordered = cirq.Circuit(
+        [operation for operation in operations if not _is_measurement(cirq, operation)]
+    )
+    ordered.append(measurements, strategy=cirq.InsertStrategy.NEW)
+    return ordered
+
+
+def _closed_controls(cirq: Any, operation: Any) -> Any:
+    """A controlled operation on several accepted control patterns (what deferring a
+    condition such as ``m != 0`` or a sympy condition gives) as one closed-controlled
+    operation per pattern, with open controls flipped around it. The patterns are
+    distinct basis states of the controls, so the pieces run in any order."""
+    if not isinstance(operation, cirq.ControlledOperation):
+        return operation
+    patterns = [tuple(pattern) for pattern in operation.control_values.expand()]
+    if patterns == [(1,) * len(operation.controls)]:
+        return operation
+    pieces: list[Any] = []
+    for pattern in patterns:
+        flips = [
+            cirq.X(q) for q, value in zip(operation.controls, pattern, strict=True) if not value
+        ]
+        pieces += [*flips, operation.sub_operation.controlled_by(*operation.controls), *flips]
+    return cirq.CircuitOperation(cirq.FrozenCircuit(pieces))
+
+
+# ---------------------------------------------------------------------------------------
 # Routing: what an IonQ JSON circuit cannot say.
 
 
 def _needs_qasm3(cirq: Any, operations: Sequence[Any]) -> bool:
-    """True for classical control, an operation on a measured qubit or a reset of a used
-    qubit (a reset of a fresh qubit does nothing and is dropped). Raises CircuitError for
-    confusion maps.
-
-    Classical control goes as OpenQASM 3 (Cirq writes ``if (m_key!=0) ...``), as Qiskit's
-    does: whether it runs is the API's to say (IonQ's documented subset has no branches
-    today, and the emulator fails such a job naming the construct, as the API does), so
-    a branch is never refused here on the client's own guess.
-    """
+    """True for classical control (what Cirq could not defer), an operation on a measured
+    qubit or a reset of a used qubit (a reset of a fresh qubit does nothing and is
+    dropped). Raises CircuitError for confusion maps."""
     used: set[Any] = set()
     measured: set[Any] = set()
     needs = False
