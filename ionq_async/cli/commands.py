@@ -331,8 +331,8 @@ def _cancel_note(status: JobStatus) -> str:
 async def cmd_cancel(client: Client, ns: argparse.Namespace, out: Output) -> int:
     """``cancel``: cancel jobs given by id, by a run's journal, in a file or on stdin.
 
-    A job that has already finished is not canceled (the row says so); an unknown id is
-    ``not found`` (exit 3, after the others are canceled).
+    A job that has already finished is not canceled (the row says so). One id given alone
+    and unknown is the API's 404 (exit 3); among many, its row says ``not found``.
     """
     ids = await _cancel_ids(client, ns, out)
     single = len(ids) == 1 and ns.journal is None and ns.from_file is None
@@ -384,6 +384,7 @@ async def cmd_cancel(client: Client, ns: argparse.Namespace, out: Output) -> int
         for row in rows:
             if row["note"] == "not found":
                 out.line(f"  not found: {row['id']}")
-    if ns.journal is not None and not missing:
-        out.note(f"the journal stays: `ionq-async resume {ns.journal}` shows what became of them")
-    return ExitCode.API if missing else ExitCode.OK
+    if missing:
+        # As the API's bulk cancel: the others are handled, the unknown ones named.
+        out.note(f"{missing} job id(s) not found (typed wrong, or deleted)")
+    return ExitCode.OK

@@ -263,9 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("files", nargs="+", metavar="FILE", help="JSON file, or - for stdin")
     _add_job_options(sub)
 
-    sub = command(
-        "run", "submit, wait and print results (many files: one concurrent, journaled batch)"
-    )
+    sub = command("run", "submit, wait and print results (many files: one journaled batch)")
     sub.add_argument(
         "files", nargs="+", metavar="FILE", help="JSON or OpenQASM file, or - for stdin"
     )

@@ -25,10 +25,11 @@ from attrs import frozen
 from rich.table import Table
 from yarl import URL
 
+from .._journal import read_journal
 from ..batch import BatchProgress, Outcome
 from ..circuits import Circuit
 from ..client import Client
-from ..exceptions import CircuitError
+from ..exceptions import CircuitError, JournalError
 from .exit_codes import ExitCode, InputFileError, exit_code_for
 from .inputs import JobInput, load_job_input
 from .journals import (
@@ -349,18 +350,23 @@ async def cmd_run(client: Client, ns: argparse.Namespace, out: Output) -> int:
                     "Ctrl-C stops waiting (the jobs keep running, to resume)"
                 )
 
-        report = await run_batch(
-            client,
-            [item.circuit for item in items],
-            out,
-            options=options,
-            timeout_s=ns.timeout,
-            title="run",
-            show_progress=len(items) > 1,
-            name_left_running=not ns.emulator,  # an in-process emulator's jobs end with it
-            keep_interrupt=True,
-            on_all_submitted=announce,
-        )
+        try:
+            report = await run_batch(
+                client,
+                [item.circuit for item in items],
+                out,
+                options=options,
+                timeout_s=ns.timeout,
+                title="run",
+                show_progress=len(items) > 1,
+                name_left_running=not ns.emulator,  # an in-process emulator's jobs end with it
+                keep_interrupt=True,
+                on_all_submitted=announce,
+            )
+        except Exception:
+            if journal is not None and default_journal:
+                _forget_if_unused(journal)
+            raise
     shots = options.get("shots")
     entries = [
         outcome_json(
@@ -461,6 +467,17 @@ def _report_interrupt(
     for what in ("resume", "cancel"):
         if what in extra:
             _status(f"{what}: {extra[what]}")
+
+
+def _forget_if_unused(journal: Path) -> None:
+    """Remove a default journal that records no job creation (the batch failed first)."""
+    try:
+        if journal.exists() and not read_journal(journal).tokens:
+            remove_journal(journal)
+        elif not journal.exists():
+            remove_journal(journal)  # its manifest
+    except JournalError:
+        pass  # kept: resume or cancel will say what is wrong with it
 
 
 def _empty_summary() -> dict[str, Any]:

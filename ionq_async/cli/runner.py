@@ -75,7 +75,11 @@ class BatchDisplay:
         )
         self._progress.update(self._task, completed=progress.done, counts=counts)
         # Every circuit has a job or an outcome: from now on the batch only waits.
-        if self._on_all_submitted is not None and progress.waiting + progress.done >= self._total:
+        if (
+            self._on_all_submitted is not None
+            and progress.waiting > 0
+            and progress.waiting + progress.done >= self._total
+        ):
             announce, self._on_all_submitted = self._on_all_submitted, None
             announce(progress)
 
