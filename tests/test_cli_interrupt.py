@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -299,3 +300,64 @@ def test_cancel_from_file(served: tuple[Emulator, ManualClock], tmp_path: Path) 
     code, out, _ = cli(*connection(emu), "--json", "cancel", "--from-file", str(id_file))
     assert code == ExitCode.OK
     assert [row["status"] for row in json.loads(out)] == ["canceled", "canceled"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+def test_ctrl_c_on_a_terminal_stops_the_progress_bar_and_says_how_to_resume(
+    served: tuple[Emulator, ManualClock], tmp_path: Path
+) -> None:
+    import pty
+    import select
+
+    emu, clock = served
+    files = [write(tmp_path, f"c{i}.json", BELL) for i in range(2)]
+    main_fd, child_fd = pty.openpty()
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")])),
+        "COLUMNS": "120",
+        "TERM": "xterm",
+    }
+    child = subprocess.Popen(
+        [sys.executable, "-m", "ionq_async", *connection(emu), "run", *files],
+        stdin=child_fd,
+        stdout=child_fd,
+        stderr=child_fd,
+        env=env,
+        close_fds=True,
+    )
+    os.close(child_fd)
+    seen = b""
+
+    def read_until(marker: bytes) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + CHILD_TIMEOUT_S
+        while marker not in seen:
+            assert time.monotonic() < deadline, seen.decode(errors="replace")
+            ready, _, _ = select.select([main_fd], [], [], 1.0)
+            if ready:
+                try:
+                    chunk = os.read(main_fd, 65536)
+                except OSError:  # the child closed the terminal
+                    chunk = b""
+                assert chunk or marker in seen, seen.decode(errors="replace")
+                seen += chunk
+
+    try:
+        read_until(b"running 2")  # the live progress bar: both jobs exist
+        child.send_signal(signal.SIGINT)
+        read_until(b"ionq-async: interrupted\r\n")
+        assert child.wait(timeout=CHILD_TIMEOUT_S) == ExitCode.INTERRUPTED
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        os.close(main_fd)
+    text = seen.decode(errors="replace")
+    assert "ionq-async: interrupted: 2 job(s) keep running on the server" in text
+    [resume] = re.findall(r"resume: (ionq-async resume \S+)", text)
+    clock.advance(3600)
+    code, out, _ = cli(*connection(emu), "--json", *resume.split()[1:])
+    assert code == ExitCode.OK
+    assert [row["status"] for row in json.loads(out)["results"]] == ["completed"] * 2
+    assert len(emu.jobs()) == 2
