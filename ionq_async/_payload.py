@@ -236,10 +236,16 @@ def _carry_readout(payload: dict[str, Any], readout: Readout) -> None:
 def merge_payload(payload: Mapping[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
     """A job payload with ``options`` (submit keywords) written over its own fields.
 
-    No checks: a payload given whole (the command line's ``submit`` of a payload file)
-    may hold a job type or fields :func:`job_payload` does not build, and is the API's
-    to judge. ``noise_seed`` alone gives the ``ideal`` model.
+    The payload's own fields are not checked: a payload given whole (the command line's
+    ``submit`` of a payload file) may hold a job type or fields :func:`job_payload` does
+    not build, and is the API's to judge. The ``backend`` and ``noise_model`` written
+    over them are checked by name (a typo typed on the command line gets "did you
+    mean" before any request). ``noise_seed`` alone gives the ``ideal`` model.
     """
+    if "backend" in options:
+        check_backend_name(options["backend"])
+    if options.get("noise_model") is not None:
+        check_noise_model(options["noise_model"])
     merged = dict(payload)
     merged.setdefault("backend", "simulator")
     for key in ("backend", "shots", "name", "dry_run"):

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 
 from attrs import field, frozen
 
@@ -153,24 +153,60 @@ class Readout:
         )
 
 
-def readout_of(metadata: Mapping[str, Any] | None) -> Readout | None:
-    """The readout a job's metadata carries, or None (absent, or not one of ours).
+class _HasMetadata(Protocol):
+    @property
+    def metadata(self) -> Mapping[str, Any] | None: ...
+
+
+def _index(value: object, *, low: int) -> int:
+    """``value`` if it is an integer >= ``low`` (not a bool, not a float), else ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(value)
+    return value
+
+
+def readout_of(job: _HasMetadata | Mapping[str, Any] | None) -> Readout | None:
+    """The readout a job's metadata carries (a :class:`~ionq_async.models.Job`, or its
+    ``metadata`` mapping), or None: absent, or not what :meth:`Readout.to_metadata` wrote.
 
     Never raises: metadata is the user's as well as ours, and a result must not fail
     because a value under our key is not what we wrote.
     """
-    if not metadata:
+    metadata = job if job is None or isinstance(job, Mapping) else job.metadata
+    if not isinstance(metadata, Mapping):
         return None
     text = metadata.get(READOUT_METADATA_KEY)
     if not isinstance(text, str):
         return None
     try:
         data = json.loads(text)
-        clbits = tuple(None if qubit == -1 else int(qubit) for qubit in data["c"])
-        registers = tuple((str(name), tuple(int(b) for b in bits)) for name, bits in data["r"])
+        if not isinstance(data, dict):
+            return None
+        clbits = tuple(
+            None if qubit == -1 and isinstance(qubit, int) else _index(qubit, low=0)
+            for qubit in _list(data["c"])
+        )
+        registers = tuple(
+            (name, tuple(_index(bit, low=0) for bit in _list(bits)))
+            for name, bits in (_pair(item) for item in _list(data["r"]))
+        )
         style = data["s"]
         if style not in ("plain", "qiskit", "cirq"):
             return None
         return Readout(clbits=clbits, registers=registers, style=style)
-    except (ValueError, TypeError, KeyError, CircuitError):
+    # RecursionError: deeply nested JSON under our key.
+    except (ValueError, TypeError, KeyError, RecursionError, CircuitError):
         return None
+
+
+def _list(value: object) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError(value)
+    return value
+
+
+def _pair(item: object) -> tuple[str, list[Any]]:
+    pair = _list(item)
+    if len(pair) != 2 or not isinstance(pair[0], str):
+        raise ValueError(item)
+    return pair[0], _list(pair[1])
