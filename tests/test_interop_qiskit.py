@@ -459,7 +459,50 @@ async def test_mid_circuit_measurement_and_reset_run_exactly_as_openqasm_3(
         assert_close(ours, exact_final_probabilities(qc), f"mid-circuit {qc.num_qubits}q")
 
 
-def test_classical_control_goes_as_openqasm_3_with_its_final_readout() -> None:
+# Classical control: deferred (IonQ runs no branches on any target, its OpenQASM 3 page
+# says); Qiskit's BasicSimulator cannot run if_else, so the references are the emulator's
+# own branch reader on what qiskit.qasm3.dumps writes, and exact hand-made values.
+
+
+def teleport_one() -> QuantumCircuit:
+    """Teleport |1> from q[0] to q[2]: c[2] is 1 whatever c[0] and c[1] read."""
+    q, c = QuantumRegister(3, "q"), ClassicalRegister(3, "c")
+    qc = QuantumCircuit(q, c)
+    qc.x(0)
+    qc.h(1)
+    qc.cx(1, 2)
+    qc.cx(0, 1)
+    qc.h(0)
+    qc.measure(0, 0)
+    qc.measure(1, 1)
+    with qc.if_test((c[1], 1)):
+        qc.x(2)
+    with qc.if_test((c[0], 1)):
+        qc.z(2)
+    qc.measure(2, 2)
+    return qc
+
+
+def branch_clbit_probabilities(
+    qc: QuantumCircuit, clbit_qubits: dict[int, int]
+) -> dict[int, float]:
+    """The joint distribution of classical bits (keyed as Qiskit keys them, bit 0 least
+    significant) from the emulator's branch reader running what qiskit.qasm3.dumps writes
+    for the dynamic circuit, each bit read from the qubit it was last measured from
+    (``clbit_qubits``: those qubits are not touched after)."""
+    from qiskit.qasm3 import dumps
+
+    from ionq_async.emulator.qasm3 import read_program
+
+    final = read_program(dumps(qc), branches=True).probabilities()
+    out: dict[int, float] = {}
+    for state, p in final.items():
+        value = sum(((state >> qubit) & 1) << clbit for clbit, qubit in clbit_qubits.items())
+        out[value] = out.get(value, 0.0) + p
+    return out
+
+
+def test_classical_control_becomes_a_circuit_with_qiskits_readout() -> None:
     qc = QuantumCircuit(
         QuantumRegister(2, "q"), ClassicalRegister(1, "m"), ClassicalRegister(1, "f")
     )
@@ -468,27 +511,88 @@ def test_classical_control_goes_as_openqasm_3_with_its_final_readout() -> None:
     with qc.if_test((qc.clbits[0], 1)):
         qc.x(1)
     qc.measure(1, 1)
-    program = from_qiskit(qc)
-    assert isinstance(program, Qasm3Program)
-    assert "if (m[0]" in program.source or "if (m" in program.source
-    assert program.readout == Readout(
-        clbits=(0, 1), registers=(("m", (0,)), ("f", (1,))), style="qiskit"
+    converted = from_qiskit(qc)
+    # No branch is left: an ionq.circuit.v1 job, which every target runs.
+    assert isinstance(converted, Circuit)
+    assert converted.num_qubits == 3  # q, plus one ancilla holding m
+    assert converted.readout == Readout(
+        clbits=(2, 1), registers=(("m", (0,)), ("f", (1,))), style="qiskit"
     )
-    openqasm3 = pytest.importorskip("openqasm3")
-    openqasm3.parse(program.source)  # the reference parser reads it
 
 
-async def test_classical_control_reaches_the_api_which_decides(client: Client) -> None:
-    # Sent, not refused (as with Cirq): the emulator, like IonQ's preflight, fails a
-    # branch naming the construct.
+async def test_teleporting_one_always_reads_one_on_the_emulator(client: Client) -> None:
+    result = await client.run(teleport_one(), shots=400)
+    # Counts by classical bits: c[0] and c[1] uniform, c[2] always 1 (Qiskit's keys,
+    # c[2] leftmost, in bitstring_counts).
+    assert result.counts() == {0b100: 100, 0b101: 100, 0b110: 100, 0b111: 100}
+    assert result.bitstring_counts() == {"100": 100, "101": 100, "110": 100, "111": 100}
+
+
+async def test_branches_run_with_the_probabilities_of_the_dynamic_circuit(
+    client: Client,
+) -> None:
+    from qiskit.circuit.classical import expr
+
+    q, c, f = QuantumRegister(4, "q"), ClassicalRegister(2, "c"), ClassicalRegister(3, "f")
+    qc = QuantumCircuit(q, c, f)
+    qc.ry(0.7, 0)
+    qc.rx(1.9, 1)
+    qc.cx(0, 2)
+    qc.measure(0, c[0])
+    qc.measure(1, c[1])
+    qc.h(0)  # a measured qubit used again: the ancilla keeps what was read
+    with qc.if_test((c[1], 1)):
+        qc.ry(0.4, 2)
+    with qc.if_test((c, 1)) as otherwise:  # c[0] = 1 and c[1] = 0
+        qc.x(3)
+    with otherwise:
+        qc.rz(0.9, 3)
+        qc.h(3)
+    with qc.if_test(expr.logic_not(c[0])):
+        qc.cry(0.3, 3, 0)
+    qc.measure(2, f[0])
+    qc.measure(3, f[1])
+    qc.measure(0, f[2])
+    converted = from_qiskit(qc)
+    assert isinstance(converted, Circuit) and converted.readout is not None
+    (probabilities,) = await run_all(client, [converted])
+    ours = converted.readout.clbit_probabilities(probabilities)
+    # f (bits 2, 3, 4) against the branch reader, read from the final qubits 2, 3, 0.
+    final_bits: dict[int, float] = {}
+    for value, p in ours.items():
+        final_bits[value >> 2] = final_bits.get(value >> 2, 0.0) + p
+    reference = branch_clbit_probabilities(qc, {0: 2, 1: 3, 2: 0})
+    assert_close(final_bits, reference, "f")
+    # c is what was measured: ry(0.7) and rx(1.9) on |0>, independent.
+    measured: dict[int, float] = {}
+    for value, p in ours.items():
+        measured[value & 3] = measured.get(value & 3, 0.0) + p
+    p0, p1 = math.sin(0.35) ** 2, math.sin(0.95) ** 2
+    expected = {
+        0b00: (1 - p0) * (1 - p1),
+        0b01: p0 * (1 - p1),
+        0b10: (1 - p0) * p1,
+        0b11: p0 * p1,
+    }
+    assert_close(measured, expected, "c")
+
+
+async def test_a_branch_that_cannot_be_deferred_reaches_the_api_which_fails_it(
+    client: Client,
+) -> None:
+    # A measurement under a condition has no quantum equivalent here: the program goes
+    # with its if, and the emulator, as IonQ documents its preflight, fails the job
+    # naming the construct.
     qc = QuantumCircuit(2, 2)
     qc.h(0)
     qc.measure(0, 0)
     with qc.if_test((qc.clbits[0], 1)):
-        qc.x(1)
-    qc.measure(1, 1)
+        qc.measure(1, 1)
+    program = from_qiskit(qc)
+    assert isinstance(program, Qasm3Program)
+    assert "if (" in program.source
     with pytest.raises(JobFailed, match="loops and branches"):
-        await client.run(qc)
+        await client.run(program)
 
 
 def test_the_openqasm_3_program_uses_only_standard_gates() -> None:

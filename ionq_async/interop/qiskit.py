@@ -10,11 +10,20 @@ sent as ``z`` with a ``rotation``, whose meaning the API does not document.
 Final measurements become the circuit's :class:`~ionq_async.readout.Readout` in Qiskit's
 style: classical bit ``i`` reads the qubit last measured into it, and results are keyed as
 Qiskit's ``get_counts()`` keys them (registers separated by a space, the last register
-leftmost). A circuit that measures a qubit and then acts on it again, resets a qubit it has
-used, or branches on a classical value (``if_test``, ``while_loop``, ...) is sent as an
-OpenQASM 3 program (:class:`~ionq_async.programs.Qasm3Program`, an ``ionq.qasm3.v1`` job)
-written by ``qiskit.qasm3.dumps`` after translation to the standard gates of
-``stdgates.inc`` that IonQ also runs.
+leftmost). A circuit that measures a qubit and then acts on it again or resets a qubit it
+has used is sent as an OpenQASM 3 program (:class:`~ionq_async.programs.Qasm3Program`, an
+``ionq.qasm3.v1`` job) written by ``qiskit.qasm3.dumps`` after translation to the standard
+gates of ``stdgates.inc`` that IonQ also runs.
+
+Classical control (``if_test``, with or without ``else``, on a bit, a register or a
+classical expression of them) is first rewritten by the deferred-measurement principle,
+as Cirq's ``cirq.defer_measurements`` does (Qiskit has no such pass): IonQ runs no
+branches on any target, the simulator included (its OpenQASM 3 page), and the rewritten
+circuit has every classical bit's distribution and runs everywhere, at the cost of one
+ancilla qubit per deferred measurement (see :func:`_deferred`). What cannot be rewritten
+(loops, ``switch``, measurements or resets under a condition, classical variables) is sent
+as OpenQASM 3 with its branches, for the API to judge: it fails the job naming the
+construct.
 
 Qiskit ``Parameter`` objects and expressions become :mod:`ionq_async.parameters`
 expressions evaluated by Qiskit itself, so ``from_qiskit(qc).bind(theta=0.1)`` equals
@@ -25,7 +34,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ..circuits import MAX_CONTROLS, Circuit, Gate
@@ -118,7 +127,8 @@ class _NeedsQasm3(Exception):
 
 def from_qiskit(quantum_circuit: Any) -> Circuit | Qasm3Program:
     """A Qiskit ``QuantumCircuit`` as a :class:`Circuit`, or a :class:`Qasm3Program` when it
-    measures mid-circuit, resets a used qubit or uses classical control.
+    measures mid-circuit, resets a used qubit or has classical control that cannot be
+    deferred (classical control is made quantum first: see the module docstring).
 
     Raises MissingExtraError without the ``[qiskit]`` extra, TypeError for anything but a
     ``QuantumCircuit``, CircuitError for what IonQ cannot run (no qubits; an OpenQASM 3
@@ -133,12 +143,222 @@ def from_qiskit(quantum_circuit: Any) -> Circuit | Qasm3Program:
         raise CircuitError("the Qiskit circuit has no qubits")
     name = None if _AUTO_NAME.fullmatch(qc.name or "") else qc.name
     readout = _readout_frame(qc)
+    deferred = _deferred(qc)
+    if deferred is not None:
+        qc = deferred
     if not _needs_qasm3(qc):
         try:
             return _to_circuit(qc, name, readout)
         except _NeedsQasm3:
             pass
     return _to_qasm3(qc, name, readout)
+
+
+# ---------------------------------------------------------------------------------------
+# Classical control: deferred measurement.
+
+# The most condition bits one branch is deferred over (one controlled copy of a block per
+# accepted pattern of them, at most 2**this).
+_MAX_CONDITION_BITS = 4
+
+
+class _NotDeferrable(Exception):
+    """Raised inside the deferral for classical control it cannot rewrite exactly."""
+
+
+def _deferred(qc: Any) -> Any | None:
+    """The circuit with its ``if_test`` branches made quantum, by the deferred-measurement
+    principle (as Cirq's ``cirq.defer_measurements`` does; Qiskit has no such pass), or
+    None when it has no branch or one that cannot be rewritten exactly.
+
+    IonQ runs no branches on any target (its OpenQASM 3 page). Each measurement that a
+    later condition reads, or that is not terminal, becomes a CNOT onto a fresh ancilla
+    qubit (register ``deferred``), measured into the same classical bit at the end; each
+    branch becomes its blocks' gates controlled by those ancillas, once per pattern of
+    the condition's bits that selects the block (the patterns are distinct basis states
+    of the ancillas, so the copies commute). A bit never measured reads 0. Every
+    classical bit has the distribution it has in the dynamic circuit; the raw
+    probabilities include the ancillas (the readout reads the bits from them).
+
+    Not rewritten (sent as OpenQASM 3 for the API to judge, which fails it naming the
+    construct): loops and ``switch``, a measurement, reset or nested branch inside a
+    block, conditions on classical variables or on more than
+    :data:`_MAX_CONDITION_BITS` bits.
+    """
+    branches = [
+        index
+        for index, instruction in enumerate(qc.data)
+        if getattr(instruction.operation, "blocks", None) is not None
+    ]
+    if not branches:
+        return None
+    try:
+        return _defer(qc)
+    except _NotDeferrable:
+        return None
+
+
+def _defer(qc: Any) -> Any:
+    qiskit = require("qiskit")
+    if qc.num_vars or any(
+        instruction.operation.name != "if_else"
+        for instruction in qc.data
+        if getattr(instruction.operation, "blocks", None) is not None
+    ):
+        raise _NotDeferrable
+    conditions = [
+        (index, _condition_bits(qc, instruction.operation.condition))
+        for index, instruction in enumerate(qc.data)
+        if instruction.operation.name == "if_else"
+    ]
+    # Which measurements to defer: those a later condition reads, and mid-circuit ones.
+    deferred: list[int] = []
+    for index, instruction in enumerate(qc.data):
+        if instruction.operation.name != "measure":
+            continue
+        clbit = instruction.clbits[0]
+        qubit = instruction.qubits[0]
+        read_later = any(at > index and clbit in bits for at, bits in conditions)
+        touched_later = any(
+            qubit in later.qubits and later.operation.name not in _IGNORED
+            for later in qc.data[index + 1 :]
+        )
+        if read_later or touched_later:
+            deferred.append(index)
+    out = qc.copy_empty_like()
+    taken = {register.name for register in qc.qregs}
+    name = next(
+        candidate
+        for candidate in ("deferred", *(f"deferred{i}" for i in range(1, len(taken) + 2)))
+        if candidate not in taken
+    )
+    ancillas = qiskit.QuantumRegister(len(deferred), name) if deferred else None
+    if ancillas is not None:
+        out.add_register(ancillas)
+    source: dict[Any, Any] = {}  # clbit -> the ancilla holding its last deferred value
+    last_write: dict[Any, int] = {}  # clbit -> index of the measurement last writing it
+    for index, instruction in enumerate(qc.data):
+        operation = instruction.operation
+        if operation.name == "measure":
+            clbit = instruction.clbits[0]
+            last_write[clbit] = index
+            if index in deferred:
+                ancilla = ancillas[deferred.index(index)]  # type: ignore[index]
+                out.cx(instruction.qubits[0], ancilla)
+                source[clbit] = ancilla
+            else:
+                source.pop(clbit, None)
+                out.append(instruction)
+            continue
+        if operation.name != "if_else":
+            out.append(instruction)
+            continue
+        bits = _condition_bits(qc, operation.condition)
+        for pattern in range(2 ** len(bits)):
+            values = {bit: (pattern >> i) & 1 for i, bit in enumerate(bits)}
+            if any(values[bit] and bit not in source for bit in bits):
+                continue  # a bit never measured (or not deferred) reads 0
+            taken_block = 0 if _evaluate(operation.condition, values) else 1
+            if taken_block >= len(operation.blocks):
+                continue  # no else block
+            controls = [source[bit] for bit in bits if bit in source]
+            state = sum(values[bit] << i for i, bit in enumerate(b for b in bits if b in source))
+            _append_controlled(
+                out, operation.blocks[taken_block], instruction.qubits, controls, state
+            )
+    for clbit, index in last_write.items():
+        if index in deferred:
+            out.measure(ancillas[deferred.index(index)], clbit)  # type: ignore[index]
+    return out
+
+
+def _condition_bits(qc: Any, condition: Any) -> list[Any]:
+    """The classical bits a condition reads, in circuit order."""
+    classical = require("qiskit.circuit.classical")
+    qiskit = require("qiskit")
+    condition = _as_expr(condition)
+    bits: set[Any] = set()
+    for variable in classical.expr.iter_vars(condition):
+        target = variable.var
+        if isinstance(target, qiskit.circuit.Clbit):
+            bits.add(target)
+        elif isinstance(target, qiskit.ClassicalRegister):
+            bits.update(target)
+        else:
+            raise _NotDeferrable  # a classical variable
+    if len(bits) > _MAX_CONDITION_BITS:
+        raise _NotDeferrable
+    return sorted(bits, key=lambda bit: qc.find_bit(bit).index)
+
+
+def _as_expr(condition: Any) -> Any:
+    classical = require("qiskit.circuit.classical")
+    if isinstance(condition, tuple):
+        return classical.expr.lift_legacy_condition(condition)
+    return condition
+
+
+_BINARY: dict[str, Callable[[int, int], int]] = {
+    "BIT_AND": lambda a, b: a & b,
+    "BIT_OR": lambda a, b: a | b,
+    "BIT_XOR": lambda a, b: a ^ b,
+    "LOGIC_AND": lambda a, b: int(bool(a) and bool(b)),
+    "LOGIC_OR": lambda a, b: int(bool(a) or bool(b)),
+    "EQUAL": lambda a, b: int(a == b),
+    "NOT_EQUAL": lambda a, b: int(a != b),
+    "LESS": lambda a, b: int(a < b),
+    "LESS_EQUAL": lambda a, b: int(a <= b),
+    "GREATER": lambda a, b: int(a > b),
+    "GREATER_EQUAL": lambda a, b: int(a >= b),
+}
+
+
+def _evaluate(condition: Any, values: Mapping[Any, int]) -> int:
+    """A condition's value when the classical bits hold ``values`` (a register reads as
+    an unsigned integer, its bit 0 least significant)."""
+    classical = require("qiskit.circuit.classical")
+    qiskit = require("qiskit")
+    expr = classical.expr
+    node = _as_expr(condition)
+    if isinstance(node, expr.Var):
+        if isinstance(node.var, qiskit.circuit.Clbit):
+            return values[node.var]
+        return sum(values[bit] << i for i, bit in enumerate(node.var))
+    if isinstance(node, expr.Value):
+        return int(node.value)
+    if isinstance(node, expr.Cast):
+        inner = _evaluate(node.operand, values)
+        return int(bool(inner)) if node.type.kind is classical.types.Bool else inner
+    if isinstance(node, expr.Index):
+        return (_evaluate(node.target, values) >> _evaluate(node.index, values)) & 1
+    if isinstance(node, expr.Unary):
+        inner = _evaluate(node.operand, values)
+        if node.op.name == "LOGIC_NOT":
+            return int(not inner)
+        if node.op.name == "BIT_NOT":
+            width = getattr(node.type, "width", 1)
+            return ~inner & ((1 << width) - 1)
+    if isinstance(node, expr.Binary) and node.op.name in _BINARY:
+        left, right = _evaluate(node.left, values), _evaluate(node.right, values)
+        return _BINARY[node.op.name](left, right)
+    raise _NotDeferrable
+
+
+def _append_controlled(
+    out: Any, block: Any, outer: Sequence[Any], controls: Sequence[Any], state: int
+) -> None:
+    """``block``'s gates on ``outer`` qubits, each controlled by ``controls`` in ``state``."""
+    qiskit = require("qiskit")
+    for instruction in block.data:
+        operation = instruction.operation
+        if operation.name in _IGNORED:
+            continue
+        if not isinstance(operation, qiskit.circuit.Gate) or instruction.clbits:
+            raise _NotDeferrable  # a measurement, reset or branch inside the block
+        qubits = [outer[block.find_bit(qubit).index] for qubit in instruction.qubits]
+        if controls:
+            operation = operation.control(len(controls), ctrl_state=state, annotated=True)
+        out.append(operation, [*controls, *qubits])
 
 
 # ---------------------------------------------------------------------------------------
