@@ -76,6 +76,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "MAX_REDIRECTS",
     "RateLimitEvent",
+    "RawAnswer",
     "Secret",
     "Transport",
     "TransportStats",
@@ -250,6 +251,14 @@ class TransportStats:
     server_errors: int = 0
     connection_errors: int = 0
     gate_closures: int = 0
+
+
+@frozen(kw_only=True)
+class RawAnswer:
+    """A successful answer as it came: its content type and body (capped like any)."""
+
+    content_type: str | None
+    body: bytes
 
 
 @frozen(kw_only=True)
@@ -611,13 +620,15 @@ class Transport:
         require_key: bool = True,
         is_job_creation: bool = False,
         results: bool = False,
+        raw: bool = False,
     ) -> Any:
         """Send a request with retries and return the decoded JSON answer.
 
         ``path`` is relative to the base URL and already encoded (see :func:`path_of`).
         ``json_body`` None means no body. ``require_key`` False sends the key only if one
         is set. ``is_job_creation`` applies the creation retry rules. ``results`` maps a 404
-        to ResultsNotReadyError.
+        to ResultsNotReadyError. ``raw`` returns a :class:`RawAnswer` (the body's bytes
+        and content type, for artifacts of any type) instead of decoding JSON.
         """
         self._check_open()
         method = method.upper()
@@ -663,6 +674,10 @@ class Transport:
                     self.stats.succeeded += 1
                     if shared is not None:
                         shared.count_success()
+                    if raw:
+                        return RawAnswer(
+                            content_type=answer.headers.get("Content-Type"), body=answer.raw
+                        )
                     return self._decode_success(method, answer)
                 if answer.status < 400:
                     raise ResponseError(

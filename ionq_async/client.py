@@ -31,6 +31,14 @@ from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
 
 import cattrs
 
+from ._answers import (
+    COMPILED_LANGS,
+    check_aggregation,
+    decode_raw,
+    read_histogram,
+    read_shots,
+    variant_ids,
+)
 from ._batch import (
     MAX_POLL_FAILURE_S,
     BatchRun,
@@ -64,6 +72,7 @@ from .exceptions import (
     ResultsNotReadyError,
 )
 from .models import (
+    Artifact,
     Backend,
     BulkJobsAnswer,
     Characterization,
@@ -555,7 +564,12 @@ class Client:
     # -- results ------------------------------------------------------------------------
 
     async def probabilities(
-        self, job: Job | str, *, sharpen: bool | None = None
+        self,
+        job: Job | str,
+        *,
+        sharpen: bool | None = None,
+        aggregation: str | None = None,
+        variant: str | None = None,
     ) -> dict[int, float]:
         """A completed job's probabilities ``{state: p}`` (qubit 0 the least significant bit).
 
@@ -570,12 +584,29 @@ class Client:
         every value is a finite non-negative number, the values sum to 1 (within
         ``results.PROBABILITY_SUM_TOLERANCE``) and, given a Job whose ``stats`` name its
         width, every state is below ``2**qubits``.
+
+        Debiased jobs: ``aggregation`` (``"average"``, ``"voting"``, ``"dnl"``,
+        ``"majority"``) chooses how the variants are combined (``voting`` is what
+        ``sharpen=True`` asked for); ``variant`` reads one variant's own probabilities.
         """
         num_qubits = job_width(job) if isinstance(job, Job) else None
-        return await self._probabilities(job, sharpen=sharpen, num_qubits=num_qubits)
+        if variant is not None:
+            path, query = self._results_path(job, "probabilities", variant)
+            data = await self._get(path, query, results=True)
+            return _read_probabilities(
+                data, what="GET " + path, job_id=_job_id(job), num_qubits=num_qubits
+            )
+        return await self._probabilities(
+            job, sharpen=sharpen, aggregation=aggregation, num_qubits=num_qubits
+        )
 
     async def _probabilities(
-        self, job: Job | str, *, sharpen: bool | None = None, num_qubits: int | None
+        self,
+        job: Job | str,
+        *,
+        sharpen: bool | None = None,
+        aggregation: str | None = None,
+        num_qubits: int | None,
     ) -> dict[int, float]:
         """:meth:`probabilities`, checked against ``num_qubits`` (the batch engine knows
         each circuit's width as sent, which it trusts over the answer's ``stats``)."""
@@ -590,6 +621,9 @@ class Client:
         if sharpen is not None:
             query = [(k, v) for k, v in query if k != "sharpen"]
             query.append(("sharpen", _bool_text("sharpen", sharpen)))
+        if aggregation is not None:
+            query = [(k, v) for k, v in query if k != "aggregation"]
+            query.append(("aggregation", check_aggregation(aggregation)))
         data = await self._get(path, query, results=True)
         if (
             isinstance(data, Mapping)
@@ -647,6 +681,89 @@ class Client:
             except ResponseError as error:
                 out[child_id] = error
         return out
+
+    def _results_path(
+        self, job: Job | str, kind: str, variant: str | None
+    ) -> tuple[str, list[tuple[str, str]]]:
+        """Where a job's results of ``kind`` are: a variant's, the URL a Job names, or
+        ``/jobs/{id}/results/{kind}``."""
+        job_id = _job_id(job)
+        if variant is not None:
+            if not isinstance(variant, str) or not variant:
+                raise InvalidRequestError(f"variant must be a variant id, got {variant!r}")
+            return path_of("jobs", job_id, "variants", variant, "results", kind), []
+        if isinstance(job, Job):
+            _check_has_results(job)
+            url = job.results.urls.get(kind) if job.results is not None else None
+            if url is not None:
+                path, query = self._transport.api_path_of(url)
+                return path, list(query)
+        return path_of("jobs", job_id, "results", kind), []
+
+    async def shots(self, job: Job | str, *, variant: str | None = None) -> list[int]:
+        """A completed job's state of every shot, in order (``/results/shots``): ints with
+        qubit 0 the least significant bit. One request; the simulator without noise has
+        no shots (the API's 404 is ResultsNotReadyError's parent, NotFoundError).
+
+        ``variant`` reads an error-mitigation variant's shots (see
+        :meth:`mitigation_variants`). Checked: a list of non-negative integers (decimal
+        strings accepted, as the API's catalogue shows them), below ``2**qubits`` when a
+        Job with its width is given; ResponseError otherwise.
+        """
+        path, query = self._results_path(job, "shots", variant)
+        data = await self._get(path, query, results=True)
+        return read_shots(
+            data, what="GET " + path, num_qubits=job_width(job) if isinstance(job, Job) else None
+        )
+
+    async def histogram(self, job: Job | str, *, variant: str | None = None) -> dict[int, int]:
+        """A completed job's counts ``{state: count}`` as the API gives them
+        (``/results/histogram``; qubit 0 the least significant bit).
+
+        Checked: non-negative integer counts over states below ``2**qubits`` (when the
+        width is known) that sum to the job's shots when a Job with shots is given.
+        """
+        path, query = self._results_path(job, "histogram", variant)
+        data = await self._get(path, query, results=True)
+        shots = job.shots if isinstance(job, Job) else None
+        return read_histogram(
+            data,
+            what="GET " + path,
+            num_qubits=job_width(job) if isinstance(job, Job) else None,
+            shots=shots,
+        )
+
+    async def compiled_circuit(self, job: Job | str, lang: str = "native") -> Any:
+        """The circuit as the API compiled it (``GET /jobs/{id}/circuits/{lang}``):
+        ``lang="native"`` gives IonQ's native-gate JSON, ``"qasm3"`` OpenQASM 3 text."""
+        if lang not in COMPILED_LANGS:
+            raise InvalidRequestError(
+                f"lang must be one of {', '.join(map(repr, COMPILED_LANGS))}, got {lang!r}"
+            )
+        path = path_of("jobs", _job_id(job), "circuits", lang)
+        answer = await self._get(path, results=True, raw=True)
+        return decode_raw(answer.content_type, answer.body, what="GET " + path).data
+
+    async def artifact(self, job: Job | str, artifact_id: str) -> Artifact:
+        """One of a job's artifacts (``GET /jobs/{id}/artifacts/{artifact_id}``), decoded
+        by its content type: JSON, text or bytes. A Job's ``results.artifacts`` lists the
+        descriptors (``descriptor.id`` is what to pass)."""
+        if not isinstance(artifact_id, str) or not artifact_id:
+            raise InvalidRequestError(f"artifact_id must be an id, got {artifact_id!r}")
+        job_id = _job_id(job)
+        path = path_of("jobs", job_id, "artifacts", artifact_id)
+        answer = await self._get(path, results=True, raw=True)
+        decoded = decode_raw(answer.content_type, answer.body, what="GET " + path)
+        return Artifact(
+            id=artifact_id, job_id=job_id, media_type=decoded.media_type, data=decoded.data
+        )
+
+    async def mitigation_variants(self, job: Job | str) -> list[str]:
+        """The ids of a job's error-mitigation variants (debiased QPU jobs), from its
+        ``output``; [] for a job without any. Pass one as ``variant=``."""
+        if isinstance(job, str) or job.output is None:
+            job = await self.get_job(job)
+        return variant_ids(job)
 
     async def result(self, job: Job | str) -> Result:
         """The result of a completed job (fetched first unless a terminal Job is given).

@@ -18,6 +18,7 @@ from attrs import field, frozen
 from ._limits import MULTI_CIRCUIT_TYPE
 
 __all__ = [
+    "Artifact",
     "ArtifactDescriptor",
     "Backend",
     "BulkJobsAnswer",
@@ -137,6 +138,17 @@ class ArtifactDescriptor:
     id: str
     format: str | None = None
     media_type: str | None = None
+
+
+@frozen(kw_only=True)
+class Artifact:
+    """A downloaded artifact, decoded by its content type: JSON as Python values, text as
+    ``str``, anything else as ``bytes``."""
+
+    id: str
+    job_id: str
+    media_type: str | None
+    data: Any
 
 
 @frozen(kw_only=True)
