@@ -577,6 +577,58 @@ async def test_branches_run_with_the_probabilities_of_the_dynamic_circuit(
     assert_close(measured, expected, "c")
 
 
+def dynamic_circuit(num_qubits: int, seed: int) -> QuantumCircuit:
+    """Random layers with mid-circuit measurements into a register and random ``if_test``
+    branches (a bit, the register's value, a negated bit; some with ``else``), measured
+    qubits used again after their measurement, and a bit never measured."""
+    from qiskit.circuit.classical import expr
+
+    rng = np.random.default_rng(seed)
+    c = ClassicalRegister(3, "c")
+    qc = QuantumCircuit(QuantumRegister(num_qubits, "q"), c)
+    for layer in range(3):
+        qc.compose(qiskit_random_circuit(num_qubits, depth=2, seed=seed + layer), inplace=True)
+        qc.measure(int(rng.integers(num_qubits)), c[int(rng.integers(2))])
+        kind = int(rng.integers(3))
+        condition: Any = (
+            (c[int(rng.integers(3))], int(rng.integers(2)))
+            if kind == 0
+            else (c, int(rng.integers(4)))
+            if kind == 1
+            else expr.logic_not(c[int(rng.integers(2))])
+        )
+        targets = [int(q) for q in rng.permutation(num_qubits)[:2]]
+        with qc.if_test(condition) as otherwise:
+            qc.ry(float(rng.uniform(0, 3)), targets[0])
+            qc.cx(targets[0], targets[1])
+        if layer != 1:
+            with otherwise:
+                qc.h(targets[1])
+    return qc
+
+
+async def test_random_dynamic_circuits_leave_the_qubits_as_the_branches_do(
+    client: Client,
+) -> None:
+    # Deferral keeps the joint distribution of the final qubits and the bits: the
+    # original qubits' marginal equals the branch reader's on the dynamic circuit.
+    circuits = [dynamic_circuit(n, seed=50 * n + seed) for n in (2, 3, 4) for seed in range(2)]
+    converted = [from_qiskit(qc) for qc in circuits]
+    results = await run_all(client, converted)
+    from qiskit.qasm3 import dumps
+
+    from ionq_async.emulator.qasm3 import read_program
+
+    for qc, program, ours in zip(circuits, converted, results, strict=True):
+        assert program.num_qubits > qc.num_qubits  # ancillas hold the bits read
+        mask = (1 << qc.num_qubits) - 1
+        original: dict[int, float] = {}
+        for state, p in ours.items():
+            original[state & mask] = original.get(state & mask, 0.0) + p
+        reference = read_program(dumps(qc), branches=True).probabilities()
+        assert_close(original, reference, f"{qc.num_qubits}q")
+
+
 async def test_a_branch_that_cannot_be_deferred_reaches_the_api_which_fails_it(
     client: Client,
 ) -> None:
