@@ -27,7 +27,6 @@ bitstring); see :mod:`ionq_async.results`.
 
 from __future__ import annotations
 
-import difflib
 import math
 import numbers
 from collections.abc import Iterable, Mapping, Sequence
@@ -37,6 +36,7 @@ import attrs
 from attrs import frozen
 
 from ._limits import MAX_CIRCUITS_PER_JOB, MAX_CONTROLS, MAX_GATES_PER_JOB
+from ._names import did_you_mean as _did_you_mean
 from .exceptions import CircuitError
 from .parameters import ParameterExpression, ParameterValue
 from .readout import Readout
@@ -138,14 +138,6 @@ def _valid_gate_names(gateset: str) -> list[str]:
     if gateset == "qis":
         return sorted(QIS_GATES | QIS_ALIASES.keys())
     return sorted(NATIVE_GATES)
-
-
-def _did_you_mean(name: str, candidates: Iterable[str]) -> str:
-    """``" (did you mean 'a' or 'b'?)"`` for the closest candidates, or ``""``."""
-    close = difflib.get_close_matches(name, sorted(candidates), n=3, cutoff=0.6)
-    if not close:
-        return ""
-    return " (did you mean " + " or ".join(repr(c) for c in close) + "?)"
 
 
 def _unknown_gate(name: str, gateset: str) -> str:
