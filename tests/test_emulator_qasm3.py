@@ -401,3 +401,10 @@ def test_a_condition_on_an_unknown_register_is_invalid() -> None:
 
     with pytest.raises(ProgramError, match="unknown bit 'k'"):
         read_program(HEADER3 + "qubit[1] q;\nbit c;\nif (k == 1) x q[0];\n", branches=True)
+
+
+async def test_a_loop_fails_the_job_naming_it(client: Client) -> None:
+    source = HEADER3 + "qubit[1] q;\nbit c;\nfor int i in [0:2] { x q[0]; }\n"
+    created = await client.submit(Qasm3Program(source=source, num_qubits=1))
+    with pytest.raises(JobFailed, match="line 5: a for loop is not supported"):
+        await client.wait(created.id)
