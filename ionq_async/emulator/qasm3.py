@@ -487,14 +487,18 @@ class _Reader:
             switch is not None and isinstance(node, switch)
         ):
             raise _dynamic(node, loops.get(type(node).__name__, "a switch"))
-        if isinstance(node, a.QubitDeclaration | a.ClassicalDeclaration):
-            raise _unsupported(node, "a declaration inside a block")
         raise _unsupported(node, type(node).__name__)
 
     def branch(self, node: Any) -> Branch:
+        a = self.ast
         condition = self.condition(node.condition)
-        then = tuple(step for s in node.if_block for step in self.statement(s))
-        otherwise = tuple(step for s in node.else_block for step in self.statement(s))
+        blocks = []
+        for block in (node.if_block, node.else_block):
+            for statement in block:
+                if isinstance(statement, a.QubitDeclaration | a.ClassicalDeclaration):
+                    raise _unsupported(statement, "a declaration inside a branch")
+            blocks.append(tuple(step for s in block for step in self.statement(s)))
+        then, otherwise = blocks
         return Branch(condition=lambda bits: bool(condition(bits)), then=then, otherwise=otherwise)
 
     def condition(self, node: Any) -> Callable[[int], int]:
