@@ -765,7 +765,9 @@ class Client:
             job = await self.get_job(job)
         return variant_ids(job)
 
-    async def result(self, job: Job | str) -> Result:
+    async def result(
+        self, job: Job | str, *, memory: bool = False, aggregation: str | None = None
+    ) -> Result:
         """The result of a completed job (fetched first unless a terminal Job is given).
 
         Raises JobFailed or JobCanceled for jobs that ended without results,
@@ -776,6 +778,9 @@ class Client:
         summing to 1). The result carries the readout of a converted circuit (Qiskit's
         classical bits, Cirq's keys) when the job's metadata does: ``submit`` puts it
         there when there is room (not for a pack's circuits).
+
+        ``memory=True`` fetches every shot too (one more request: ``/results/shots``) for
+        ``result.memory``; ``aggregation`` is :meth:`probabilities`'.
         """
         if isinstance(job, str) or not job.is_terminal:
             job = await self.get_job(job)
@@ -785,10 +790,15 @@ class Client:
                 f"job {job.id} is {job.status.value}; results exist once it has completed",
                 status=404,
             )
-        probabilities = await self.probabilities(job)
+        probabilities = await self.probabilities(job, aggregation=aggregation)
+        shot_states = await self.shots(job) if memory else None
         # A converted circuit's readout travels in the job's metadata when it fits.
         return Result(
-            job=job, probabilities=probabilities, shots=job.shots, readout=readout_of(job.metadata)
+            job=job,
+            probabilities=probabilities,
+            shots=job.shots,
+            readout=readout_of(job.metadata),
+            shot_states=shot_states,
         )
 
     # -- cost ---------------------------------------------------------------------------
@@ -953,6 +963,7 @@ class Client:
         progress: Callable[[BatchProgress], None] | None = None,
         timeout_s: float | None = None,
         max_poll_failure_s: float = MAX_POLL_FAILURE_S,
+        memory: bool = False,
         **options: Any,
     ) -> BatchRun:
         """Run many circuits; iterate the returned :class:`BatchRun` for outcomes as they end.
@@ -1000,6 +1011,7 @@ class Client:
             progress=progress,
             timeout_s=timeout_s,
             max_poll_failure_s=max_poll_failure_s,
+            memory=memory,
             options=options,
         )
 
@@ -1016,6 +1028,7 @@ class Client:
         progress: Callable[[BatchProgress], None] | None = None,
         timeout_s: float | None = None,
         max_poll_failure_s: float = MAX_POLL_FAILURE_S,
+        memory: bool = False,
         **options: Any,
     ) -> BatchRun:
         """Run one parameterized circuit at each parameter set; outcomes as they end.
@@ -1045,6 +1058,7 @@ class Client:
             progress=progress,
             timeout_s=timeout_s,
             max_poll_failure_s=max_poll_failure_s,
+            memory=memory,
             options=options,
         )
 

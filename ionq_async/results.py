@@ -479,12 +479,36 @@ class Result:
     classical bits as the source keys them (Qiskit: classical bit 0 rightmost, registers
     separated by spaces), and :meth:`per_key` reads each register or measurement key (as
     Cirq's ``histogram(key=...)``). ``probabilities`` stay the API's, over qubits.
+
+    ``shot_states`` is each shot's basis state in order, when fetched
+    (``client.result(job, memory=True)``, ``run_many(..., memory=True)``); :attr:`memory`
+    gives them as bitstrings.
     """
 
     job: Job
     probabilities: Mapping[int, float]
     shots: int | None = None
     readout: Readout | None = None
+    shot_states: Sequence[int] | None = None
+
+    @property
+    def memory(self) -> list[str]:
+        """Every shot's bitstring, in order, as Qiskit's ``get_memory()``: qubit 0
+        rightmost, or the source's classical bits when the result has a readout.
+
+        Needs the shots fetched: ``client.result(job, memory=True)`` or
+        ``run_many(..., memory=True)`` (one more request per job, only then).
+        """
+        if self.shot_states is None:
+            raise InvalidRequestError(
+                f"the per-shot memory of job {self.job.id} was not fetched: ask for it with "
+                "client.result(job, memory=True) or run_many(..., memory=True)"
+            )
+        if self.readout is not None:
+            readout = self.readout
+            return [readout.bitstring(readout.clbit_value(state)) for state in self.shot_states]
+        width = self.num_qubits
+        return [format(state, f"0{width}b") for state in self.shot_states]
 
     @property
     def num_qubits(self) -> int:

@@ -57,6 +57,7 @@ from ._transport import DEFAULT_MAX_RESPONSE_BYTES, TransportStats
 from .client import Client
 from .exceptions import ClientClosedError, ConfigurationError, IonQTimeoutError
 from .models import (
+    Artifact,
     Backend,
     BulkJobsAnswer,
     Characterization,
@@ -479,17 +480,50 @@ class SyncClient:
             )
         )
 
-    def probabilities(self, job: Job | str, *, sharpen: bool | None = None) -> dict[int, float]:
+    def probabilities(
+        self,
+        job: Job | str,
+        *,
+        sharpen: bool | None = None,
+        aggregation: str | None = None,
+        variant: str | None = None,
+    ) -> dict[int, float]:
         """A completed job's probabilities ``{state: p}`` (qubit 0 the least significant bit)."""
-        return self._call(lambda c: c.probabilities(job, sharpen=sharpen))
+        return self._call(
+            lambda c: c.probabilities(
+                job, sharpen=sharpen, aggregation=aggregation, variant=variant
+            )
+        )
+
+    def shots(self, job: Job | str, *, variant: str | None = None) -> list[int]:
+        """A completed job's state of every shot, in order."""
+        return self._call(lambda c: c.shots(job, variant=variant))
+
+    def histogram(self, job: Job | str, *, variant: str | None = None) -> dict[int, int]:
+        """A completed job's counts ``{state: count}`` as the API gives them."""
+        return self._call(lambda c: c.histogram(job, variant=variant))
+
+    def compiled_circuit(self, job: Job | str, lang: str = "native") -> Any:
+        """The circuit as the API compiled it (``native`` JSON or ``qasm3`` text)."""
+        return self._call(lambda c: c.compiled_circuit(job, lang))
+
+    def artifact(self, job: Job | str, artifact_id: str) -> Artifact:
+        """One of a job's artifacts, decoded by its content type."""
+        return self._call(lambda c: c.artifact(job, artifact_id))
+
+    def mitigation_variants(self, job: Job | str) -> list[str]:
+        """The ids of a job's error-mitigation variants ([] without any)."""
+        return self._call(lambda c: c.mitigation_variants(job))
 
     def aggregated_probabilities(self, job: Job | str) -> dict[str, dict[int, float]]:
         """A multi-circuit parent's probabilities by child job id, in circuit order."""
         return self._call(lambda c: c.aggregated_probabilities(job))
 
-    def result(self, job: Job | str) -> Result:
+    def result(
+        self, job: Job | str, *, memory: bool = False, aggregation: str | None = None
+    ) -> Result:
         """The result of a completed job; JobFailed or JobCanceled if it has none."""
-        return self._call(lambda c: c.result(job))
+        return self._call(lambda c: c.result(job, memory=memory, aggregation=aggregation))
 
     def cost(self, job: Job | str) -> Cost:
         """A job's estimated cost and, once billed, its actual cost."""
@@ -600,6 +634,7 @@ class SyncClient:
         progress: Callable[[BatchProgress], None] | None = None,
         timeout_s: float | None = None,
         max_poll_failure_s: float = MAX_POLL_FAILURE_S,
+        memory: bool = False,
         **options: Any,
     ) -> Iterator[Outcome]:
         """Run many circuits; iterate for one Outcome per circuit, in completion order.
@@ -622,6 +657,7 @@ class SyncClient:
                 progress=progress,
                 timeout_s=timeout_s,
                 max_poll_failure_s=max_poll_failure_s,
+                memory=memory,
                 **options,
             )
         )
@@ -639,6 +675,7 @@ class SyncClient:
         progress: Callable[[BatchProgress], None] | None = None,
         timeout_s: float | None = None,
         max_poll_failure_s: float = MAX_POLL_FAILURE_S,
+        memory: bool = False,
         **options: Any,
     ) -> Iterator[Outcome]:
         """One parameterized circuit at each parameter set, as :meth:`Client.run_sweep`;
@@ -659,6 +696,7 @@ class SyncClient:
                 progress=progress,
                 timeout_s=timeout_s,
                 max_poll_failure_s=max_poll_failure_s,
+                memory=memory,
                 **options,
             )
         )
@@ -688,5 +726,5 @@ class SyncClient:
 
     def gather(self, circuits: Iterable[Any], **options: Any) -> list[Outcome]:
         """Run many circuits and return every outcome in input order."""
-        check_submit_options(self.submit, options, caller="gather")
+        # Client.run_many checks the options (run_many's keywords are options here too).
         return self._call(lambda c: c.gather(circuits, **options))

@@ -134,6 +134,7 @@ def start_run_many(
     timeout_s: float | None,
     max_poll_failure_s: float,
     options: Mapping[str, Any],
+    memory: bool = False,
 ) -> BatchRun:
     """The handle of a batch of circuits (nothing runs before it is iterated or entered)."""
     return _start(
@@ -152,6 +153,7 @@ def start_run_many(
         progress=progress,
         timeout_s=timeout_s,
         max_poll_failure_s=max_poll_failure_s,
+        memory=memory,
     )
 
 

@@ -112,6 +112,10 @@ class BatchAPI(JobLister, JobReader, Protocol):
         """A job's probabilities, checked against ``num_qubits`` when known."""
         ...
 
+    async def shots(self, job: Job | str, *, variant: str | None = None) -> list[int]:
+        """A completed job's state of every shot, in order."""
+        ...
+
     async def _child_probabilities(
         self, job: Job | str
     ) -> dict[str, dict[int, float] | ResponseError]:

@@ -112,6 +112,7 @@ class Engine:
         throttle: Throttle,
         timeout_s: float | None = None,
         max_poll_failure_s: float = MAX_POLL_FAILURE_S,
+        memory: bool = False,
     ) -> None:
         if concurrency < 1 or max_in_flight < 1:
             raise ConfigurationError("concurrency and max_in_flight must be at least 1")
@@ -123,6 +124,7 @@ class Engine:
                     f"{name} must be a positive number of seconds, got {value!r}"
                 )
         self.timeout_s = timeout_s
+        self.memory = memory
         self.client = client
         self.reader = InputReader(circuits) if circuits is not None else None
         self.intake: Intake = intake if intake is not None else CircuitIntake()
@@ -714,6 +716,7 @@ class Engine:
                         probabilities=probabilities,
                         shots=self._shots(job),
                         readout=self._readout(item),
+                        shot_states=await self._memory(job.id),
                     )
                     await self._emit(index, job, result, None)
         except FATAL_ERRORS:
@@ -770,6 +773,7 @@ class Engine:
                         probabilities=probabilities,
                         shots=shots,
                         readout=self._readout(item),
+                        shot_states=await self._memory(child.id),
                     )
                     await self._emit(index, parent, result, None)
             else:
@@ -789,6 +793,12 @@ class Engine:
         """The readout of the item's circuit as sent (its results are keyed by it)."""
         readout = getattr(item.sent, "readout", None)
         return readout if isinstance(readout, Readout) else None
+
+    async def _memory(self, job_id: str) -> list[int] | None:
+        """Every shot of a finished job, when the batch asked for memory (one request)."""
+        if not self.memory:
+            return None
+        return await self._fetch(self.client.shots, job_id)
 
     def _shots(self, job: Job) -> int | None:
         """The job's shots as its answer gives them, else as asked; ResponseError if < 1."""
@@ -833,8 +843,20 @@ class Engine:
                 except ResponseError as invalid:
                     await self._emit(index, job, None, invalid)
                 else:
+                    try:
+                        shot_states = await self._memory(child_id)
+                    except FATAL_ERRORS:
+                        raise
+                    except IonQError as memory_error:
+                        note_finished_job(memory_error, child)
+                        await self._emit(index, job, None, memory_error)
+                        continue
                     result = Result(
-                        job=child, probabilities=answer, shots=shots, readout=self._readout(item)
+                        job=child,
+                        probabilities=answer,
+                        shots=shots,
+                        readout=self._readout(item),
+                        shot_states=shot_states,
                     )
                     await self._emit(index, job, result, None)
                 continue
