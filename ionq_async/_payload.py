@@ -20,7 +20,6 @@ from ._limits import (
     MAX_METADATA_KEYS,
     MAX_METADATA_VALUE_CHARS,
     MAX_SHOTS,
-    MIN_DEBIASING_SHOTS,
     MULTI_CIRCUIT_TYPE,
 )
 from ._names import check_backend_name, check_noise_model
@@ -29,6 +28,7 @@ from .exceptions import InvalidRequestError
 from .models import Session
 from .programs import Qasm3Program
 from .readout import READOUT_METADATA_KEY, Readout
+from .settings import Settings, settings_json
 
 logger = logging.getLogger("ionq_async")
 
@@ -149,7 +149,7 @@ def job_payload(
     dry_run: bool = False,
     session_id: str | None = None,
     metadata: Mapping[str, str] | None = None,
-    settings: Mapping[str, Any] | None = None,
+    settings: Settings | Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``POST /jobs`` body for a circuit, checked as the API would check it.
 
@@ -179,27 +179,10 @@ def job_payload(
         if noise_seed is not None:
             noise["seed"] = _check_int("noise_seed", noise_seed, low=0, high=INT32_MAX)
         payload["noise"] = noise
-    settings_out: dict[str, Any] = {}
-    if settings is not None:
-        if not isinstance(settings, Mapping):
-            raise InvalidRequestError(f"settings must be a mapping, got {settings!r}")
-        settings_out = copy.deepcopy(dict(settings))
-    if debiasing is not None:
-        if not isinstance(debiasing, bool):
-            raise InvalidRequestError(f"debiasing must be True or False, got {debiasing!r}")
-        mitigation = settings_out.get("error_mitigation") or {}
-        if not isinstance(mitigation, Mapping):
-            raise InvalidRequestError("settings['error_mitigation'] must be a mapping")
-        settings_out["error_mitigation"] = {**mitigation, "debiasing": debiasing}
-    mitigation = settings_out.get("error_mitigation")
-    debiased = isinstance(mitigation, Mapping) and bool(mitigation.get("debiasing"))
-    if debiased and (shots is None or shots < MIN_DEBIASING_SHOTS):
-        raise InvalidRequestError(
-            f"debiasing needs at least {MIN_DEBIASING_SHOTS} shots, got "
-            f"{'the default (100)' if shots is None else shots}"
-        )
-    if settings_out:
-        payload["settings"] = settings_out
+    # Typed Settings or the API's mapping, checked alike (debiasing's 500-shot minimum too).
+    wire_settings = settings_json(settings, shots=shots, debiasing=debiasing)
+    if wire_settings is not None:
+        payload["settings"] = wire_settings
     if not isinstance(dry_run, bool):
         raise InvalidRequestError(f"dry_run must be True or False, got {dry_run!r}")
     if dry_run:

@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from ionq_async._payload import job_payload
+from ionq_async.circuits import Circuit
 from ionq_async.exceptions import InvalidRequestError
 from ionq_async.settings import (
     Compilation,
@@ -160,3 +162,33 @@ def test_debiasing_off_needs_no_minimum() -> None:
     assert settings_json(None, shots=1, debiasing=False) == {
         "error_mitigation": {"debiasing": False}
     }
+
+
+# -- the job payload: the one place settings are read ---------------------------------------
+
+
+def test_job_payload_sends_typed_settings_exactly() -> None:
+    settings = Settings(
+        compilation=Compilation(opt=1, gate_basis="ZZ"),
+        error_mitigation=ErrorMitigation(debiasing=True),
+    )
+    payload = job_payload(
+        Circuit(qubits=2).h(0), backend="qpu.forte-1", shots=500, settings=settings
+    )
+    assert payload["settings"] == {
+        "compilation": {"opt": 1, "gate_basis": "ZZ"},
+        "error_mitigation": {"debiasing": True},
+    }
+
+
+def test_job_payload_refuses_an_unknown_settings_key_before_any_request() -> None:
+    with pytest.raises(InvalidRequestError, match="did you mean 'error_mitigation'"):
+        job_payload(Circuit(qubits=1).h(0), settings={"error_mitigaton": {"debiasing": False}})
+
+
+def test_job_payload_checks_the_debiasing_minimum_for_typed_settings_too() -> None:
+    settings = Settings(error_mitigation=ErrorMitigation(debiasing=Debiasing()))
+    with pytest.raises(InvalidRequestError, match="debiasing needs at least 500 shots, got 100"):
+        job_payload(Circuit(qubits=1).h(0), backend="qpu.forte-1", shots=100, settings=settings)
+    without = job_payload(Circuit(qubits=1).h(0), settings=settings, debiasing=False, shots=1)
+    assert without["settings"] == {"error_mitigation": {"debiasing": False}}
