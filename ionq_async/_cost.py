@@ -48,6 +48,7 @@ __all__ = [
     "check_budget",
     "estimate_batch",
     "is_free_backend",
+    "unit_shape",
 ]
 
 DEFAULT_ESTIMATE_CONCURRENCY: Final = 8
@@ -297,6 +298,30 @@ class Pricer:
         answer = await self.estimate(shape)
         assert answer.total_cost is not None
         return float(answer.total_cost), answer.unit, answer
+
+
+def unit_shape(
+    sent: Sequence[Any], *, backend: str, shots: int | None, error_mitigation: bool | None
+) -> JobShape:
+    """The shape of one job the engine is about to create from a unit's inputs as sent
+    (one: its own job; several: a multi-circuit job). For the running budget check:
+    ``await pricer.price(unit_shape(...))`` just before creating it."""
+    effective = DEFAULT_SHOTS if shots is None else shots
+    if len(sent) == 1 and isinstance(sent[0], Qasm3Program):
+        return JobShape(
+            backend=backend,
+            type=QASM3_TYPE,
+            qubits=sent[0].num_qubits,
+            shots=effective,
+            one_qubit_gates=None,
+            two_qubit_gates=None,
+            error_mitigation=error_mitigation,
+        )
+    if len(sent) == 1:
+        made = _job_circuits(sent[0])
+        assert not isinstance(made, Qasm3Program)
+        return _shape(backend, effective, error_mitigation, made)
+    return _shape(backend, effective, error_mitigation, [as_circuit(member) for member in sent])
 
 
 def _shape(

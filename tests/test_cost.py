@@ -24,6 +24,7 @@ from ionq_async._cost import (
     check_budget,
     estimate_batch,
     is_free_backend,
+    unit_shape,
 )
 from ionq_async._retry import RetryPolicy
 from ionq_async.circuits import Circuit
@@ -485,3 +486,24 @@ async def test_a_qiskit_circuit_is_priced_as_its_conversion(
     theirs = await estimate_batch(client.estimate, [bell], backend="qpu.forte-1", shots=5000)
     assert theirs.jobs[0].shape == ours.jobs[0].shape
     assert theirs.total == ours.total
+
+
+async def test_a_unit_about_to_be_sent_is_priced_as_the_same_shape_as_its_estimate() -> None:
+    fake = FakeEstimate()
+    circuits = [small(2), small(3), small(2)]
+    estimate = await estimate_batch(
+        fake, circuits, backend="qpu.forte-1", shots=600, pack=PackLimits(max_circuits=2)
+    )
+    for job in estimate.jobs:
+        shape = unit_shape(
+            [circuits[i] for i in job.indices],
+            backend="qpu.forte-1",
+            shots=600,
+            error_mitigation=None,
+        )
+        assert shape == job.shape
+    pricer = Pricer(fake)
+    calls = len(fake.calls)
+    one = unit_shape([small(2)], backend="simulator", shots=None, error_mitigation=None)
+    assert await pricer.price(one) == (0.0, None, None)
+    assert len(fake.calls) == calls
