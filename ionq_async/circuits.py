@@ -1687,7 +1687,8 @@ def _only_a_circuit(converted: object, method: str) -> Circuit:
     if isinstance(converted, Circuit):
         return converted
     raise CircuitError(
-        f"Circuit.{method}: this circuit has mid-circuit measurement or classical control, "
-        f"so it runs as an OpenQASM 3 job, not as a Circuit; use ionq_async.{method}(...), "
+        f"Circuit.{method}: this circuit runs as an OpenQASM 3 job (mid-circuit "
+        "measurement or reset, or a branch that cannot be deferred), not as a Circuit; "
+        f"use ionq_async.{method}(...), "
         "which gives that program, or pass the circuit to run()/submit() as it is"
     )
