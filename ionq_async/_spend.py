@@ -163,6 +163,11 @@ class Spend:
                 f"a job's cost is in {actual.unit!r} but its estimate in {estimated.unit!r}"
             )
 
+    def discard(self, job_id: str) -> JobSpend | None:
+        """Forget a reservation that never became a job (its creation failed for sure)."""
+        with self._lock:
+            return self._jobs.pop(job_id, None)
+
     def estimated(self, backend: str | None = None) -> float:
         """The sum of estimates (of one backend, or all)."""
         return sum(r.estimated or 0.0 for r in self._select(backend))

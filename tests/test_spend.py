@@ -96,6 +96,15 @@ def test_would_cross_counts_actuals_estimates_and_the_next_job() -> None:
     assert spend.would_cross(100.0, 1.0)
 
 
+def test_a_reservation_that_never_became_a_job_is_released() -> None:
+    spend = Spend()
+    spend.record_estimate("token-1", "qpu.forte-1", 100.0)
+    assert spend.would_cross(150.0, 60.0)
+    assert spend.discard("token-1") is not None
+    assert not spend.would_cross(150.0, 60.0)
+    assert spend.discard("token-1") is None
+
+
 def test_a_free_job_never_crosses_even_a_spent_budget() -> None:
     spend = Spend()
     spend.record_estimate("a", "qpu.forte-1", 500.0)
