@@ -523,6 +523,11 @@ async def estimate_batch(
         mitigation = mitigation_json["debiasing"] is not False
     if not isinstance(dry_run, bool):
         raise InvalidRequestError(f"dry_run must be True or False, got {dry_run!r}")
+    noisy = options.get("noise_model") is not None or options.get("noise_seed") is not None
+    if noisy and backend != "simulator":
+        raise InvalidRequestError(
+            f"noise models apply to the simulator only, not to backend {backend!r}"
+        )
     limits = PackLimits() if pack is True else (pack or None)
     if limits is not None and not isinstance(limits, PackLimits):
         raise InvalidRequestError(f"pack must be True, False or a PackLimits, got {pack!r}")

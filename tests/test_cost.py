@@ -266,6 +266,8 @@ async def test_a_bad_backend_or_shots_is_refused_before_any_request() -> None:
         await estimate_batch(fake, [small()], backend="qpu.forte1")
     with pytest.raises(InvalidRequestError, match="shots must be an integer between 1"):
         await estimate_batch(fake, [small()], backend="qpu.forte-1", shots=0)
+    with pytest.raises(InvalidRequestError, match="noise models apply to the simulator only"):
+        await estimate_batch(fake, [small()], backend="qpu.forte-1", noise_model="aria-1")
     assert fake.calls == []
 
 
