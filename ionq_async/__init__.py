@@ -14,8 +14,12 @@ The offline emulator lives in :mod:`ionq_async.emulator`; every error in
 """
 
 from ._batch.handle import BatchRun
+from ._batch.pricing import BatchEstimate
 from ._batch.values import BatchProgress, Outcome
+from ._failures import is_transient_failure
 from ._retry import RetryPolicy
+from ._sessions import SessionScope
+from ._spend import Spend, track_cost
 from .circuits import Circuit, Gate, circuits_from_multi_json, multi_circuit_json
 from .client import Client
 from .exceptions import (
@@ -23,6 +27,7 @@ from .exceptions import (
     AuthenticationError,
     BadRequestError,
     BatchTimeoutError,
+    BudgetExceededError,
     CircuitError,
     ClientClosedError,
     ConfigurationError,
@@ -50,6 +55,7 @@ from .exceptions import (
 )
 from .interop import from_cirq, from_qasm, from_qiskit
 from .models import (
+    Artifact,
     Backend,
     Characterization,
     CharacterizationPage,
@@ -74,27 +80,34 @@ from .results import (
     sample_counts,
     to_bitstrings,
 )
+from .settings import Compilation, Debiasing, ErrorMitigation, PhiChiTwirling, Settings
 from .sync import SyncClient
 
 __version__ = "0.1.0"
 
 __all__ = [
     "APIError",
+    "Artifact",
     "AuthenticationError",
     "Backend",
     "BadRequestError",
+    "BatchEstimate",
     "BatchProgress",
     "BatchRun",
     "BatchTimeoutError",
+    "BudgetExceededError",
     "Characterization",
     "CharacterizationPage",
     "Circuit",
     "CircuitError",
     "Client",
     "ClientClosedError",
+    "Compilation",
     "ConfigurationError",
     "ConflictError",
     "Cost",
+    "Debiasing",
+    "ErrorMitigation",
     "Estimate",
     "Failure",
     "Gate",
@@ -119,6 +132,7 @@ __all__ = [
     "ParameterExpression",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "PhiChiTwirling",
     "Qasm3Program",
     "RateLimitError",
     "Readout",
@@ -128,6 +142,9 @@ __all__ = [
     "RetryPolicy",
     "ServerError",
     "Session",
+    "SessionScope",
+    "Settings",
+    "Spend",
     "SyncClient",
     "TransportError",
     "WaitTimeoutError",
@@ -139,8 +156,10 @@ __all__ = [
     "from_cirq",
     "from_qasm",
     "from_qiskit",
+    "is_transient_failure",
     "marginal",
     "multi_circuit_json",
     "sample_counts",
     "to_bitstrings",
+    "track_cost",
 ]

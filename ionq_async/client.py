@@ -49,12 +49,15 @@ from ._batch import (
     start_run_sweep,
     wait_for_job,
 )
+from ._batch.pricing import DEFAULT_ESTIMATE_CONCURRENCY, BatchEstimate, estimate_batch
 from ._batch.values import BatchProgress, Outcome, PackLimits, PollSchedule
 from ._converter import converter
 from ._flow import Throttle
 from ._limits import MAX_SHOTS
 from ._payload import CircuitInput, _check_backend, _check_int, _session_id, job_payload
 from ._retry import RetryPolicy
+from ._sessions import DEFAULT_END_TIMEOUT_S, SessionScope
+from ._spend import Spend
 from ._transport import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -305,6 +308,7 @@ class Client:
             open_tokens=int(self._transport.limiter.total_tokens),
         )
         self._batches = LiveBatches()
+        self._spend = Spend()
 
     def __repr__(self) -> str:
         key = "set" if self._transport.has_api_key else "unset"
@@ -803,6 +807,64 @@ class Client:
 
     # -- cost ---------------------------------------------------------------------------
 
+    @property
+    def spend(self) -> Spend:
+        """Estimated and actual cost of the jobs this client's batches created, by backend
+        (like Braket's cost tracker; ``ionq_async.track_cost()`` collects a block's)."""
+        return self._spend
+
+    async def estimate_batch(
+        self,
+        circuits: Iterable[Any] | AsyncIterable[Any],
+        *,
+        backend: str = "simulator",
+        shots: int | None = None,
+        pack: bool | PackLimits = False,
+        concurrency: int = DEFAULT_ESTIMATE_CONCURRENCY,
+        **options: Any,
+    ) -> BatchEstimate:
+        """Price a batch as :meth:`run_many` would send it, before sending it.
+
+        One ``GET /jobs/estimate`` per distinct job shape (backend, type, qubits, 1q and 2q
+        gates, shots, mitigation), never one per circuit, packing respected; simulator
+        jobs and dry runs cost nothing and ask nothing. Takes :meth:`submit`'s options
+        (``debiasing``, ``settings``, ...); the :class:`BatchEstimate` gives the total,
+        each job, each circuit's share, each shape and what debiasing added.
+        """
+        return await estimate_batch(
+            self.estimate,
+            circuits,
+            backend=backend,
+            shots=shots,
+            pack=pack,
+            concurrency=concurrency,
+            **options,
+        )
+
+    def session(
+        self,
+        *,
+        backend: str,
+        max_cost: float | Money | None = None,
+        max_jobs: int | None = None,
+        duration_limit_min: float | None = None,
+        currency: str = "usd",
+        end_timeout_s: float = DEFAULT_END_TIMEOUT_S,
+    ) -> SessionScope:
+        """``async with client.session(backend=...) as session:`` creates a session on
+        enter and ends it on exit, also on an error or a cancellation (the end is shielded
+        and bounded by ``end_timeout_s``); pass ``session_id=session.id`` to submit/run/
+        run_many. ``max_cost`` and ``max_jobs`` are the API's session limits."""
+        return SessionScope(
+            self,
+            backend=_check_backend(backend),
+            max_cost=max_cost,
+            max_jobs=max_jobs,
+            duration_limit_min=duration_limit_min,
+            currency=currency,
+            end_timeout_s=end_timeout_s,
+        )
+
     async def cost(self, job: Job | str) -> Cost:
         """A job's estimated cost and, once billed, its actual cost."""
         path = path_of("jobs", _job_id(job), "cost")
@@ -964,6 +1026,8 @@ class Client:
         timeout_s: float | None = None,
         max_poll_failure_s: float = MAX_POLL_FAILURE_S,
         memory: bool = False,
+        max_cost: float | Money | None = None,
+        retry_failed: int = 0,
         **options: Any,
     ) -> BatchRun:
         """Run many circuits; iterate the returned :class:`BatchRun` for outcomes as they end.
@@ -1012,6 +1076,9 @@ class Client:
             timeout_s=timeout_s,
             max_poll_failure_s=max_poll_failure_s,
             memory=memory,
+            max_cost=max_cost,
+            retry_failed=retry_failed,
+            client_spend=self._spend,
             options=options,
         )
 
@@ -1029,6 +1096,8 @@ class Client:
         timeout_s: float | None = None,
         max_poll_failure_s: float = MAX_POLL_FAILURE_S,
         memory: bool = False,
+        max_cost: float | Money | None = None,
+        retry_failed: int = 0,
         **options: Any,
     ) -> BatchRun:
         """Run one parameterized circuit at each parameter set; outcomes as they end.
@@ -1059,6 +1128,9 @@ class Client:
             timeout_s=timeout_s,
             max_poll_failure_s=max_poll_failure_s,
             memory=memory,
+            max_cost=max_cost,
+            retry_failed=retry_failed,
+            client_spend=self._spend,
             options=options,
         )
 

@@ -44,7 +44,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._cost import BatchEstimate
+    from ._batch.pricing import BatchEstimate
     from .models import Job
 
 __all__ = [
@@ -315,7 +315,8 @@ class BudgetExceededError(IonQError):
     """A batch would cost more than its ``max_cost``; nothing more is submitted.
 
     Raised before any job is created when the batch's estimate is over the budget
-    (``estimate`` is that :class:`~ionq_async._cost.BatchEstimate`), or, while a batch runs,
+    (``estimate`` is that :class:`~ionq_async._batch.pricing.BatchEstimate`), or, while a
+    batch runs,
     as the outcome of each circuit left unsubmitted because submitting it would have taken
     the committed cost (actual costs of finished jobs plus estimates of the rest) over the
     budget (``committed`` and ``next_cost`` say by how much). Amounts are in ``currency``.

@@ -50,9 +50,12 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from . import _loop_servers
 from ._batch import check_submit_options
 from ._batch.poller import MAX_POLL_FAILURE_S
+from ._batch.pricing import DEFAULT_ESTIMATE_CONCURRENCY, BatchEstimate
 from ._batch.values import BatchProgress, Outcome, PackLimits, PollSchedule
 from ._payload import CircuitInput
 from ._retry import RetryPolicy
+from ._sessions import DEFAULT_END_TIMEOUT_S, SessionScope
+from ._spend import Spend
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, TransportStats
 from .client import Client
 from .exceptions import ClientClosedError, ConfigurationError, IonQTimeoutError
@@ -525,6 +528,56 @@ class SyncClient:
         """The result of a completed job; JobFailed or JobCanceled if it has none."""
         return self._call(lambda c: c.result(job, memory=memory, aggregation=aggregation))
 
+    @property
+    def spend(self) -> Spend:
+        """Estimated and actual cost of the jobs this client's batches created."""
+        return self._open()[0].spend
+
+    def estimate_batch(
+        self,
+        circuits: Iterable[Any],
+        *,
+        backend: str = "simulator",
+        shots: int | None = None,
+        pack: bool | PackLimits = False,
+        concurrency: int = DEFAULT_ESTIMATE_CONCURRENCY,
+        **options: Any,
+    ) -> BatchEstimate:
+        """Price a batch as run_many would send it (one request per distinct job shape)."""
+        return self._call(
+            lambda c: c.estimate_batch(
+                circuits,
+                backend=backend,
+                shots=shots,
+                pack=pack,
+                concurrency=concurrency,
+                **options,
+            )
+        )
+
+    def session(
+        self,
+        *,
+        backend: str,
+        max_cost: float | Money | None = None,
+        max_jobs: int | None = None,
+        duration_limit_min: float | None = None,
+        currency: str = "usd",
+        end_timeout_s: float = DEFAULT_END_TIMEOUT_S,
+    ) -> AbstractContextManager[SessionScope]:
+        """``with client.session(backend=...) as session:``, ended on every way out."""
+        client, portal = self._open()
+        return portal.wrap_async_context_manager(
+            client.session(
+                backend=backend,
+                max_cost=max_cost,
+                max_jobs=max_jobs,
+                duration_limit_min=duration_limit_min,
+                currency=currency,
+                end_timeout_s=end_timeout_s,
+            )
+        )
+
     def cost(self, job: Job | str) -> Cost:
         """A job's estimated cost and, once billed, its actual cost."""
         return self._call(lambda c: c.cost(job))
@@ -635,6 +688,8 @@ class SyncClient:
         timeout_s: float | None = None,
         max_poll_failure_s: float = MAX_POLL_FAILURE_S,
         memory: bool = False,
+        max_cost: float | Money | None = None,
+        retry_failed: int = 0,
         **options: Any,
     ) -> Iterator[Outcome]:
         """Run many circuits; iterate for one Outcome per circuit, in completion order.
@@ -658,6 +713,8 @@ class SyncClient:
                 timeout_s=timeout_s,
                 max_poll_failure_s=max_poll_failure_s,
                 memory=memory,
+                max_cost=max_cost,
+                retry_failed=retry_failed,
                 **options,
             )
         )
@@ -676,6 +733,8 @@ class SyncClient:
         timeout_s: float | None = None,
         max_poll_failure_s: float = MAX_POLL_FAILURE_S,
         memory: bool = False,
+        max_cost: float | Money | None = None,
+        retry_failed: int = 0,
         **options: Any,
     ) -> Iterator[Outcome]:
         """One parameterized circuit at each parameter set, as :meth:`Client.run_sweep`;
@@ -697,6 +756,8 @@ class SyncClient:
                 timeout_s=timeout_s,
                 max_poll_failure_s=max_poll_failure_s,
                 memory=memory,
+                max_cost=max_cost,
+                retry_failed=retry_failed,
                 **options,
             )
         )

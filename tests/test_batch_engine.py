@@ -64,6 +64,9 @@ class FakeAPI:
         self.never_finish = False
         self.drop_after_store = 0  # drop the connection of this many POSTs after storing
         self.fail_names = {"fail"}
+        self.fail_once_names = {"flaky"}  # the first job of such a name fails (transient)
+        self.failed_once: set[str] = set()
+        self.permanent_names = {"too-wide"}  # fails with a permanent code
         self.cancel_names = {"cancel"}
         self.canceled_ids: list[str] = []
         self.error_after_store = 0  # answer this many POSTs with a 500 after storing
@@ -110,6 +113,13 @@ class FakeAPI:
             if job["name"] in self.fail_names:
                 job["status"] = "failed"
                 job["failure"] = {"code": "SimulationError", "message": "boom"}
+            elif job["name"] in self.fail_once_names and job["name"] not in self.failed_once:
+                self.failed_once.add(job["name"])
+                job["status"] = "failed"
+                job["failure"] = {"code": "QuantumComputerError", "message": "a glitch"}
+            elif job["name"] in self.permanent_names:
+                job["status"] = "failed"
+                job["failure"] = {"code": "NotEnoughQubits", "message": "too wide"}
             elif job["name"] in self.cancel_names:
                 job["status"] = "canceled"
             else:
@@ -1044,3 +1054,46 @@ async def test_wait_defaults_to_short_polls_for_the_simulator_and_patient_ones_f
     assert delays["qpu.forte-1"] == pytest.approx([10.0, 10.0])
     # Each job is read once to learn its backend, then once after each wait.
     assert reads == {"simulator": 5, "qpu.forte-1": 3}
+
+
+# ---------------------------------------------------------------------------------------
+# retry_failed: a transient failure is sent again (a new job, a new token), a permanent
+# one never.
+
+
+async def test_a_transient_failure_is_sent_again_and_counted(fake: tuple[FakeAPI, str]) -> None:
+    api, url = fake
+    async with client_for(url) as client:
+        outcomes = await client.gather(
+            [basis_circuit(1, name="flaky"), basis_circuit(2, name="fine")], retry_failed=2
+        )
+    flaky, fine = outcomes
+    assert flaky.ok and flaky.unwrap().probabilities == {1: 1.0}
+    assert flaky.attempts == 2 and len(flaky.failed_jobs) == 1
+    assert flaky.job is not None and flaky.job.id not in flaky.failed_jobs
+    assert fine.attempts == 1 and fine.failed_jobs == ()
+    assert api.requests["POST /jobs"] == 3
+    tokens = {(j.get("metadata") or {}).get(TOKEN_METADATA_KEY) for j in api.jobs.values()}
+    assert len(tokens) == 3  # each job its own token
+
+
+async def test_without_retry_failed_or_for_a_permanent_failure_nothing_is_resent(
+    fake: tuple[FakeAPI, str],
+) -> None:
+    api, url = fake
+    async with client_for(url) as client:
+        once = await client.gather([basis_circuit(1, name="flaky")])
+        permanent = await client.gather([basis_circuit(1, name="too-wide")], retry_failed=3)
+    assert isinstance(once[0].error, JobFailed) and once[0].attempts == 1
+    assert isinstance(permanent[0].error, JobFailed) and permanent[0].attempts == 1
+    assert api.requests["POST /jobs"] == 2
+
+
+async def test_retries_stop_when_spent(fake: tuple[FakeAPI, str]) -> None:
+    api, url = fake
+    api.fail_names = {"broken"}  # SimulationError every time: transient, never fixed
+    async with client_for(url) as client:
+        [outcome] = await client.gather([basis_circuit(1, name="broken")], retry_failed=2)
+    assert isinstance(outcome.error, JobFailed)
+    assert outcome.attempts == 3 and len(outcome.failed_jobs) == 2
+    assert api.requests["POST /jobs"] == 3

@@ -16,8 +16,7 @@ import anyio
 import pytest
 from _aioresponses_compat import MockedAPI
 
-from ionq_async._batch.values import PackLimits
-from ionq_async._cost import (
+from ionq_async._batch.pricing import (
     BatchEstimate,
     JobShape,
     Pricer,
@@ -26,6 +25,7 @@ from ionq_async._cost import (
     is_free_backend,
     unit_shape,
 )
+from ionq_async._batch.values import PackLimits
 from ionq_async._retry import RetryPolicy
 from ionq_async.circuits import Circuit
 from ionq_async.client import Client

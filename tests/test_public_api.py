@@ -7,19 +7,21 @@ import ionq_async.emulator
 import ionq_async.exceptions
 
 EXPECTED = [
-    "APIError", "AuthenticationError", "Backend", "BadRequestError", "BatchProgress",
-    "BatchRun", "BatchTimeoutError", "Characterization", "CharacterizationPage", "Circuit",
-    "CircuitError", "Client", "ClientClosedError", "ConfigurationError", "ConflictError",
-    "Cost", "Estimate", "Failure", "Gate", "InvalidRequestError", "IonQConnectionError",
-    "IonQError", "IonQTimeoutError", "Job", "JobCanceled", "JobError", "JobFailed",
-    "JobStatus", "JobUnreachableError", "JournalError", "MissingExtraError", "MissingKeyError",
-    "Money", "Noise",
-    "NotFoundError", "Outcome", "Parameter", "ParameterExpression", "PayloadTooLargeError",
-    "PermissionDeniedError", "Qasm3Program", "RateLimitError", "Readout", "ResponseError",
-    "Result", "ResultsNotReadyError", "RetryPolicy", "ServerError", "Session", "SyncClient",
-    "TransportError", "WaitTimeoutError", "WhoAmI", "__version__", "bitstring",
-    "circuits_from_multi_json", "counts_from_probabilities", "from_cirq", "from_qasm",
-    "from_qiskit", "marginal", "multi_circuit_json", "sample_counts", "to_bitstrings",
+    "APIError", "Artifact", "AuthenticationError", "Backend", "BadRequestError",
+    "BatchEstimate", "BatchProgress", "BatchRun", "BatchTimeoutError", "BudgetExceededError",
+    "Characterization", "CharacterizationPage", "Circuit", "CircuitError", "Client",
+    "ClientClosedError", "Compilation", "ConfigurationError", "ConflictError", "Cost",
+    "Debiasing", "ErrorMitigation", "Estimate", "Failure", "Gate", "InvalidRequestError",
+    "IonQConnectionError", "IonQError", "IonQTimeoutError", "Job", "JobCanceled", "JobError",
+    "JobFailed", "JobStatus", "JobUnreachableError", "JournalError", "MissingExtraError",
+    "MissingKeyError", "Money", "Noise", "NotFoundError", "Outcome", "Parameter",
+    "ParameterExpression", "PayloadTooLargeError", "PermissionDeniedError", "PhiChiTwirling",
+    "Qasm3Program", "RateLimitError", "Readout", "ResponseError", "Result",
+    "ResultsNotReadyError", "RetryPolicy", "ServerError", "Session", "SessionScope", "Settings",
+    "Spend", "SyncClient", "TransportError", "WaitTimeoutError", "WhoAmI", "__version__",
+    "bitstring", "circuits_from_multi_json", "counts_from_probabilities", "from_cirq",
+    "from_qasm", "from_qiskit", "is_transient_failure", "marginal", "multi_circuit_json",
+    "sample_counts", "to_bitstrings", "track_cost"
 ]  # fmt: skip
 
 

@@ -59,7 +59,8 @@ from typing import Any
 import anyio
 
 from .._flow import Throttle
-from ..models import Job
+from .._spend import Spend
+from ..models import Job, Money
 from .api import BatchAPI
 from .engine import Engine
 from .handle import BatchRun, LiveBatches
@@ -135,6 +136,9 @@ def start_run_many(
     max_poll_failure_s: float,
     options: Mapping[str, Any],
     memory: bool = False,
+    max_cost: float | Money | None = None,
+    retry_failed: int = 0,
+    client_spend: Spend | None = None,
 ) -> BatchRun:
     """The handle of a batch of circuits (nothing runs before it is iterated or entered)."""
     return _start(
@@ -154,6 +158,9 @@ def start_run_many(
         timeout_s=timeout_s,
         max_poll_failure_s=max_poll_failure_s,
         memory=memory,
+        max_cost=max_cost,
+        retry_failed=retry_failed,
+        client_spend=client_spend,
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from .._retry import RetryPolicy
 from ..circuits import Circuit
 from ..exceptions import ResponseError
-from ..models import BulkJobsAnswer, Job, JobAnswer, JobPage, JobStatus
+from ..models import BulkJobsAnswer, Cost, Estimate, Job, JobAnswer, JobPage, JobStatus
 
 __all__ = ["BatchAPI", "JobLister", "JobReader", "SuccessCount"]
 
@@ -110,6 +110,24 @@ class BatchAPI(JobLister, JobReader, Protocol):
         self, job: Job | str, *, sharpen: bool | None = None, num_qubits: int | None
     ) -> dict[int, float]:
         """A job's probabilities, checked against ``num_qubits`` when known."""
+        ...
+
+    async def estimate(
+        self,
+        *,
+        backend: str,
+        qubits: int | None = None,
+        shots: int | None = None,
+        one_qubit_gates: int | None = None,
+        two_qubit_gates: int | None = None,
+        error_mitigation: bool | None = None,
+        type: str | None = None,
+    ) -> Estimate:
+        """``GET /jobs/estimate``: the price of one job of a shape."""
+        ...
+
+    async def cost(self, job: Job | str) -> Cost:
+        """``GET /jobs/{id}/cost``: a job's estimated and (once billed) actual cost."""
         ...
 
     async def shots(self, job: Job | str, *, variant: str | None = None) -> list[int]:

@@ -19,12 +19,15 @@ import anyio
 import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from .._failures import is_transient_failure
 from .._flow import AdaptiveLimiter, Throttle
 from .._journal import Journal, TokenRecord
 from .._limits import CIRCUIT_TYPE
 from .._retry import Attempts, backoff_s, counting, retry_after_beyond_budget
+from .._spend import Spend, record_cost
 from ..exceptions import (
     BatchTimeoutError,
+    BudgetExceededError,
     CircuitError,
     ConfigurationError,
     InvalidRequestError,
@@ -38,7 +41,7 @@ from ..exceptions import (
     TransportError,
     WaitTimeoutError,
 )
-from ..models import Job, JobStats, JobStatus
+from ..models import Job, JobStats, JobStatus, Money
 from ..readout import Readout
 from ..results import Result, job_width, validate_probabilities
 from . import values
@@ -59,6 +62,14 @@ from .planning import (
     unit_input,
 )
 from .poller import MAX_POLL_FAILURE_S, Poller
+from .pricing import (
+    Pricer,
+    budget_amount,
+    check_budget,
+    estimate_batch,
+    is_free_backend,
+    unit_shape,
+)
 from .tokens import TokenResolver, is_ambiguous
 from .values import (
     FATAL_ERRORS,
@@ -113,6 +124,9 @@ class Engine:
         timeout_s: float | None = None,
         max_poll_failure_s: float = MAX_POLL_FAILURE_S,
         memory: bool = False,
+        max_cost: float | Money | None = None,
+        retry_failed: int = 0,
+        client_spend: Spend | None = None,
     ) -> None:
         if concurrency < 1 or max_in_flight < 1:
             raise ConfigurationError("concurrency and max_in_flight must be at least 1")
@@ -125,6 +139,16 @@ class Engine:
                 )
         self.timeout_s = timeout_s
         self.memory = memory
+        if isinstance(retry_failed, bool) or not isinstance(retry_failed, int) or retry_failed < 0:
+            raise ConfigurationError(f"retry_failed must be an integer >= 0, got {retry_failed!r}")
+        self.retry_failed = retry_failed
+        self.max_cost = max_cost
+        self.budget: float | None = None if max_cost is None else budget_amount(max_cost)[0]
+        self.budget_reached = False
+        self.spend = Spend()  # this batch's: estimates of jobs created, actual costs known
+        self.client_spend = client_spend
+        self.pricer = Pricer(client.estimate)
+        self.source = circuits
         self.client = client
         self.reader = InputReader(circuits) if circuits is not None else None
         self.intake: Intake = intake if intake is not None else CircuitIntake()
@@ -186,6 +210,8 @@ class Engine:
             started_at=self.started_at,
             elapsed_s=time.monotonic() - self.started_monotonic,
             duplicates_canceled=self.duplicates_canceled,
+            estimated_cost=self.spend.estimated(),
+            actual_cost=self.spend.actual(),
         )
 
     def _changed(self) -> None:
@@ -412,6 +438,8 @@ class Engine:
         outcome at once and the batch goes on.
         """
         assert self.reader is not None
+        if self.budget is not None and isinstance(self.source, Sequence):
+            await self._check_budget_up_front(self.source)
         if self.journal_path is not None:
             await self._open_journal()
         packer = Packer(self.pack_limits) if self.pack_limits is not None else None
@@ -451,6 +479,83 @@ class Engine:
         if packer is not None and (rest := packer.flush()) is not None:
             await self._dispatch(rest)
 
+    def _price_options(self) -> dict[str, Any]:
+        return {k: v for k, v in self.options.items() if k not in ("backend", "shots")}
+
+    async def _check_budget_up_front(self, circuits: Sequence[Any]) -> None:
+        """A whole input known up front is priced first: over the budget, the batch raises
+        BudgetExceededError (carrying the estimate) before any job is created."""
+        assert self.max_cost is not None
+        estimate = await estimate_batch(
+            self.client.estimate,
+            circuits,
+            backend=self.backend,
+            shots=self.options.get("shots"),
+            pack=self.pack_limits if self.pack_limits is not None else False,
+            **self._price_options(),
+        )
+        check_budget(estimate, self.max_cost)
+
+    async def _within_budget(self, unit: Unit) -> bool:
+        """Price the unit's job (free backends ask nothing) and reserve its estimate; False,
+        with each of its circuits given a BudgetExceededError, if creating it would take the
+        committed cost (actual costs where known, estimates elsewhere) over the budget."""
+        if is_free_backend(self.backend):
+            return True  # the simulator costs nothing: no request, no reservation
+        settings = self.options.get("settings")
+        mitigation = self.options.get("debiasing")
+        if mitigation is None and isinstance(settings, Mapping):
+            debiasing = (settings.get("error_mitigation") or {}).get("debiasing")
+            mitigation = debiasing if isinstance(debiasing, bool) else None
+        try:
+            shape = unit_shape(
+                [item.sent for item in unit.items],
+                backend=self.backend,
+                shots=self.options.get("shots"),
+                error_mitigation=mitigation if isinstance(mitigation, bool) else None,
+            )
+        except (IonQError, TypeError, ValueError):
+            return True  # a circuit submit() refuses: its own error is its outcome
+        try:
+            cost, currency, _ = await self.pricer.price(shape)
+        except FATAL_ERRORS:
+            raise
+        except IonQError as error:
+            if self.budget is None:
+                # Only progress's cost figures need the price: the job goes ahead.
+                logger.warning(
+                    "pricing job %d failed (its cost is not tracked): %r", unit.number, error
+                )
+                return True
+            # A budget cannot be kept for a job whose price is unknown: not created.
+            error.add_note(
+                "with max_cost set, a job whose price cannot be estimated is not created"
+            )
+            for item in unit.items:
+                await self._emit(item.index, None, None, error)
+            self.units.pop(unit.number, None)
+            return False
+        if (
+            self.budget is not None
+            and cost > 0
+            and (self.budget_reached or self.spend.would_cross(self.budget, cost))
+        ):
+            self.budget_reached = True
+            for item in unit.items:
+                error = BudgetExceededError(
+                    self.budget,
+                    committed=self.spend.committed(),
+                    next_cost=cost,
+                    currency=currency,
+                    index=item.index,
+                )
+                await self._emit(item.index, None, None, error)
+            self.units.pop(unit.number, None)
+            return False
+        if cost > 0:
+            self.spend.record_estimate(_spend_key(unit), self.backend, cost, unit=currency)
+        return True
+
     def _hold(self, item: Item) -> int:
         item.holds_slot = True
         self.held[item.index] = item
@@ -489,6 +594,8 @@ class Engine:
                     # before sending it again.
                     self.group.start_soon(self._resume, unit)
                 return
+        if not await self._within_budget(unit):
+            return
         await self.in_flight.acquire()
         await self.limiter.acquire()
         self.group.start_soon(self._submit, unit)
@@ -524,6 +631,11 @@ class Engine:
 
     async def _adopt(self, unit: Unit, job: Job) -> None:
         unit.job_id, unit.job = job.id, job
+        reserved = self.spend.job(_spend_key(unit))
+        if self.client_spend is not None and reserved is not None:
+            record_cost(
+                self.client_spend, job.id, self.backend, estimated=reserved.estimated, unit=None
+            )
         if self.journal is not None and unit.token is not None:
             await self.journal.record_job(unit.number, unit.token, job.id)
         self._mark_submitted(unit)
@@ -543,6 +655,8 @@ class Engine:
         except FATAL_ERRORS:
             raise
         except IonQError as error:
+            if unit.job_id is None:
+                self.spend.discard(_spend_key(unit))
             for index in unit.indices:
                 await self._emit(index, None, None, error)
             self._unit_finished(unit)
@@ -689,7 +803,10 @@ class Engine:
         unit = self.units[key]
         unit.job = job
         packed = len(unit.indices) > 1
+        if job.status is JobStatus.FAILED and self._retry(unit, job):
+            return
         try:
+            await self._note_actual_cost(unit, job)
             if packed and job.status is not JobStatus.COMPLETED:
                 # One bad circuit fails the whole parent: ask each child what became of it.
                 await self._finish_children(unit, job)
@@ -781,6 +898,55 @@ class Engine:
 
     async def _children_listed(self, parent: Job) -> list[Job]:
         return [job async for job in self.client.jobs(parent_job_id=parent.id, page_size=1000)]
+
+    def _retry(self, unit: Unit, job: Job) -> bool:
+        """Send a unit whose job failed transiently again (a new job, with a new token),
+        while ``retry_failed`` allows; False for a permanent failure or retries spent."""
+        if unit.attempts > self.retry_failed or not is_transient_failure(job):
+            return False
+        assert self.group is not None
+        logger.info(
+            "job %s failed with %s: sending its circuits again (retry %d of %d)",
+            job.id,
+            job.failure.code if job.failure is not None else "?",
+            unit.attempts,
+            self.retry_failed,
+        )
+        unit.attempts += 1
+        unit.failed_jobs.append(job.id)
+        unit.token = None
+        unit.job_id = None
+        unit.job = None
+        unit.first_at = None
+        unit.resent = False
+        self.waiting -= len(unit.items)
+        self.submitted -= len(unit.items)
+
+        async def again() -> None:
+            await self.limiter.acquire()
+            await self._submit(unit)
+
+        self.group.start_soon(again)
+        return True
+
+    async def _note_actual_cost(self, unit: Unit, job: Job) -> None:
+        """With a budget, a finished QPU job's cost as billed (one request) replaces its
+        estimate in the committed cost; simulator jobs cost nothing and ask nothing."""
+        if self.budget is None or is_free_backend(self.backend):
+            return
+        cost = await self._fetch(self.client.cost, job)
+        self.spend.record(_spend_key(unit), self.backend, cost)
+        if self.client_spend is not None:
+            actual = cost.cost.value if cost.cost is not None and not cost.dry_run else None
+            record_cost(
+                self.client_spend,
+                job.id,
+                self.backend,
+                estimated=cost.estimated_cost.value,
+                actual=actual,
+                unit=cost.estimated_cost.unit,
+            )
+        self._changed()
 
     def _width(self, item: Item, job: Job) -> int | None:
         """The width the item's results are checked against: its circuit's as sent
@@ -924,6 +1090,8 @@ class Engine:
             error=error,
             duplicates_canceled=tuple(item.unit.duplicates) if item.unit is not None else (),
             parameters=item.parameters,
+            attempts=item.unit.attempts if item.unit is not None else 1,
+            failed_jobs=tuple(item.unit.failed_jobs) if item.unit is not None else (),
         )
         if error is not None:
             note_finished_job(error, job)
@@ -960,6 +1128,11 @@ class Engine:
             unit.finished = True
             self.units.pop(unit.number, None)
             self.in_flight.release()
+
+
+def _spend_key(unit: Unit) -> str:
+    """The batch's own key for a unit's cost (one key however often it is retried)."""
+    return f"unit-{unit.number}"
 
 
 def note_finished_job(error: IonQError, job: Job | None) -> None:

@@ -93,8 +93,10 @@ class Unit:
     """One job of a batch: the items it carries and what is known about it."""
 
     __slots__ = (
+        "attempts",
         "digest",
         "duplicates",
+        "failed_jobs",
         "finished",
         "first_at",
         "indices",
@@ -122,6 +124,8 @@ class Unit:
         self.resumed_token = False
         self.finished = False
         self.digest = ""  # with a journal: unit_digest(self)
+        self.attempts = 1  # jobs made for it (retry_failed sends a transient failure again)
+        self.failed_jobs: list[str] = []  # the jobs that failed before a retry
         self.job_id: str | None = None
         self.job: Job | None = None
 

@@ -71,6 +71,8 @@ class Outcome:
     ``circuit`` is the circuit as the caller gave it (a Qiskit or Cirq circuit stays one;
     for :meth:`~ionq_async.client.Client.run_sweep`, the bound circuit) and
     ``parameters`` a sweep point's values by parameter name (None outside sweeps).
+    ``attempts`` counts the jobs made for the circuit: more than 1 when ``retry_failed``
+    sent it again after a transient failure (``failed_jobs`` names those jobs).
     """
 
     index: int
@@ -81,6 +83,8 @@ class Outcome:
     error: IonQError | None
     duplicates_canceled: tuple[str, ...] = ()
     parameters: Mapping[str, float] | None = None
+    attempts: int = 1
+    failed_jobs: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -105,7 +109,9 @@ class BatchProgress:
     ``duplicates_canceled`` counts late-stored duplicate jobs found and canceled. ``started_at``
     is wall-clock epoch seconds; ``elapsed_s`` is measured on the monotonic clock.
     ``total`` is None while an input of unknown length (a generator) is still being read,
-    and the number of circuits read once it has ended.
+    and the number of circuits read once it has ended. ``estimated_cost`` sums the
+    estimates of the jobs created so far (QPU backends), ``actual_cost`` their billed
+    costs as known (fetched when the batch has a ``max_cost``).
     """
 
     total: int | None
@@ -116,6 +122,8 @@ class BatchProgress:
     started_at: float
     elapsed_s: float
     duplicates_canceled: int = 0
+    estimated_cost: float = 0.0
+    actual_cost: float = 0.0
 
     @property
     def done(self) -> int:

@@ -27,15 +27,15 @@ from typing import Any, Final, Protocol
 import anyio
 from attrs import field, frozen
 
-from ._batch.planning import Item, Packer, as_circuit, convert_input, pack_size
-from ._batch.values import PackLimits
-from ._limits import CIRCUIT_TYPE, DEFAULT_SHOTS, MAX_SHOTS, MULTI_CIRCUIT_TYPE, QASM3_TYPE
-from ._names import check_backend_name
-from .circuits import Circuit, circuits_from_multi_json
-from .exceptions import BudgetExceededError, InvalidRequestError, IonQError, ResponseError
-from .models import Estimate, Money
-from .programs import Qasm3Program
-from .settings import Settings, settings_json
+from .._limits import CIRCUIT_TYPE, DEFAULT_SHOTS, MAX_SHOTS, MULTI_CIRCUIT_TYPE, QASM3_TYPE
+from .._names import check_backend_name
+from ..circuits import Circuit, circuits_from_multi_json
+from ..exceptions import BudgetExceededError, InvalidRequestError, IonQError, ResponseError
+from ..models import Estimate, Money
+from ..programs import Qasm3Program
+from ..settings import Settings, settings_json
+from .planning import Item, Packer, as_circuit, convert_input, pack_size
+from .values import PackLimits
 
 __all__ = [
     "BatchEstimate",
@@ -45,6 +45,7 @@ __all__ = [
     "JobShape",
     "Pricer",
     "ShapePrice",
+    "budget_amount",
     "check_budget",
     "estimate_batch",
     "is_free_backend",
@@ -217,7 +218,7 @@ def check_budget(estimate: BatchEstimate, max_cost: float | Money) -> None:
     ``max_cost`` is a number in the estimate's currency, or a :class:`Money` whose unit
     must match it. A free batch always passes.
     """
-    budget, unit = _budget(max_cost)
+    budget, unit = budget_amount(max_cost)
     if estimate.total == 0:
         return
     if unit is not None and estimate.currency is not None and unit != estimate.currency:
@@ -228,7 +229,7 @@ def check_budget(estimate: BatchEstimate, max_cost: float | Money) -> None:
         raise BudgetExceededError(budget, estimate=estimate)
 
 
-def _budget(max_cost: float | Money) -> tuple[float, str | None]:
+def budget_amount(max_cost: float | Money) -> tuple[float, str | None]:
     unit: str | None = None
     value: object = max_cost
     if isinstance(max_cost, Money):
