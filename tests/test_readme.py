@@ -307,6 +307,26 @@ async def test_results_block_gives_the_counts_it_states() -> None:
     assert result.marginal([1]) == pytest.approx({0: 0.5, 1: 0.5})
 
 
+# ---------------------------------------------------------------- Every result
+
+
+async def test_every_result_block_fetches_what_it_names() -> None:
+    block = readme_block("Every result the API serves")
+    async with (
+        Emulator(config=INSTANT) as emu,
+        ionq.Client(api_key=emu.api_key, base_url=emu.url) as client,
+    ):
+        job = await client.wait(await client.submit(bell(), backend="simulator", shots=100))
+        namespace: dict[str, Any] = {"ionq": ionq, "client": client, "job": job}
+        values = await run_fragment(block, namespace)
+    memory, shots, histogram, _voting = (values[line] for line in sorted(values))
+    assert len(namespace["result"].memory) == 100
+    assert set(memory) <= {"00", "11"}
+    assert len(shots) == 100 and set(shots) <= {0, 3}
+    assert sum(histogram.values()) == 100
+    assert namespace["variants"] == []
+
+
 # ---------------------------------------------------------------- Batches
 
 
@@ -366,6 +386,27 @@ async def test_sweeps_block_runs_every_point_of_its_grid() -> None:
         # RY(theta) then CNOT: P(|11>) = sin(theta / 2) ** 2; RZ changes no probability.
         assert probabilities.get(3, 0.0) == pytest.approx(math.sin(theta / 2) ** 2, abs=1e-9)
     assert created == 1  # 400 points in one packed job
+
+
+# ---------------------------------------------------------------- Cost
+
+
+async def test_cost_block_prices_each_shape_once_and_packing_pays(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    block = readme_block("Cost")
+    async with (
+        Emulator(config=INSTANT) as emu,
+        ionq.Client(api_key=emu.api_key, base_url=emu.url) as client,
+    ):
+        namespace: dict[str, Any] = {"ionq": ionq, "client": client}
+        await run_fragment(block, namespace)
+        assert emu.stats.jobs_created == 0
+        assert emu.stats.requests("GET", "/v0.4/jobs/estimate") == 2
+    one_line, packed_line = capsys.readouterr().out.splitlines()
+    assert one_line.endswith("usd in 100 jobs")
+    assert packed_line.endswith("usd in 1 job")
+    assert namespace["packed"].total < namespace["one_by_one"].total
 
 
 # ---------------------------------------------------------------- Offline emulator
