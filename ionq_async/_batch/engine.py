@@ -496,7 +496,7 @@ class Engine:
         )
         check_budget(estimate, self.max_cost)
 
-    async def _within_budget(self, unit: Unit) -> bool:
+    async def _within_budget(self, unit: Unit, *, check: bool = True) -> bool:
         """Price the unit's job (free backends ask nothing) and reserve its estimate; False,
         with each of its circuits given a BudgetExceededError, if creating it would take the
         committed cost (actual costs where known, estimates elsewhere) over the budget."""
@@ -521,8 +521,8 @@ class Engine:
         except FATAL_ERRORS:
             raise
         except IonQError as error:
-            if self.budget is None:
-                # Only progress's cost figures need the price: the job goes ahead.
+            if self.budget is None or not check:
+                # Only the cost figures need the price: the job goes ahead (or exists).
                 logger.warning(
                     "pricing job %d failed (its cost is not tracked): %r", unit.number, error
                 )
@@ -536,7 +536,8 @@ class Engine:
             self.units.pop(unit.number, None)
             return False
         if (
-            self.budget is not None
+            check
+            and self.budget is not None
             and cost > 0
             and (self.budget_reached or self.spend.would_cross(self.budget, cost))
         ):
@@ -581,6 +582,8 @@ class Engine:
                     )
                 unit.token, unit.token_at = record.token, record.at
                 unit.resumed_token = True
+                # Made (or maybe made) before the crash: its price counts, whatever the budget.
+                await self._within_budget(unit, check=False)
                 job_id = state.job_ids.pop(unit.number, None)
                 await self.in_flight.acquire()
                 if job_id is not None:
