@@ -543,14 +543,14 @@ class Engine:
         ):
             self.budget_reached = True
             for item in unit.items:
-                error = BudgetExceededError(
+                refused = BudgetExceededError(
                     self.budget,
                     committed=self.spend.committed(),
                     next_cost=cost,
                     currency=currency,
                     index=item.index,
                 )
-                await self._emit(item.index, None, None, error)
+                await self._emit(item.index, None, None, refused)
             self.units.pop(unit.number, None)
             return False
         if cost > 0:
