@@ -51,6 +51,15 @@ def readline_within(stream: IO[str], timeout_s: float = READLINE_TIMEOUT_S) -> s
 
 
 @pytest.fixture(autouse=True)
+def private_state_folder(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command line's default journals go to a folder of the test's own, never to the
+    user's state folder (``run`` keeps a journal by default)."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+
+
+@pytest.fixture(autouse=True)
 def no_late_store_grace(monkeypatch: pytest.MonkeyPatch) -> None:
     """No grace period before re-sending an ambiguous job creation (10 s of real time
     each): tests of the late-stored case set their own."""

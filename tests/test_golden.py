@@ -140,6 +140,10 @@ def fixed_terminal(folder: Path) -> Iterator[None]:
             patch.delenv(name, raising=False)
         for name in ("IONQ_API_KEY", "IONQ_API_URL"):
             patch.delenv(name, raising=False)
+        # Default journals go to the user state folder: a home of the test's own, printed
+        # as "~/.local/state/..." whatever the machine (XDG_STATE_HOME would change it).
+        patch.setenv("HOME", str(folder / "home"))
+        patch.delenv("XDG_STATE_HOME", raising=False)
         patch.chdir(folder)
         yield
 
