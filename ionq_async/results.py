@@ -7,19 +7,25 @@ In every bitstring this module writes, qubit 0 is therefore the **rightmost** ch
 
 from __future__ import annotations
 
+import heapq
 import math
 import numbers
 import reprlib
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 from attrs import frozen
 
+from . import _display, tables
+from ._plot import plot_results
 from .exceptions import InvalidRequestError, ResponseError
 from .models import Job
 from .readout import Readout
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = [
     "PROBABILITY_SUM_TOLERANCE",
@@ -580,3 +586,116 @@ class Result:
     def marginal(self, qubits: Sequence[int]) -> dict[int, float]:
         """Probabilities of ``qubits`` alone; bit i of a key is qubit ``qubits[i]``."""
         return marginal(self.probabilities, qubits)
+
+    # -- how a result looks: repr, notebooks, plots, tables ------------------------------
+    # Nothing here imports matplotlib or pandas until a plot or a DataFrame is asked for.
+
+    def __repr__(self) -> str:
+        """One line: the job, backend and shots, and the most likely outcomes."""
+        return _display.result_repr(self._summary(_display.REPR_TOP))
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: the most likely outcomes as a table and an SVG histogram."""
+        return _display.result_html(self._summary(_display.HTML_TOP))
+
+    def _summary(self, top: int) -> _display.Summary:
+        rows, states = self._top_outcomes(top)
+        noise = self.job.noise.model if self.job.noise is not None else None
+        return _display.Summary(
+            job_id=self.job.id,
+            backend=self.job.backend,
+            noise=noise,
+            shots=self.shots,
+            top=tuple(rows),
+            states=states,
+        )
+
+    def _top_outcomes(self, top: int) -> tuple[list[_display.TopOutcome], int]:
+        """The ``top`` most likely outcomes keyed as :meth:`bitstrings` keys them (ties by
+        label), with their counts when the shots are known; and how many outcomes there are."""
+        if self.readout is not None:
+            probabilities = self.bitstrings()
+            label_counts = self.bitstring_counts() if self.shots is not None else None
+            best = heapq.nsmallest(top, probabilities.items(), key=lambda item: (-item[1], item[0]))
+            return [
+                _display.TopOutcome(
+                    label, probability, None if label_counts is None else label_counts.get(label, 0)
+                )
+                for label, probability in best
+            ], len(probabilities)
+        counts = self._qubit_counts(None) if self.shots is not None else None
+        spec = f"0{self.num_qubits}b"
+        return [
+            _display.TopOutcome(
+                format(state, spec),
+                float(self.probabilities[state]),
+                None if counts is None else counts.get(state, 0),
+            )
+            for state in _most_likely(self.probabilities, top)
+        ], len(self.probabilities)
+
+    def plot(
+        self,
+        ax: Axes | None = None,
+        *,
+        top: int = 16,
+        sort: Literal["state", "probability"] = "state",
+        counts: bool = False,
+        label: str | None = None,
+        title: str | None = None,
+        **bar_options: Any,
+    ) -> Axes:
+        """A histogram of the ``top`` most likely outcomes, drawn with matplotlib (extra
+        ``[plot]``); returns the Axes (a new figure's unless ``ax`` is given).
+
+        Bars are keyed as :meth:`bitstrings` keys the outcomes, in state order (or most
+        likely first with ``sort="probability"``); the outcomes left out share one
+        ``other`` bar. ``counts=True`` draws counts instead of probabilities (needs the
+        shots). ``bar_options`` go to ``Axes.bar``. To compare results on one plot, see
+        :func:`ionq_async.plot_results`.
+        """
+        return plot_results(
+            [self],
+            labels=None if label is None else [label],
+            ax=ax,
+            top=top,
+            sort=sort,
+            counts=counts,
+            title=title,
+            **bar_options,
+        )
+
+    def to_rows(self, *, top: int | None = None) -> list[dict[str, Any]]:
+        """One plain row per outcome (``job_id``, ``state``, ``probability``, and ``count``
+        when the shots are known), in state order; ``csv.DictWriter`` writes them.
+
+        ``top`` keeps only that many most likely outcomes.
+        """
+        return tables.result_rows(self, top=top)
+
+    def to_dataframe(self, *, top: int | None = None) -> Any:
+        """:meth:`to_rows` as a pandas DataFrame (extra ``[pandas]``)."""
+        return tables.result_dataframe(self, top=top)
+
+
+_BULK_STATES = 4096
+"""Past this many states, the most likely are found with NumPy rather than a heap."""
+
+
+def _most_likely(probabilities: Mapping[int, float], top: int) -> list[int]:
+    """The ``top`` states of highest probability, most likely first, ties by ascending
+    state; the mapping's order does not matter."""
+    if len(probabilities) > _BULK_STATES and max(probabilities) < 2**63:
+        count = len(probabilities)
+        keys = np.fromiter(probabilities.keys(), dtype=np.int64, count=count)
+        values = np.fromiter(probabilities.values(), dtype=np.float64, count=count)
+        if top < count:
+            # Every state as likely as the top-th one is a candidate, so ties at the
+            # threshold are broken by state, not by the partition's whim.
+            threshold = np.partition(values, count - top)[count - top]
+            chosen = np.flatnonzero(values >= threshold)
+            keys, values = keys[chosen], values[chosen]
+        order = np.lexsort((keys, -values))[:top]
+        return [int(state) for state in keys[order]]
+    best = heapq.nsmallest(top, probabilities.items(), key=lambda item: (-item[1], item[0]))
+    return [state for state, _ in best]
