@@ -161,6 +161,20 @@ def add_emulator_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
         help="probability of closing the connection after storing a new job",
     )
     faults.add_argument(
+        "--fault-job-transient",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="share of jobs failing with a transient code (QuantumComputerError), seeded",
+    )
+    faults.add_argument(
+        "--fault-job-permanent",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="share of jobs failing with a permanent code (TooManyGates), seeded",
+    )
+    faults.add_argument(
         "--latency-ms",
         type=_latency_ms,
         default=(0.0, 0.0),
@@ -188,7 +202,12 @@ def build_parser(prog: str = "python -m ionq_async.emulator") -> argparse.Argume
 
 def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     """The EmulatorConfig the parsed flags describe."""
-    changes: dict[str, object] = {"time_scale": args.time_scale, "seed": args.seed}
+    changes: dict[str, object] = {
+        "time_scale": args.time_scale,
+        "seed": args.seed,
+        "job_failure_transient": args.fault_job_transient,
+        "job_failure_permanent": args.fault_job_permanent,
+    }
     for name in (
         "simulator_queue_s",
         "simulator_run_s",

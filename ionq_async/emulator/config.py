@@ -11,6 +11,11 @@ __all__ = ["EmulatorConfig"]
 _MIB: Final = 1024 * 1024
 
 
+def _probability(_instance: object, attribute: Any, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{attribute.name} must be a probability in [0, 1], got {value!r}")
+
+
 def _non_negative(_instance: object, attribute: Any, value: float) -> None:
     if value < 0:
         raise ValueError(f"{attribute.name} must not be negative, got {value!r}")
@@ -49,6 +54,16 @@ class EmulatorConfig:
     default_page_size: int = field(default=25, validator=validators.ge(1))
     max_page_size: int = field(default=1000, validator=validators.ge(1))
     max_body_bytes: int = field(default=10 * _MIB, validator=validators.ge(1))
+    job_failure_transient: float = field(default=0.0, validator=_probability)
+    """The share of jobs (seeded by ``seed`` and the job's order) that fail with a transient
+    code (``QuantumComputerError``): worth sending again."""
+    job_failure_permanent: float = field(default=0.0, validator=_probability)
+    """The share of jobs that fail with a permanent code (``TooManyGates``): never worth
+    sending again."""
+
+    def __attrs_post_init__(self) -> None:
+        if self.job_failure_transient + self.job_failure_permanent > 1.0:
+            raise ValueError("job_failure_transient + job_failure_permanent must be at most 1")
 
     def scaled(self, seconds: float) -> float:
         """A duration after ``time_scale``."""

@@ -13,9 +13,12 @@ JSON (``rendering.py``) and prices (``pricing.py``) live in their own modules.
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
+
+from attrs import evolve
 
 from ionq_async._limits import CIRCUIT_TYPE, MULTI_CIRCUIT_TYPE
 
@@ -122,16 +125,33 @@ class JobStore:
             if limit is not None and session.job_count >= limit:
                 raise Conflict("session_id", f"the session's job count limit ({limit}) is reached")
 
+    def _injected_failure(self, seq: int) -> tuple[str, str] | None:
+        """The failure a seeded share of jobs gets (``job_failure_*`` in the config)."""
+        transient = self.config.job_failure_transient
+        permanent = self.config.job_failure_permanent
+        if not transient and not permanent:
+            return None
+        draw = random.Random(f"{self.config.seed}:failure:{seq}").random()
+        if draw < transient:
+            return ("QuantumComputerError", "the trapped-ion system faulted during the run")
+        if draw < transient + permanent:
+            return ("TooManyGates", "the circuit has more gates than the system accepts")
+        return None
+
     def create_job(self, request: JobRequest, *, submitter_id: str) -> JobRecord:
         """Store a new job (and its children) and start its simulations."""
         with self._lock:
             self.check_session(request.session_id, request.backend.name)
             now = self.clock()
             backend = request.backend
+            seq = self._take_seq()
+            if request.failure is None and not request.dry_run:
+                injected = self._injected_failure(seq)
+                if injected is not None:
+                    request = evolve(request, failure=injected)
             ready, started, due = self._timeline(
                 backend, now, dry_run=request.dry_run, failed=request.failure is not None
             )
-            seq = self._take_seq()
             base_seed = job_seed(
                 config_seed=self.config.seed, seq=seq, noise_seed=request.noise_seed
             )
