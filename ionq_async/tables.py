@@ -145,8 +145,9 @@ def to_rows(
 
     ``items`` are a batch's outcomes (collect ``run_many``'s first:
     ``[o async for o in client.run_many(...)]``) or Results (their ``index`` is their
-    position). ``top`` keeps each circuit's most likely states only. A failed outcome is
-    one row with its ``error_type`` and ``error`` and an empty state.
+    position); rows come in ``index`` order, whatever order the outcomes arrived in.
+    ``top`` keeps each circuit's most likely states only. A failed outcome is one row with
+    its ``error_type`` and ``error`` and an empty state.
     """
     return _table(items, top)[0]
 
@@ -156,9 +157,13 @@ def _table(items: object, top: int | None) -> tuple[list[dict[str, Any]], list[s
     listed = _items(items)
     parameters = _parameter_columns(listed)
     columns = _columns(listed, parameters)
+    # Outcomes arrive as their jobs finish; the table is in input order.
+    ordered = sorted(
+        enumerate(listed), key=lambda pair: pair[0] if _is_result(pair[1]) else pair[1].index
+    )
     rows = [
         row
-        for position, item in enumerate(listed)
+        for position, item in ordered
         for row in _item_rows(item, position, parameters, columns, top)
     ]
     return rows, columns

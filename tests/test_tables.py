@@ -124,6 +124,11 @@ def test_a_batch_is_one_row_per_circuit_and_state_and_a_failed_circuit_one_row()
     assert all(r["error"] is None for r in rows if r["status"] == "completed")
 
 
+def test_rows_come_in_input_order_whatever_order_the_outcomes_arrived_in() -> None:
+    rows = to_rows(list(reversed(mixed_batch())))
+    assert [r["index"] for r in rows] == [0, 0, 1, 2, 2]
+
+
 def test_every_row_has_the_same_keys_so_csv_writes_them() -> None:
     rows = to_rows(mixed_batch())
     buffer = io.StringIO()
@@ -278,7 +283,7 @@ async def test_a_batch_from_the_emulator_as_a_dataframe(emu: Emulator) -> None:
     wide = Circuit(qubits=30, name="wide").x(29)  # the 29-qubit simulator fails it
     async with client_for(emu) as client:
         outcomes = [o async for o in client.run_many([good, wide], shots=200)]
-    frame = to_dataframe(sorted(outcomes, key=lambda o: o.index))
+    frame = to_dataframe(outcomes)
     assert frame[["index", "name", "status"]].values.tolist() == [
         [0, "bell", "completed"],
         [0, "bell", "completed"],
@@ -296,10 +301,8 @@ async def test_a_sweep_from_the_emulator_carries_its_parameter_values(emu: Emula
     template = Circuit(qubits=1, name="rotation").ry(THETA, 0)
     sets = [{"theta": 0.0}, {"theta": math.pi}, {"phi": 1.0}]  # the last cannot be bound
     async with client_for(emu) as client:
-        outcomes = sorted(
-            [o async for o in client.run_sweep(template, sets, shots=100)], key=lambda o: o.index
-        )
-    assert isinstance(outcomes[2].error, CircuitError)
+        outcomes = [o async for o in client.run_sweep(template, sets, shots=100)]
+    assert isinstance(next(o for o in outcomes if o.index == 2).error, CircuitError)
     rows = to_rows(outcomes)
     assert [(r["index"], r["theta"], r["state"], r["count"]) for r in rows[:2]] == [
         (0, 0.0, "0", 100),
