@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from batch_helpers import SetPollSchedules
 
-from ionq_async import Circuit, Client, JobFailed, RetryPolicy
+from ionq_async import Circuit, Client, BadRequestError, JobFailed, RetryPolicy
 from ionq_async.batch import PollSchedule
 from ionq_async.emulator import Emulator, EmulatorConfig
 from ionq_async.emulator.__main__ import build_parser, config_from_args
@@ -89,3 +89,35 @@ def test_the_command_line_flags_set_the_shares() -> None:
     assert (config.job_failure_transient, config.job_failure_permanent) == (0.1, 0.2)
     with pytest.raises(ValueError, match="at most 1"):
         EmulatorConfig(job_failure_transient=0.6, job_failure_permanent=0.6)
+
+
+async def test_debiasing_is_priced_as_estimated() -> None:
+    config = EmulatorConfig(time_scale=0.0)
+    async with (
+        Emulator(config=config) as emu,
+        Client(api_key=emu.api_key, base_url=emu.url, retry=RetryPolicy.no_wait()) as client,
+    ):
+        plain = await client.estimate_batch([bell(0)], backend="qpu.aria-1", shots=1000)
+        debiased = await client.estimate_batch(
+            [bell(0)], backend="qpu.aria-1", shots=1000, debiasing=True
+        )
+        job = await client.submit(bell(0), backend="qpu.aria-1", shots=1000, debiasing=True)
+        cost = await client.cost(job.id)
+    assert debiased.total > plain.total
+    assert debiased.mitigation_extra == pytest.approx(debiased.total - plain.total)
+    assert cost.estimated_cost.value == pytest.approx(debiased.total)
+
+
+async def test_a_session_refuses_a_job_over_its_cost_limit() -> None:
+    config = EmulatorConfig(time_scale=0.0)
+    async with (
+        Emulator(config=config) as emu,
+        Client(api_key=emu.api_key, base_url=emu.url, retry=RetryPolicy.no_wait()) as client,
+    ):
+        price = (await client.estimate_batch([bell(0)], backend="qpu.aria-1", shots=100)).total
+        async with client.session(backend="qpu.aria-1", max_cost=price * 2.5) as session:
+            for _ in range(2):
+                await client.submit(bell(0), backend="qpu.aria-1", shots=100, session_id=session.id)
+            with pytest.raises(BadRequestError, match="cost limit"):
+                await client.submit(bell(0), backend="qpu.aria-1", shots=100, session_id=session.id)
+    assert emu.stats.jobs_created == 2

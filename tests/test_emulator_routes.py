@@ -9,6 +9,7 @@ import pytest
 from conftest import BELL, ApiCaller
 
 from ionq_async.emulator import Emulator
+from ionq_async.emulator.pricing import DEBIASING_FACTOR
 
 JOB_FIELDS = {
     "id",
@@ -428,7 +429,7 @@ async def test_estimate_answers_both_shapes(api: ApiCaller) -> None:
     assert (
         body["estimated_cost"]
         == body["estimated_total_cost"]
-        == pytest.approx(1000 * (10 * 0.00028 + 5000 * 0.0023), abs=0.01)
+        == pytest.approx(1000 * (10 * 0.00028 + 5000 * 0.0023) * DEBIASING_FACTOR, abs=0.01)
     )
     assert body["estimate_context"]["qubits"] == 25
 

@@ -338,7 +338,7 @@ class _Api:
         return estimate_json(
             spec,
             context,
-            cost_usd=job_cost_usd(spec, [price]),
+            cost_usd=job_cost_usd(spec, [price], debiasing=bool(mitigation)),
             now=self.store.clock(),
             run_s=self.store.run_estimate_s(spec),
             queue_s=self.store.queue_estimate_s(spec),

@@ -16,7 +16,27 @@ from ionq_async._converter import format_timestamp
 from ._backends import BackendSpec
 from .records import ORGANIZATION_ID, PROJECT_ID, JobRecord, JobState
 
-__all__ = ["child_cost_usd", "circuit_price_usd", "cost_json", "estimate_json", "job_cost_usd"]
+__all__ = [
+    "DEBIASING_FACTOR",
+    "child_cost_usd",
+    "circuit_price_usd",
+    "cost_json",
+    "debiased",
+    "estimate_json",
+    "job_cost_usd",
+]
+
+DEBIASING_FACTOR = 1.25
+"""What debiasing multiplies a QPU job's price by (made up, as every emulator price is:
+debiasing runs the circuit as several variants, so it costs more than the job alone)."""
+
+
+def debiased(settings: Mapping[str, Any] | None) -> bool:
+    """Whether a job's settings turn debiasing on (``true`` or an options object)."""
+    mitigation = (settings or {}).get("error_mitigation")
+    if not isinstance(mitigation, Mapping):
+        return False
+    return bool(mitigation.get("debiasing"))
 
 
 def circuit_price_usd(
@@ -28,11 +48,16 @@ def circuit_price_usd(
     )
 
 
-def job_cost_usd(backend: BackendSpec, circuit_prices_usd: Iterable[float]) -> float:
-    """A job's price in USD to the cent: its circuits' prices, at least the QPU minimum."""
+def job_cost_usd(
+    backend: BackendSpec, circuit_prices_usd: Iterable[float], *, debiasing: bool = False
+) -> float:
+    """A job's price in USD to the cent: its circuits' prices, at least the QPU minimum,
+    times :data:`DEBIASING_FACTOR` when debiasing is on."""
     total = sum(circuit_prices_usd)
     if backend.is_qpu:
         total = max(total, backend.job_cost_minimum_usd)
+        if debiasing:
+            total *= DEBIASING_FACTOR
     return round(total, 2)
 
 

@@ -26,7 +26,7 @@ from ._backends import BackendSpec
 from ._validation import JobRequest
 from .config import EmulatorConfig
 from .listing import JobFilter, page_of_jobs
-from .pricing import child_cost_usd, circuit_price_usd, job_cost_usd
+from .pricing import child_cost_usd, circuit_price_usd, debiased, job_cost_usd
 from .records import (
     JobRecord,
     JobState,
@@ -109,8 +109,11 @@ class JobStore:
 
     # ------------------------------------------------------------------ creating jobs
 
-    def check_session(self, session_id: str | None, backend: str) -> None:
-        """Raise Conflict unless a job may be submitted into this session."""
+    def check_session(
+        self, session_id: str | None, backend: str, cost: float | None = None
+    ) -> None:
+        """Raise Conflict unless a job (of ``cost`` USD, if given) may be submitted into
+        this session: not ended, same backend, within its job count and cost limits."""
         if session_id is None:
             return
         with self._lock:
@@ -124,6 +127,20 @@ class JobStore:
             limit = session.job_count_limit
             if limit is not None and session.job_count >= limit:
                 raise Conflict("session_id", f"the session's job count limit ({limit}) is reached")
+            cost_limit = session.cost_limit
+            if cost_limit is not None and cost is not None:
+                spent = sum(
+                    record.estimated_cost_usd
+                    for record in self._jobs.values()
+                    if record.session_id == session_id and record.parent_id is None
+                )
+                if spent + cost > float(cost_limit["value"]) + 1e-9:
+                    raise Conflict(
+                        "session_id",
+                        f"the session's cost limit ({cost_limit['value']} "
+                        f"{cost_limit['unit']}) would be exceeded: {spent:.2f} spent, "
+                        f"this job {cost:.2f}",
+                    )
 
     def _injected_failure(self, seq: int) -> tuple[str, str] | None:
         """The failure a seeded share of jobs gets (``job_failure_*`` in the config)."""
@@ -141,9 +158,19 @@ class JobStore:
     def create_job(self, request: JobRequest, *, submitter_id: str) -> JobRecord:
         """Store a new job (and its children) and start its simulations."""
         with self._lock:
-            self.check_session(request.session_id, request.backend.name)
-            now = self.clock()
             backend = request.backend
+            prices = [
+                circuit_price_usd(
+                    backend,
+                    shots=request.shots,
+                    one_qubit_gates=spec.one_qubit_gates,
+                    two_qubit_gates=spec.two_qubit_gates,
+                )
+                for spec in request.circuits
+            ]
+            job_cost = job_cost_usd(backend, prices, debiasing=debiased(request.settings))
+            self.check_session(request.session_id, backend.name, cost=job_cost)
+            now = self.clock()
             seq = self._take_seq()
             if request.failure is None and not request.dry_run:
                 injected = self._injected_failure(seq)
@@ -170,15 +197,6 @@ class JobStore:
                 "started_at": started,
                 "due_at": due,
             }
-            prices = [
-                circuit_price_usd(
-                    backend,
-                    shots=request.shots,
-                    one_qubit_gates=spec.one_qubit_gates,
-                    two_qubit_gates=spec.two_qubit_gates,
-                )
-                for spec in request.circuits
-            ]
             record = JobRecord(
                 id=new_id(now),
                 seq=seq,
@@ -189,7 +207,7 @@ class JobStore:
                 circuits=len(request.circuits),
                 one_qubit_gates=sum(s.one_qubit_gates for s in request.circuits),
                 two_qubit_gates=sum(s.two_qubit_gates for s in request.circuits),
-                estimated_cost_usd=job_cost_usd(backend, prices),
+                estimated_cost_usd=job_cost,
                 **common,
             )
             self._store(record)
