@@ -155,12 +155,14 @@ def to_rows(
 def _table(items: object, top: int | None) -> tuple[list[dict[str, Any]], list[str]]:
     _check_top(top)
     listed = _items(items)
-    parameters = _parameter_columns(listed)
-    columns = _columns(listed, parameters)
-    # Outcomes arrive as their jobs finish; the table is in input order.
+    # Outcomes arrive as their jobs finish; the table (and the order of the parameter
+    # columns) follows the input.
     ordered = sorted(
         enumerate(listed), key=lambda pair: pair[0] if _is_result(pair[1]) else pair[1].index
     )
+    in_order = [item for _, item in ordered]
+    parameters = _parameter_columns(in_order)
+    columns = _columns(in_order, parameters)
     rows = [
         row
         for position, item in ordered

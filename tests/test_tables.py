@@ -129,6 +129,30 @@ def test_rows_come_in_input_order_whatever_order_the_outcomes_arrived_in() -> No
     assert [r["index"] for r in rows] == [0, 0, 1, 2, 2]
 
 
+def test_parameter_columns_follow_the_input_order() -> None:
+    first, second = mixed_batch()[:2]
+    later = Outcome(
+        index=first.index,
+        name=first.name,
+        circuit=None,
+        job=first.job,
+        result=first.result,
+        error=None,
+        parameters={"alpha": 1.0, "theta": 0.0},
+    )
+    earlier = Outcome(
+        index=second.index,
+        name=second.name,
+        circuit=None,
+        job=second.job,
+        result=None,
+        error=second.error,
+        parameters={"beta": 2.0},
+    )
+    # Outcome 1 arrives first; its parameter still comes after outcome 0's.
+    assert list(to_rows([earlier, later])[0])[:5] == ["index", "name", "alpha", "theta", "beta"]
+
+
 def test_every_row_has_the_same_keys_so_csv_writes_them() -> None:
     rows = to_rows(mixed_batch())
     buffer = io.StringIO()
