@@ -17,6 +17,7 @@ from ._batch.handle import BatchRun
 from ._batch.pricing import BatchEstimate
 from ._batch.values import BatchProgress, Outcome
 from ._failures import is_transient_failure
+from ._plot import plot_results
 from ._retry import RetryPolicy
 from ._sessions import SessionScope
 from ._spend import Spend, track_cost
@@ -82,6 +83,7 @@ from .results import (
 )
 from .settings import Compilation, Debiasing, ErrorMitigation, PhiChiTwirling, Settings
 from .sync import SyncClient
+from .tables import to_dataframe, to_rows
 
 __version__ = "0.1.0"
 
@@ -159,7 +161,10 @@ __all__ = [
     "is_transient_failure",
     "marginal",
     "multi_circuit_json",
+    "plot_results",
     "sample_counts",
     "to_bitstrings",
+    "to_dataframe",
+    "to_rows",
     "track_cost",
 ]

@@ -21,7 +21,7 @@ EXPECTED = [
     "Spend", "SyncClient", "TransportError", "WaitTimeoutError", "WhoAmI", "__version__",
     "bitstring", "circuits_from_multi_json", "counts_from_probabilities", "from_cirq",
     "from_qasm", "from_qiskit", "is_transient_failure", "marginal", "multi_circuit_json",
-    "sample_counts", "to_bitstrings", "track_cost"
+    "plot_results", "sample_counts", "to_bitstrings", "to_dataframe", "to_rows", "track_cost"
 ]  # fmt: skip
 
 

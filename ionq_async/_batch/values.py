@@ -91,6 +91,18 @@ class Outcome:
         """True if the circuit ran and has a result."""
         return self.error is None
 
+    def __repr__(self) -> str:
+        """One line: index, name, sweep values, then the result's repr or the error."""
+        from .._display import outcome_repr
+
+        return outcome_repr(self)
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: the result's table and histogram, or the error."""
+        from .._display import outcome_html
+
+        return outcome_html(self)
+
     def unwrap(self) -> Result:
         """The Result, or raise the outcome's error."""
         if self.error is not None:
