@@ -327,6 +327,38 @@ async def test_every_result_block_fetches_what_it_names() -> None:
     assert namespace["variants"] == []
 
 
+# ---------------------------------------------------------------- Seeing results
+
+
+async def test_seeing_results_blocks_plot_and_tabulate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("pandas")
+    import csv
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    monkeypatch.chdir(tmp_path)
+    first, second = readme_blocks("Seeing results: notebooks, plots and tables")
+    async with (
+        Emulator(config=INSTANT) as emu,
+        ionq.Client(api_key=emu.api_key, base_url=emu.url) as client,
+    ):
+        namespace: dict[str, Any] = {"ionq": ionq, "client": client, "csv": csv}
+        values = await run_fragment(first, namespace)
+        shown, axes, grouped = (values[line] for line in sorted(values))
+        assert repr(shown).startswith("<Result job=") and "noise='aria-1'" in repr(shown)
+        assert axes.patches and grouped.patches
+        await run_fragment(second, namespace)
+    frame = namespace["frame"]
+    assert set(frame["theta"]) == {0.0, 1.5708}
+    with (tmp_path / "sweep.csv").open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) == len(namespace["rows"]) >= 2
+
+
 # ---------------------------------------------------------------- Batches
 
 
