@@ -97,6 +97,8 @@ class JobRecord:
     ready_at: float
     started_at: float | None
     due_at: float
+    predicted_start_at: float | None = None
+    predicted_due_at: float | None = None
     canceled_at: float | None = None
     future: concurrent.futures.Future[SimulationOutcome] | None = None
     simulated_at: float | None = None

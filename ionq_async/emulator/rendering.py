@@ -95,8 +95,12 @@ def job_json(
     predicted_run: int | None = None
     if not terminal:
         start = record.started_at if record.started_at is not None else record.due_at
+        due = record.due_at
+        if record.predicted_due_at is not None:  # predictions with an error (config)
+            start = record.predicted_start_at or start
+            due = record.predicted_due_at
         predicted_wait = _ms(start - now)
-        predicted_run = _ms(record.due_at - start)
+        predicted_run = _ms(due - start)
     stats: dict[str, Any] = {
         "qubits": record.qubits,
         "circuits": record.circuits,

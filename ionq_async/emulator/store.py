@@ -13,6 +13,7 @@ JSON (``rendering.py``) and prices (``pricing.py``) live in their own modules.
 
 from __future__ import annotations
 
+import heapq
 import random
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -64,6 +65,7 @@ class JobStore:
         self._seq_of: dict[str, int] = {}  # kept after deletion, so cursors stay valid
         self._sessions: dict[str, SessionRecord] = {}
         self._next_seq = 0
+        self._queued: dict[str, list[float]] = {}  # start times of waiting jobs, per backend
         self._runner = SimulationRunner(
             workers=config.simulation_workers, max_qubits=config.max_simulated_qubits, clock=clock
         )
@@ -82,24 +84,54 @@ class JobStore:
         await wait_for(futures)
 
     def _timeline(
-        self, backend: BackendSpec, now: float, *, dry_run: bool, failed: bool
-    ) -> tuple[float, float | None, float]:
+        self, backend: BackendSpec, now: float, seq: int, *, dry_run: bool, failed: bool
+    ) -> dict[str, Any]:
+        """The job's scheduled times (``ready_at``, ``started_at``, ``due_at``) and, when
+        predictions carry an error, the times its answers predict.
+
+        The queue model: all started jobs run side by side; a new job waits its backend's
+        queue time plus ``queue_per_job_s`` per job already waiting on that backend.
+        """
         config = self.config
         ready = now + config.scaled(config.submit_s)
+        times: dict[str, Any] = {"ready_at": ready, "started_at": None}
         if failed:
-            return ready, None, ready
+            times["due_at"] = ready
+            return times
         if dry_run:
-            return ready, None, ready + config.scaled(config.dry_run_s)
-        if backend.is_simulator:
-            queue, run = config.simulator_queue_s, config.simulator_run_s
-        else:
-            queue, run = config.qpu_queue_s, config.qpu_run_s
+            times["due_at"] = ready + config.scaled(config.dry_run_s)
+            return times
+        simulator = backend.is_simulator
+        queue = config.simulator_queue_s if simulator else config.qpu_queue_s
+        if config.queue_per_job_s:
+            queue += config.queue_per_job_s * self._waiting_on(backend.name, now)
+        run = config.run_s(seq, simulator=simulator)
         started = ready + config.scaled(queue)
-        return ready, started, started + config.scaled(run)
+        due = started + config.scaled(run)
+        if config.queue_per_job_s:
+            heapq.heappush(self._queued.setdefault(backend.name, []), started)
+        times["started_at"] = started
+        times["due_at"] = due
+        if config.prediction_error:
+            wait_factor, run_factor = config.prediction_factors(seq)
+            predicted_start = ready + config.scaled(queue) * wait_factor
+            times["predicted_start_at"] = predicted_start
+            times["predicted_due_at"] = predicted_start + config.scaled(run) * run_factor
+        return times
+
+    def _waiting_on(self, backend: str, now: float) -> int:
+        """Jobs on ``backend`` submitted and not started at ``now`` (for the queue model)."""
+        starts = self._queued.setdefault(backend, [])
+        while starts and starts[0] <= now:
+            heapq.heappop(starts)
+        return len(starts)
 
     def queue_estimate_s(self, backend: BackendSpec) -> float:
         """The queue time a new job on ``backend`` would wait (for backends and estimates)."""
         queue = self.config.simulator_queue_s if backend.is_simulator else self.config.qpu_queue_s
+        if self.config.queue_per_job_s:
+            with self._lock:
+                queue += self.config.queue_per_job_s * self._waiting_on(backend.name, self.clock())
         return self.config.scaled(queue)
 
     def run_estimate_s(self, backend: BackendSpec) -> float:
@@ -176,8 +208,8 @@ class JobStore:
                 injected = self._injected_failure(seq)
                 if injected is not None:
                     request = evolve(request, failure=injected)
-            ready, started, due = self._timeline(
-                backend, now, dry_run=request.dry_run, failed=request.failure is not None
+            times = self._timeline(
+                backend, now, seq, dry_run=request.dry_run, failed=request.failure is not None
             )
             base_seed = job_seed(
                 config_seed=self.config.seed, seq=seq, noise_seed=request.noise_seed
@@ -193,9 +225,6 @@ class JobStore:
                 "submitter_id": submitter_id,
                 "failure": request.failure,
                 "submitted_at": now,
-                "ready_at": ready,
-                "started_at": started,
-                "due_at": due,
             }
             record = JobRecord(
                 id=new_id(now),
@@ -209,19 +238,20 @@ class JobStore:
                 two_qubit_gates=sum(s.two_qubit_gates for s in request.circuits),
                 estimated_cost_usd=job_cost,
                 **common,
+                **times,
             )
             self._store(record)
             if request.type == MULTI_CIRCUIT_TYPE:
                 record.child_ids = []
                 for index, (spec, price) in enumerate(zip(request.circuits, prices, strict=True)):
                     failure = request.failure or spec.failure
-                    ready, started, due = self._timeline(
-                        backend, now, dry_run=request.dry_run, failed=failure is not None
+                    child_seq = self._take_seq()
+                    times = self._timeline(
+                        backend, now, child_seq, dry_run=request.dry_run, failed=failure is not None
                     )
-                    times = {"ready_at": ready, "started_at": started, "due_at": due}
                     child = JobRecord(
                         id=new_id(now),
-                        seq=self._take_seq(),
+                        seq=child_seq,
                         type=CIRCUIT_TYPE,
                         name=spec.name,
                         metadata=None,
