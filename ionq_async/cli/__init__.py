@@ -21,6 +21,10 @@ Exit codes::
     4    network: the server could not be reached, the connection dropped, a timeout
     5    invalid input: a file that cannot be read, is not JSON or holds an invalid
          circuit, or a value the API would reject (shots, metadata)
+    6    not confirmed: QPU jobs not sent because no one confirmed their projected cost
+         (off a terminal without --yes, or not answered yes at the prompt)
+    7    over budget: the projected cost is over --max-cost (nothing sent), or circuits
+         were left unsent so that the running cost would not cross it
     70   internal error: a bug in ionq-async (run with --debug and report it)
     130  interrupted (Ctrl-C)
 
@@ -28,8 +32,14 @@ The package, each module importing only those above it in this list: ``exit_code
 (the codes and the errors that choose them), ``render`` (JSON and rich tables),
 ``inputs`` (reading job files), ``options`` (job options from the command line and
 payload files), ``parser`` (argparse), ``connect`` (the Client a command uses),
-``runner`` (``run_many`` behind a progress bar), ``commands`` (the single-request
+``runner`` (``run_many`` behind a progress bar), ``spending`` (the projected cost of QPU
+jobs, the budget and the confirmation before sending), ``commands`` (the single-request
 commands), ``run`` (the ``run`` command), ``demo`` and ``app`` (``main``).
+
+QPU jobs are priced before they are sent (one line on stderr); on a terminal the command
+asks before spending, ``--yes`` skips the question, and off a terminal it refuses without
+``--yes`` (exit 6). ``--max-cost`` is a budget, ``--estimate-only`` prices and exits, and
+``estimate FILE...`` prices a whole batch of files.
 """
 
 from __future__ import annotations

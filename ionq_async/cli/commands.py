@@ -20,9 +20,10 @@ from ..client import Client
 from ..models import Job, JobCreated, JobStatus, Money
 from ..results import Result
 from .exit_codes import ExitCode, InputFileError, fail
-from .inputs import JobInput, load_job_input
+from .inputs import JobInput, load_job_input, load_run_inputs, run_items
 from .journals import find_journal_jobs
-from .options import submit_options
+from .options import merge_options, submit_options
+from .parser import DEFAULT_ESTIMATE_BACKEND
 from .render import (
     Output,
     distribution_json,
@@ -32,6 +33,7 @@ from .render import (
     result_table,
     to_jsonable,
 )
+from .spending import authorize, price_files, price_items, print_estimate
 
 __all__ = [
     "cmd_backends",
@@ -92,6 +94,11 @@ async def cmd_submit(client: Client, ns: argparse.Namespace, out: Output) -> int
     """``submit FILE...``: create one job per file; print the ids."""
     inputs = [load_job_input(source) for source in ns.files]
     options = submit_options(ns)
+    projection = await price_files(client, inputs, options, every=ns.estimate_only)
+    if ns.estimate_only:
+        print_estimate(projection, out)
+        return ExitCode.OK
+    authorize(projection, yes=ns.yes, max_cost=ns.max_cost)
     rows = []
     for job_input in inputs:
         job = await _submit_one(client, job_input, options)
@@ -221,7 +228,10 @@ async def cmd_cost(client: Client, ns: argparse.Namespace, out: Output) -> int:
 
 
 async def cmd_estimate(client: Client, ns: argparse.Namespace, out: Output) -> int:
-    """``estimate``: the cost of a job described by its size."""
+    """``estimate FILE...``: a batch of files priced as ``run`` would send them; without
+    files, one job described by its size (``--qubits``, gate counts or ``--circuit``)."""
+    if ns.files:
+        return await _estimate_files(client, ns, out)
     qubits, one, two = ns.qubits, ns.one_qubit_gates, ns.two_qubit_gates
     if ns.circuit is not None:
         job_input = load_job_input(ns.circuit)
@@ -240,13 +250,15 @@ async def cmd_estimate(client: Client, ns: argparse.Namespace, out: Output) -> i
         "error_mitigation": ns.error_mitigation,
     }
     estimate = await client.estimate(
-        backend=ns.backend, **{key: value for key, value in options.items() if value is not None}
+        backend=ns.backend or DEFAULT_ESTIMATE_BACKEND,
+        **{key: value for key, value in options.items() if value is not None},
     )
     if out.json_mode:
         out.json(to_jsonable(estimate))
         return ExitCode.OK
     context = estimate.context
-    fields: list[tuple[str, object]] = [("backend", context.backend if context else ns.backend)]
+    backend = context.backend if context else ns.backend or DEFAULT_ESTIMATE_BACKEND
+    fields: list[tuple[str, object]] = [("backend", backend)]
     if context is not None:
         fields += [
             ("qubits", context.qubits),
@@ -261,6 +273,22 @@ async def cmd_estimate(client: Client, ns: argparse.Namespace, out: Output) -> i
         ("estimated at", estimate.estimated_at),
     ]
     out.table(fields_table(None, fields))
+    return ExitCode.OK
+
+
+async def _estimate_files(client: Client, ns: argparse.Namespace, out: Output) -> int:
+    """Every circuit of the files, priced as ``run FILE... --pack`` would send them."""
+    inputs, _ = load_run_inputs(ns.files, strict=True)  # a price missing a file misleads
+    items = run_items(inputs)
+    given = {"backend": ns.backend, "shots": ns.shots, "debiasing": ns.error_mitigation}
+    options = merge_options(inputs, {k: v for k, v in given.items() if v is not None})
+    options.setdefault("backend", DEFAULT_ESTIMATE_BACKEND)
+    if ns.pack:
+        options["pack"] = True
+    projection = await price_items(
+        client, [item.circuit for item in items], [item.label for item in items], options
+    )
+    print_estimate(projection, out)
     return ExitCode.OK
 
 

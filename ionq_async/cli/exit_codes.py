@@ -7,6 +7,7 @@ from typing import NoReturn
 
 from ..exceptions import (
     APIError,
+    BudgetExceededError,
     CircuitError,
     ConfigurationError,
     InvalidRequestError,
@@ -22,6 +23,7 @@ __all__ = [
     "ExitCode",
     "InputFileError",
     "MissingKeyError",
+    "SpendingNotConfirmedError",
     "exit_code_for",
     "fail",
     "hint",
@@ -39,6 +41,8 @@ class ExitCode(enum.IntEnum):
     API = 3
     NETWORK = 4
     INVALID_INPUT = 5
+    NOT_CONFIRMED = 6
+    OVER_BUDGET = 7
     INTERNAL = 70
     INTERRUPTED = 130
 
@@ -51,9 +55,23 @@ class InputFileError(IonQError):
     """A file given on the command line cannot be read or is not a job input (exit 5)."""
 
 
+class SpendingNotConfirmedError(IonQError):
+    """Jobs that cost money were not sent: no one confirmed the projected cost (exit 6).
+
+    Off a terminal (nothing to ask) without ``--yes``, or answered anything but yes at
+    the prompt. Its own code, not usage (2): the command line was right, and a script can
+    tell "review the price, then add --yes" apart from a typo.
+    """
+
+
 def exit_code_for(error: BaseException) -> ExitCode:
     """The exit code the command ends with after ``error``."""
     match error:
+        case SpendingNotConfirmedError():
+            return ExitCode.NOT_CONFIRMED
+        case BudgetExceededError():
+            # Before any job (nothing sent), or the outcome of circuits left unsent.
+            return ExitCode.OVER_BUDGET
         case JobError():
             return ExitCode.JOB_FAILED
         case MissingKeyError():

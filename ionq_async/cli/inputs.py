@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from ..exceptions import CircuitError
 from ..programs import Qasm3Program
 from .exit_codes import InputFileError
 
-__all__ = ["JobInput", "load_job_input"]
+__all__ = ["BadFile", "JobInput", "RunItem", "load_job_input", "load_run_inputs", "run_items"]
 
 
 @frozen(kw_only=True)
@@ -111,3 +111,55 @@ def load_job_input(source: str) -> JobInput:
         f"{source}: neither a circuit input (with 'circuit' or 'circuits') "
         "nor a job payload (with 'input')"
     )
+
+
+@frozen(kw_only=True)
+class RunItem:
+    """One circuit of a ``run``: where it came from and what to call it."""
+
+    source: str
+    label: str
+    circuit: Circuit
+
+
+@frozen(kw_only=True)
+class BadFile:
+    """A file of a ``run`` that cannot run, and why."""
+
+    source: str
+    error: BaseException
+
+
+def run_items(inputs: Sequence[JobInput]) -> list[RunItem]:
+    """Every circuit of the given files, labelled ``file`` or ``file#i`` (multi-circuit)."""
+    items = []
+    for job_input in inputs:
+        if not job_input.circuits:
+            raise InputFileError(
+                f"{job_input.source}: {job_input.payload.get('type') if job_input.payload else ''}"
+                " jobs are not circuits; use submit"
+            )
+        for index, circuit in enumerate(job_input.circuits):
+            label = f"{job_input.source}#{index}" if job_input.multi else job_input.source
+            items.append(RunItem(source=job_input.source, label=label, circuit=circuit))
+    return items
+
+
+def load_run_inputs(files: Sequence[str], *, strict: bool) -> tuple[list[JobInput], list[BadFile]]:
+    """Read every file; the ones that cannot run are set aside (``strict``: refused)."""
+    good: list[JobInput] = []
+    bad: list[BadFile] = []
+    for source in files:
+        try:
+            job_input = load_job_input(source)
+            run_items([job_input])  # a payload that is not a circuit cannot run either
+        except (InputFileError, CircuitError) as error:
+            bad.append(BadFile(source=source, error=error))
+        else:
+            good.append(job_input)
+    if bad and (strict or len(files) == 1):
+        if len(bad) == 1:
+            raise bad[0].error
+        problems = "; ".join(str(b.error) for b in bad)
+        raise InputFileError(f"{len(bad)} of {len(files)} files cannot run: {problems}")
+    return good, bad

@@ -13,14 +13,14 @@ server's to refuse). Both live in ``_payload``: every job body is made in one mo
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .._payload import payload_options
 from .exit_codes import fail
 from .inputs import JobInput
 
-__all__ = ["run_options", "submit_options"]
+__all__ = ["merge_options", "run_options", "submit_options"]
 
 
 def _metadata(ns: argparse.Namespace) -> dict[str, str] | None:
@@ -53,6 +53,11 @@ def submit_options(ns: argparse.Namespace) -> dict[str, Any]:
 
 def run_options(inputs: Sequence[JobInput], ns: argparse.Namespace) -> dict[str, Any]:
     """One set of job options for every circuit: the payloads' own, then the command line's."""
+    return merge_options(inputs, submit_options(ns))
+
+
+def merge_options(inputs: Sequence[JobInput], given: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload files' job fields (which must agree), with ``given`` written over them."""
     from_payloads = [payload_options(i.payload) for i in inputs if i.payload is not None]
     base: dict[str, Any] = {}
     if from_payloads:
@@ -63,4 +68,4 @@ def run_options(inputs: Sequence[JobInput], ns: argparse.Namespace) -> dict[str,
                     f"{job_input.source}: its job fields differ from the other payloads'; "
                     "run them separately or give the options on the command line"
                 )
-    return {**base, **submit_options(ns)}
+    return {**base, **given}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
 
 from .. import __version__
@@ -10,6 +11,7 @@ from ..emulator.__main__ import add_emulator_arguments
 from .exit_codes import fail, invalid
 
 __all__ = [
+    "DEFAULT_ESTIMATE_BACKEND",
     "DEFAULT_ROWS",
     "DEFAULT_TOP",
     "EPILOG",
@@ -25,6 +27,9 @@ DEFAULT_RUN_ROWS = 20
 """How many circuits ``run`` lists one per row; a bigger batch gets a summary."""
 DEFAULT_TOP = 16
 """How many outcomes ``run`` shows of a single circuit (3 per row for many)."""
+DEFAULT_ESTIMATE_BACKEND = "qpu.forte-1"
+"""What ``estimate`` prices when neither ``--backend`` nor a payload file names one."""
+_PACK_HELP = "send consecutive circuits as multi-circuit jobs (one QPU job minimum each)"
 
 EPILOG = """\
 exit codes:
@@ -37,6 +42,10 @@ exit codes:
   4    network: the server could not be reached, the connection dropped, a timeout
   5    invalid input: a file that cannot be read, is not JSON or holds an invalid
        circuit, or a value the API would reject
+  6    not confirmed: QPU jobs not sent because no one confirmed their cost (off a
+       terminal without --yes, or not answered yes)
+  7    over budget: the projected cost is over --max-cost (nothing sent), or circuits
+       were left unsent so as not to cross it
   70   internal error (a bug: run with --debug and report it)
   130  interrupted
 
@@ -57,13 +66,14 @@ _EXAMPLES = {
     "whoami": [f"{PROG} whoami"],
     "submit": [
         f"{PROG} submit bell.json --shots 1000",
-        f"{PROG} submit job.json -b qpu.forte-1 --json | jq -r '.[].id'",
+        f"{PROG} submit job.json -b qpu.forte-1 --yes --json | jq -r '.[].id'",
     ],
     "run": [
         f"{PROG} run bell.json --shots 1000",
         f"{PROG} run circuits/*.json -b qpu.forte-1 --shots 500   # one batch, journaled",
         f"{PROG} resume                      # after Ctrl-C: wait for the same jobs",
         f"{PROG} run *.json --strict --json > results.json",
+        f"{PROG} run circuits/*.json -b qpu.aria-1 --pack --max-cost 500 --yes",
     ],
     "resume": [
         f"{PROG} resume                      # the newest journal",
@@ -73,6 +83,8 @@ _EXAMPLES = {
     "result": [f"{PROG} result JOB_ID --counts", f"{PROG} result JOB_ID --shots 100 --json"],
     "cost": [f"{PROG} cost JOB_ID"],
     "estimate": [
+        f"{PROG} estimate circuits/*.json -b qpu.aria-1 --shots 1000   # a whole batch",
+        f"{PROG} estimate circuits/*.json -b qpu.aria-1 --pack --debiasing --json",
         f"{PROG} estimate --circuit bell.json --shots 1000",
         f"{PROG} estimate -b qpu.aria-1 --qubits 5 --1q-gates 20 --2q-gates 10 --shots 100",
     ],
@@ -201,6 +213,29 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_spending_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "cost (QPU backends: the projected cost is printed, and asked about on a terminal)"
+    )
+    group.add_argument(
+        "-y",
+        "--yes",
+        action="store_true",
+        help="send without asking (needed off a terminal, where nothing can be asked)",
+    )
+    group.add_argument(
+        "--max-cost",
+        type=float,
+        metavar="AMOUNT",
+        help="a budget in the estimate's currency: over it nothing is sent (exit 7)",
+    )
+    group.add_argument(
+        "--estimate-only",
+        action="store_true",
+        help="print the projected cost by job shape and exit without sending",
+    )
+
+
 def _add_waiting_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
     group = parser.add_argument_group("waiting and output")
     group.add_argument(
@@ -244,9 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common_options(parser, suppress=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def command(name: str, help_text: str, *, common: bool = True) -> argparse.ArgumentParser:
+    def command(
+        name: str, help_text: str, *, common: bool = True, usage: str | None = None
+    ) -> argparse.ArgumentParser:
         sub = commands.add_parser(
             name,
+            usage=usage,
             help=help_text,
             description=help_text,
             epilog=_epilog(name, shared=common),
@@ -262,13 +300,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("submit", "submit jobs from circuit or job-payload JSON files")
     sub.add_argument("files", nargs="+", metavar="FILE", help="JSON file, or - for stdin")
     _add_job_options(sub)
+    _add_spending_options(sub)
 
-    sub = command("run", "submit, wait and print results (many files: one journaled batch)")
+    # Its options are many: the usage line names none of them, so the help fits a screen.
+    sub = command(
+        "run",
+        "submit, wait and print results (many files: one journaled batch)",
+        usage=f"{PROG} run [options] FILE [FILE ...]",
+    )
     sub.add_argument(
         "files", nargs="+", metavar="FILE", help="JSON or OpenQASM file, or - for stdin"
     )
     _add_job_options(sub)
+    _add_spending_options(sub)
     batch = sub.add_argument_group("batch")
+    batch.add_argument("--pack", action="store_true", help=_PACK_HELP)
     batch.add_argument(
         "--concurrency",
         type=int,
@@ -320,31 +366,47 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("cost", "show a job's estimated and actual cost")
     sub.add_argument("job_id", metavar="ID")
 
-    sub = command("estimate", "estimate the cost of a job before submitting it")
-    sub.add_argument("-b", "--backend", default="qpu.forte-1", help="default: qpu.forte-1")
-    sub.add_argument("--qubits", type=int, metavar="N", help="number of qubits")
+    sub = command(
+        "estimate", "estimate the cost of a batch of circuit files, or of one job by its size"
+    )
+    sub.add_argument(
+        "files",
+        nargs="*",
+        metavar="FILE",
+        help="price these files as `run FILE...` would send them (JSON or OpenQASM)",
+    )
+    sub.add_argument(
+        "-b",
+        "--backend",
+        help="default: the payload files' own, else qpu.forte-1",
+    )
     sub.add_argument("-s", "--shots", type=int, metavar="N", help="number of shots")
     sub.add_argument(
+        "--error-mitigation",
+        "--debiasing",
+        dest="error_mitigation",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="price error mitigation (debiasing) in",
+    )
+    sub.add_argument("--pack", action="store_true", help=_PACK_HELP)
+    size = sub.add_argument_group("one job by its size (without FILE)")
+    size.add_argument("--qubits", type=int, metavar="N", help="number of qubits")
+    size.add_argument(
         "--1q-gates",
         dest="one_qubit_gates",
         type=int,
         metavar="N",
         help="number of single-qubit gates",
     )
-    sub.add_argument(
+    size.add_argument(
         "--2q-gates",
         dest="two_qubit_gates",
         type=int,
         metavar="N",
         help="number of two-qubit gates",
     )
-    sub.add_argument(
-        "--error-mitigation",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="price error mitigation (debiasing) in",
-    )
-    sub.add_argument(
+    size.add_argument(
         "--circuit",
         metavar="FILE",
         help="take qubits and gate counts from this circuit (options still override)",
@@ -421,6 +483,12 @@ _SETTING_MINIMUMS = {
     "concurrency": ("--concurrency", 1),
     "retries": ("--retries", 0),
 }
+_SIZE_OPTIONS = {
+    "qubits": "--qubits",
+    "one_qubit_gates": "--1q-gates",
+    "two_qubit_gates": "--2q-gates",
+    "circuit": "--circuit",
+}
 _DEMO_IGNORES = {
     "api_key": "--api-key",
     "base_url": "--base-url",
@@ -448,6 +516,21 @@ def check_options(ns: argparse.Namespace) -> None:
     timeout = getattr(ns, "timeout", None)
     if timeout is not None and not timeout >= 0:
         fail(f"--timeout must not be negative, got {timeout}")
+    max_cost = getattr(ns, "max_cost", None)
+    if max_cost is not None and not (math.isfinite(max_cost) and max_cost >= 0):
+        fail(f"--max-cost must be a non-negative amount, got {max_cost}")
+    if ns.command == "estimate" and ns.files:
+        sized = [
+            flag for name, flag in _SIZE_OPTIONS.items() if getattr(ns, name, None) is not None
+        ]
+        if sized:
+            fail(
+                f"{'/'.join(sized)} {'describes' if len(sized) == 1 else 'describe'} one job "
+                "by its size; with FILE the files' own circuits are priced (give one or the "
+                "other)"
+            )
+    if ns.command == "estimate" and not ns.files and ns.pack:
+        fail("--pack prices a batch of files: give FILE...")
     if ns.command == "demo":
         given = [
             flag

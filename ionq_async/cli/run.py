@@ -21,17 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from attrs import frozen
 from rich.table import Table
 from yarl import URL
 
+from .._batch.pricing import is_free_backend
 from .._journal import read_journal
 from ..batch import BatchProgress, Outcome
-from ..circuits import Circuit
 from ..client import Client
-from ..exceptions import CircuitError, JournalError
-from .exit_codes import ExitCode, InputFileError, exit_code_for
-from .inputs import JobInput, load_job_input
+from ..exceptions import JournalError
+from .exit_codes import ExitCode, exit_code_for
+from .inputs import BadFile, RunItem, load_run_inputs, run_items
 from .journals import (
     Manifest,
     batch_key,
@@ -45,6 +44,7 @@ from .options import run_options
 from .parser import DEFAULT_TOP, PROG
 from .render import Output, distribution_json, make_table, result_table
 from .runner import BatchReport, failure_json, left_running_note, run_batch
+from .spending import authorize, price_items, print_estimate
 
 __all__ = [
     "BadFile",
@@ -66,58 +66,6 @@ ROW_TOP = 3
 DEFAULT_API_URL = "https://api.ionq.co/v0.4"
 MAX_IDS_SHOWN = 10
 """More jobs left running than this are written to a file for ``cancel --from-file``."""
-
-
-@frozen(kw_only=True)
-class RunItem:
-    """One circuit of a ``run``: where it came from and what to call it."""
-
-    source: str
-    label: str
-    circuit: Circuit
-
-
-@frozen(kw_only=True)
-class BadFile:
-    """A file of a ``run`` that cannot run, and why."""
-
-    source: str
-    error: BaseException
-
-
-def run_items(inputs: Sequence[JobInput]) -> list[RunItem]:
-    """Every circuit of the given files, labelled ``file`` or ``file#i`` (multi-circuit)."""
-    items = []
-    for job_input in inputs:
-        if not job_input.circuits:
-            raise InputFileError(
-                f"{job_input.source}: {job_input.payload.get('type') if job_input.payload else ''}"
-                " jobs are not circuits; use submit"
-            )
-        for index, circuit in enumerate(job_input.circuits):
-            label = f"{job_input.source}#{index}" if job_input.multi else job_input.source
-            items.append(RunItem(source=job_input.source, label=label, circuit=circuit))
-    return items
-
-
-def load_run_inputs(files: Sequence[str], *, strict: bool) -> tuple[list[JobInput], list[BadFile]]:
-    """Read every file; the ones that cannot run are set aside (``strict``: refused)."""
-    good: list[JobInput] = []
-    bad: list[BadFile] = []
-    for source in files:
-        try:
-            job_input = load_job_input(source)
-            run_items([job_input])  # a payload that is not a circuit cannot run either
-        except (InputFileError, CircuitError) as error:
-            bad.append(BadFile(source=source, error=error))
-        else:
-            good.append(job_input)
-    if bad and (strict or len(files) == 1):
-        if len(bad) == 1:
-            raise bad[0].error
-        problems = "; ".join(str(b.error) for b in bad)
-        raise InputFileError(f"{len(bad)} of {len(files)} files cannot run: {problems}")
-    return good, bad
 
 
 def outcome_json(
@@ -321,9 +269,22 @@ async def cmd_run(client: Client, ns: argparse.Namespace, out: Output) -> int:
     options = run_options(inputs, ns)
     if ns.concurrency is not None:
         options["concurrency"] = ns.concurrency
+    if ns.pack:
+        options["pack"] = True
     journal, default_journal, key = _journal_path(ns, items, options)
     for problem in bad:
         out.note(f"skipped: {problem.error}")
+    if items and (ns.estimate_only or _may_cost(options)):
+        projection = await price_items(
+            client, [item.circuit for item in items], [item.label for item in items], options
+        )
+        if ns.estimate_only:
+            print_estimate(projection, out)
+            return _exit_code(None, bad)
+        authorize(projection, yes=ns.yes, max_cost=ns.max_cost)
+    if ns.max_cost is not None:
+        # Not part of the batch's key: the same batch under another budget resumes.
+        options["max_cost"] = ns.max_cost
     report: BatchReport | None = None
     if items:
         if journal is not None:
@@ -450,6 +411,12 @@ async def cmd_run(client: Client, ns: argparse.Namespace, out: Output) -> int:
         else:
             out.note(left_running_note(left))
     return _exit_code(report, bad)
+
+
+def _may_cost(options: Mapping[str, Any]) -> bool:
+    """Whether the batch's jobs may cost money (a QPU backend, not a dry run)."""
+    backend = str(options.get("backend") or "simulator")
+    return not is_free_backend(backend) and options.get("dry_run") is not True
 
 
 def _report_interrupt(
