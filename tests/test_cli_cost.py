@@ -322,6 +322,20 @@ def test_over_max_cost_nothing_is_asked(
     assert emu.stats.jobs_created == 0
 
 
+def test_a_job_that_cannot_be_priced_is_not_sent_under_max_cost(
+    cli: Any, emu: Emulator, files: dict[str, str], tmp_path: Path
+) -> None:
+    variational = tmp_path / "variational.json"
+    payload = {"type": "ionq.variational.v1", "backend": QPU, "input": {"data": 1}}
+    variational.write_text(json.dumps(payload), encoding="utf-8")
+    args = ["submit", files["bell0.json"], str(variational), "-b", QPU, "--yes"]
+    code, _, err = cli(*args, "--max-cost", "1000")
+    assert code == ExitCode.NOT_CONFIRMED
+    assert "at least 97.50 usd for 2 jobs" in err
+    assert "variational.json: cannot be priced, so --max-cost cannot hold it" in err
+    assert emu.stats.jobs_created == 0
+
+
 def test_within_max_cost_the_batch_runs_with_its_budget(
     cli: Any, emu: Emulator, files: dict[str, str]
 ) -> None:

@@ -178,6 +178,14 @@ def authorize(projection: Projection, *, yes: bool, max_cost: float | None) -> N
     estimate = projection.estimate
     if max_cost is not None:
         check_budget(estimate, max_cost)
+        if projection.unpriced:
+            # As run_many under a budget: a job whose price is unknown is not created.
+            sources = ", ".join(source for source, _ in projection.unpriced)
+            raise SpendingNotConfirmedError(
+                f"{sources}: cannot be priced, so --max-cost cannot hold "
+                f"{'it' if len(projection.unpriced) == 1 else 'them'}; nothing was sent "
+                "(submit without --max-cost to send anyway)"
+            )
     if yes:
         return
     amount = ("at least " if projection.lower_bound else "") + _money(
