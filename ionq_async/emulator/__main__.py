@@ -61,6 +61,20 @@ def _latency_ms(text: str) -> tuple[float, float]:
     return low, high
 
 
+def _durations(text: str) -> tuple[float, ...]:
+    values = tuple(_non_negative(p.strip()) for p in text.split(",") if p.strip())
+    if not values:
+        raise argparse.ArgumentTypeError("give one or more seconds, comma-separated")
+    return values
+
+
+def _fraction(text: str) -> float:
+    value = _non_negative(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"must be below 1: {text!r}")
+    return value
+
+
 def add_emulator_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the emulator's flags (host, port, keys, durations, faults) to ``parser``."""
     net = parser.add_argument_group("server")
@@ -107,6 +121,41 @@ def add_emulator_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
         default=None,
         metavar="S",
         help="seconds a QPU job runs (default 3)",
+    )
+    timing.add_argument(
+        "--duration-median-s",
+        type=_positive,
+        default=None,
+        metavar="S",
+        help="draw each job's run time from a seeded lognormal with this median",
+    )
+    timing.add_argument(
+        "--duration-sigma",
+        type=_non_negative,
+        default=None,
+        metavar="SIGMA",
+        help="spread of that lognormal: standard deviation of log(run time) (default 0)",
+    )
+    timing.add_argument(
+        "--durations-s",
+        type=_durations,
+        default=None,
+        metavar="S,S,...",
+        help="explicit run times, used in turn by job order (beats --duration-median-s)",
+    )
+    timing.add_argument(
+        "--queue-per-job-s",
+        type=_non_negative,
+        default=None,
+        metavar="S",
+        help="extra queue time per job already waiting on the backend (default 0)",
+    )
+    timing.add_argument(
+        "--prediction-error",
+        type=_fraction,
+        default=None,
+        metavar="E",
+        help="relative error of predicted wait/execution times, uniform in [-E, E] (default 0)",
     )
     timing.add_argument("--seed", type=int, default=0, help="seed for simulations and faults")
     timing.add_argument(
@@ -214,6 +263,11 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         "qpu_queue_s",
         "qpu_run_s",
         "cancel_completed",
+        "duration_median_s",
+        "duration_sigma",
+        "durations_s",
+        "queue_per_job_s",
+        "prediction_error",
     ):
         value = getattr(args, name)
         if value is not None:
