@@ -102,6 +102,10 @@ class CircuitSpec:
     circuit: Circuit | None = None
     program: Program | None = None
     failure: tuple[str, str] | None = None
+    source: str | None = None
+    """An OpenQASM 3 job's program text, as sent."""
+    registers: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    """The circuit's named registers (``input.registers``: name -> qubits), in order."""
 
     @property
     def runnable(self) -> bool:
@@ -537,7 +541,8 @@ def parse_job_request(body: object, *, qpu_max_shots: int) -> JobRequest:
         if count > MAX_GATES_PER_JOB and problem is None:
             problem = ("TooManyGates", f"{count} gates; at most {MAX_GATES_PER_JOB} are allowed")
         problem = problem or _width_failure(spec.qubits, backend, "the circuit ")
-        specs.append(_runnable(spec, problem, {**data, "gateset": gateset}, "input"))
+        spec = _runnable(spec, problem, {**data, "gateset": gateset}, "input")
+        specs.append(_with_registers(spec, data.get("registers"), "input.registers"))
     else:
         if "circuit" in data:
             raise BadRequest("input.circuit", f"is not allowed in a {MULTI_CIRCUIT_TYPE} job")
@@ -572,7 +577,10 @@ def parse_job_request(body: object, *, qpu_max_shots: int) -> JobRequest:
             single = {"gateset": own_gateset, "qubits": qubits, "circuit": entry["circuit"]}
             checked.append((spec, problem, single, path))
         # Every circuit passed the schema before any is built, so a 400 never follows work.
-        specs = [_runnable(*item) for item in checked]
+        specs = [
+            _with_registers(_runnable(spec, problem, single, path), entry.get("registers"), path)
+            for (spec, problem, single, path), entry in zip(checked, entries, strict=True)
+        ]
 
     # A circuit the backend cannot run fails on its own (its child job, in a multi-circuit
     # job); too many shots fails the whole job.
@@ -595,6 +603,35 @@ def parse_job_request(body: object, *, qpu_max_shots: int) -> JobRequest:
         circuits=tuple(specs),
         failure=failure,
     )
+
+
+_SYSTEM_REGISTER: Final = "output_all"
+
+
+def _with_registers(spec: CircuitSpec, value: object, path: str) -> CircuitSpec:
+    """The spec with its named registers (``{name: [qubit, ...]}``), checked."""
+    if value is None:
+        return spec
+    if path.startswith("input.circuits["):
+        path = f"{path}.registers"
+    if not isinstance(value, dict):
+        raise BadRequest(path, f"must be an object of qubit lists, got {_kind(value)}")
+    registers: list[tuple[str, tuple[int, ...]]] = []
+    for name, qubits in value.items():
+        where = f"{path}.{name}"
+        if not name or name == _SYSTEM_REGISTER:
+            raise BadRequest(where, f"{name!r} is not a register name the circuit may declare")
+        if not isinstance(qubits, list) or not qubits:
+            raise BadRequest(where, "must be a non-empty array of qubit indices")
+        if any(not isinstance(q, int) or isinstance(q, bool) for q in qubits):
+            raise BadRequest(where, "must hold qubit indices (integers)")
+        if len(set(qubits)) != len(qubits):
+            raise BadRequest(where, "lists a qubit twice")
+        outside = [q for q in qubits if not 0 <= q < spec.qubits]
+        if outside:
+            raise BadRequest(where, f"qubit {outside[0]} is outside the circuit's {spec.qubits}")
+        registers.append((name, tuple(qubits)))
+    return attrs.evolve(spec, registers=tuple(registers))
 
 
 def _runnable(
@@ -633,7 +670,9 @@ def _qasm3_spec(data: Mapping[str, Any], backend: BackendSpec) -> CircuitSpec:
             qubits=declared or 1, one_qubit_gates=0, two_qubit_gates=0, failure=failure
         )
     one, two = program.gate_counts
-    spec = CircuitSpec(qubits=program.num_qubits, one_qubit_gates=one, two_qubit_gates=two)
+    spec = CircuitSpec(
+        qubits=program.num_qubits, one_qubit_gates=one, two_qubit_gates=two, source=text
+    )
     problem = _width_failure(program.num_qubits, backend, "the program ")
     if problem is None and len(program.gates) > MAX_GATES_PER_JOB:
         problem = (

@@ -22,12 +22,24 @@ from ionq_async._limits import CIRCUIT_TYPE, MAX_SHOTS
 
 from ._backends import BACKENDS, BackendSpec
 from ._validation import BadRequest
-from .errors import RESULTS_NOT_READY, bad_request, error_response
+from .artifacts import (
+    Payload,
+    aggregated,
+    compiled_form,
+    find_artifact,
+    has_variants,
+    serves_shots,
+    v1_json,
+    variants_of,
+)
+from .compiled import LANGS
+from .errors import NO_SHOTS, RESULTS_NOT_READY, bad_request, error_response
 from .faults import FaultInjector
 from .listing import JOB_STATUSES, JobFilter, omit_null_next
 from .middleware import ApiMiddleware, drop_connection, identity_of
 from .parsing import (
     decode_json,
+    parse_aggregation,
     parse_bulk_ids,
     parse_create,
     parse_session,
@@ -42,16 +54,10 @@ from .records import (
     JobRecord,
     SessionRecord,
     SimulationOutcome,
+    has_results,
     submitter_id_for,
 )
-from .rendering import (
-    backend_json,
-    characterizations,
-    histogram_json,
-    job_json,
-    probabilities_json,
-    session_json,
-)
+from .rendering import backend_json, characterizations, job_json, session_json
 from .stats import EmulatorStats
 from .store import Conflict, JobStore, NotFound
 
@@ -80,7 +86,13 @@ class _Api:
 
     def _job_json(self, record: JobRecord, *, list_item: bool = False) -> dict[str, Any]:
         state = self.store.state(record)
-        return job_json(record, state, self.store.clock(), list_item=list_item)
+        return job_json(
+            record,
+            state,
+            self.store.clock(),
+            list_item=list_item,
+            ideal_shots=self.store.config.ideal_shots,
+        )
 
     async def _json_body(self, request: web.Request, *, required: bool = True) -> Any:
         raw = await request.read()
@@ -352,56 +364,130 @@ class _Api:
         record = self._job(request)
         return record, self.store.outcomes(record)
 
+    @property
+    def _ideal_shots(self) -> str:
+        return self.store.config.ideal_shots
+
     async def _results(
         self,
         request: web.Request,
-        render: Callable[[SimulationOutcome], Any],
+        render: Callable[[JobRecord, SimulationOutcome], Any],
         *,
         aggregate: bool | None = None,
+        needs_shots: bool = False,
     ) -> web.StreamResponse:
-        """One result payload; ``aggregate`` None means: keyed by child for parents only."""
+        """One result payload; ``aggregate`` None means: keyed by child for parents only.
+
+        ``render`` gets each (child) job's record and outcome. ``needs_shots``: a 404 for
+        jobs without per-shot results (``EmulatorConfig.ideal_shots``).
+        """
         try:
             record, outcomes = self._outcomes(request)
         except NotFound:
             return error_response(404, RESULTS_NOT_READY)
         keyed = record.is_parent if aggregate is None else aggregate
+        records = [self.store.get(job_id) for job_id, _ in outcomes] if keyed else [record]
+        if needs_shots and not all(serves_shots(r, self._ideal_shots) for r in records):
+            return error_response(404, NO_SHOTS)
         if keyed:
-            body: Any = {job_id: render(outcome) for job_id, outcome in outcomes}
+            body: Any = {
+                job_id: render(child, outcome)
+                for child, (job_id, outcome) in zip(records, outcomes, strict=True)
+            }
         else:
-            body = render(outcomes[0][1])
-        if len(outcomes) > 64 or (not keyed and len(outcomes[0][1].histogram) > 4096):
-            text = await anyio.to_thread.run_sync(json.dumps, body)
-            return web.Response(text=text, content_type="application/json")
-        return web.json_response(body)
+            body = render(record, outcomes[0][1])
+        large = len(outcomes) > 64 or (not keyed and len(outcomes[0][1].histogram) > 4096)
+        return await _json_response(body, large=large)
 
     async def probabilities(self, request: web.Request) -> web.StreamResponse:
-        """GET /jobs/{id}/results/probabilities."""
-        return await self._results(request, probabilities_json)
+        """GET /jobs/{id}/results/probabilities[?aggregation=...|sharpen=bool]."""
+        try:
+            method = parse_aggregation(request.query)
+        except BadRequest as error:
+            return bad_request(error)
+        return await self._results(
+            request, lambda record, outcome: v1_json(aggregated(record, outcome, method))
+        )
 
     async def aggregated(self, request: web.Request) -> web.StreamResponse:
         """GET /jobs/{id}/results/probabilities/aggregated: keyed by child job id, in order."""
-        return await self._results(request, probabilities_json, aggregate=True)
+        try:
+            method = parse_aggregation(request.query)
+        except BadRequest as error:
+            return bad_request(error)
+        return await self._results(
+            request,
+            lambda record, outcome: v1_json(aggregated(record, outcome, method)),
+            aggregate=True,
+        )
 
     async def histogram(self, request: web.Request) -> web.StreamResponse:
         """GET /jobs/{id}/results/histogram."""
-        return await self._results(request, histogram_json)
+        return await self._results(
+            request, lambda _, outcome: v1_json(outcome.histogram), needs_shots=True
+        )
 
     async def shots(self, request: web.Request) -> web.StreamResponse:
         """GET /jobs/{id}/results/shots: one decimal state per shot."""
-        return await self._results(request, lambda outcome: outcome.shots())
+        return await self._results(request, lambda _, outcome: outcome.shots(), needs_shots=True)
+
+    async def variant_results(self, request: web.Request) -> web.StreamResponse:
+        """GET /jobs/{id}/variants/{variant_id}/results/{probabilities|histogram|shots}."""
+        kind = request.match_info["kind"]
+        if kind not in ("probabilities", "histogram", "shots"):
+            return error_response(404)
+        try:
+            record, outcomes = self._outcomes(request)
+        except NotFound:
+            return error_response(404, RESULTS_NOT_READY)
+        if not has_variants(record):
+            return error_response(404)
+        wanted = request.match_info["variant_id"]
+        for variant in variants_of(record, outcomes[0][1]):
+            if variant.id == wanted:
+                break
+        else:
+            return error_response(404)
+        body: Any
+        if kind == "probabilities":
+            body = v1_json(variant.probabilities())
+        elif kind == "histogram":
+            body = v1_json(variant.histogram())
+        else:
+            body = list(variant.shot_states)
+        return await _json_response(body, large=variant.shots > 4096)
+
+    async def compiled_circuit(self, request: web.Request) -> web.StreamResponse:
+        """GET /jobs/{id}/circuits/{lang}: the emulator's compiled form (``compiled.py``)."""
+        lang = request.match_info["lang"]
+        if lang not in LANGS:
+            return bad_request(
+                BadRequest("lang", f"must be one of {', '.join(LANGS)}", source="params")
+            )
+        try:
+            record = self._job(request)
+        except NotFound:
+            return error_response(404)
+        payload = compiled_form(record, self.store.state(record), lang)
+        if payload is None:
+            return error_response(404)
+        return await _payload_response(payload)
 
     async def artifact(self, request: web.Request) -> web.StreamResponse:
-        """GET /jobs/{id}/artifacts/{artifact_id}."""
-        artifact = request.match_info["artifact_id"]
-        if artifact == "probabilities":
-            return await self._results(request, probabilities_json, aggregate=False)
-        if artifact == "probabilities-aggregate":
-            return await self._results(request, probabilities_json, aggregate=True)
-        if artifact == "histogram":
-            return await self._results(request, histogram_json, aggregate=False)
-        if artifact == "shots":
-            return await self._results(request, lambda o: o.shots(), aggregate=False)
-        return error_response(404)
+        """GET /jobs/{id}/artifacts/{artifact_id} (the ids: ``artifacts.py``)."""
+        artifact_id = request.match_info["artifact_id"]
+        try:
+            record = self._job(request)
+        except NotFound:
+            return error_response(404, RESULTS_NOT_READY)
+        state = self.store.state(record)
+        outcomes = self.store.outcomes(record) if has_results(record, state) else None
+        payload = find_artifact(record, state, outcomes, artifact_id, ideal_shots=self._ideal_shots)
+        if payload is None:
+            if outcomes is None and not artifact_id.startswith("compiled-"):
+                return error_response(404, RESULTS_NOT_READY)
+            return error_response(404)
+        return await _payload_response(payload)
 
     # ------------------------------------------------------------------ sessions
 
@@ -446,6 +532,22 @@ class _Api:
         except NotFound:
             return error_response(404)
         return web.json_response(self._session_json(session))
+
+
+async def _json_response(body: Any, *, large: bool) -> web.StreamResponse:
+    """A JSON answer; a large body is encoded in a worker thread to keep the loop free."""
+    if large:
+        text = await anyio.to_thread.run_sync(json.dumps, body)
+        return web.Response(text=text, content_type="application/json")
+    return web.json_response(body)
+
+
+async def _payload_response(payload: Payload) -> web.StreamResponse:
+    """An artifact: JSON, or text with its ``text/*`` content type."""
+    if payload.media_type.startswith("text/"):
+        return web.Response(text=payload.body, content_type=payload.media_type)
+    text = await anyio.to_thread.run_sync(json.dumps, payload.body)
+    return web.Response(text=text, content_type=payload.media_type)
 
 
 def build_app(
@@ -500,6 +602,13 @@ def build_app(
     add("GET", f"{p}/jobs/{{job_id}}/results/histogram", api.histogram, name="histogram")
     add("GET", f"{p}/jobs/{{job_id}}/results/shots", api.shots, name="shots")
     add("GET", f"{p}/jobs/{{job_id}}/artifacts/{{artifact_id}}", api.artifact, name="artifact")
+    add(
+        "GET",
+        f"{p}/jobs/{{job_id}}/variants/{{variant_id}}/results/{{kind}}",
+        api.variant_results,
+        name="variant_results",
+    )
+    add("GET", f"{p}/jobs/{{job_id}}/circuits/{{lang}}", api.compiled_circuit, name="circuits")
     add("POST", f"{p}/sessions", api.create_session, name="create_session")
     add("GET", f"{p}/sessions", api.list_sessions, name="list_sessions")
     add("GET", f"{p}/sessions/{{session_id}}", api.get_session, name="get_session")

@@ -74,6 +74,13 @@ class EmulatorConfig:
     default_page_size: int = field(default=25, validator=validators.ge(1))
     max_page_size: int = field(default=1000, validator=validators.ge(1))
     max_body_bytes: int = field(default=10 * _MIB, validator=validators.ge(1))
+    ideal_shots: Literal["sampled", "none"] = field(
+        default="sampled", validator=validators.in_(("sampled", "none"))
+    )
+    """Per-shot results of ideal-simulator jobs: ``sampled`` (the emulator's convenience: a
+    histogram of the job's ``shots`` by largest remainder, dealt into a seeded order) or
+    ``none`` (as IonQ documents: the ideal simulator gives exact probabilities only, so its
+    shots and histogram, legacy and v2, are a 404 and its results list neither)."""
     job_failure_transient: float = field(default=0.0, validator=_probability)
     """The share of jobs (seeded by ``seed`` and the job's order) that fail with a transient
     code (``QuantumComputerError``): worth sending again."""

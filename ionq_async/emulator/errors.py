@@ -9,7 +9,7 @@ from aiohttp import web
 
 from ._validation import BadRequest
 
-__all__ = ["RESULTS_NOT_READY", "bad_request", "error_response"]
+__all__ = ["NO_SHOTS", "RESULTS_NOT_READY", "bad_request", "error_response"]
 
 _MESSAGES: Final[dict[int, tuple[str, str]]] = {
     401: (
@@ -44,6 +44,11 @@ _MESSAGES: Final[dict[int, tuple[str, str]]] = {
 }
 RESULTS_NOT_READY: Final = "Job not found or not yet completed."
 """The message of a 404 for results that do not exist (yet)."""
+NO_SHOTS: Final = (
+    "This job has no per-shot results: the ideal simulator computes exact probabilities."
+)
+"""The message of a 404 for the shots or histogram of an ideal-simulator job (with
+``EmulatorConfig(ideal_shots="none")``)."""
 
 
 def error_response(

@@ -15,9 +15,11 @@ from typing import Any
 
 from ._backends import BACKENDS
 from ._validation import BadRequest, JobRequest, parse_job_request
+from .mitigation import AGGREGATIONS, DEFAULT_AGGREGATION
 
 __all__ = [
     "decode_json",
+    "parse_aggregation",
     "parse_bulk_ids",
     "parse_create",
     "parse_session",
@@ -86,6 +88,19 @@ def query_bool(query: Mapping[str, str], key: str) -> bool:
     if lowered in ("false", "0"):
         return False
     raise BadRequest(key, "must be true or false", source="query")
+
+
+def parse_aggregation(query: Mapping[str, str]) -> str:
+    """The aggregation a probabilities request asks for: ``aggregation`` (one of
+    ``average``, ``voting``, ``dnl``, ``majority``), else ``voting`` for ``sharpen=true``,
+    else ``average``. Both are accepted (and change nothing) on jobs without debiasing."""
+    method = query.get("aggregation") or None
+    if method is not None and method not in AGGREGATIONS:
+        raise BadRequest("aggregation", f"must be one of {', '.join(AGGREGATIONS)}", source="query")
+    sharpen = query_bool(query, "sharpen")
+    if method is None:
+        method = "voting" if sharpen else DEFAULT_AGGREGATION
+    return method
 
 
 def query_date(query: Mapping[str, str], key: str) -> str | None:

@@ -13,9 +13,10 @@ import random
 import uuid
 from typing import Any, Final
 
-from attrs import define, frozen
+from attrs import define, field, frozen
 
 from ._backends import BackendSpec
+from ._validation import CircuitSpec
 
 __all__ = [
     "ORGANIZATION_ID",
@@ -42,14 +43,22 @@ class SimulationOutcome:
     probabilities: dict[int, float]
     histogram: dict[int, int]
     seed: int
+    _drawn: list[tuple[int, ...]] = field(factory=list, eq=False, repr=False, alias="_drawn")
 
     def shots(self) -> list[int]:
-        """One measured basis state per shot, in a seeded random order."""
-        out: list[int] = []
-        for state, count in self.histogram.items():
-            out.extend([state] * count)
-        random.Random(self.seed).shuffle(out)
-        return out
+        """One measured basis state per shot, in a seeded random order.
+
+        The order is drawn once, from the histogram with the job's seed, and kept: every
+        fetch gives the same list, and it always agrees with the histogram.
+        """
+        if not self._drawn:
+            out: list[int] = []
+            for state, count in self.histogram.items():
+                out.extend([state] * count)
+            random.Random(self.seed).shuffle(out)
+            # A benign race: two threads would draw the same tuple.
+            self._drawn.append(tuple(out))
+        return list(self._drawn[0])
 
 
 @frozen(kw_only=True)
@@ -102,6 +111,10 @@ class JobRecord:
     canceled_at: float | None = None
     future: concurrent.futures.Future[SimulationOutcome] | None = None
     simulated_at: float | None = None
+    spec: CircuitSpec | None = None
+    """The circuit a single-circuit job (or a child) runs; None for a parent."""
+    compiled_langs: tuple[str, ...] | None = None
+    """The compiled forms its circuit has (``artifacts.compiled_langs``), once worked out."""
 
     @property
     def is_parent(self) -> bool:

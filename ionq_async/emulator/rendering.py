@@ -14,13 +14,13 @@ from ionq_async._converter import format_timestamp
 
 from . import simulator
 from ._backends import BackendSpec
+from .artifacts import output_json, results_json
 from .records import (
     ORGANIZATION_ID,
     PROJECT_ID,
     JobRecord,
     JobState,
     SessionRecord,
-    SimulationOutcome,
     has_results,
 )
 
@@ -28,17 +28,11 @@ __all__ = [
     "backend_json",
     "characterization_id",
     "characterizations",
-    "histogram_json",
     "iso",
     "job_json",
-    "probabilities_json",
     "session_json",
 ]
 
-_FORMAT_PROBABILITIES: Final = "ionq.result.probabilities.json.v1"
-_FORMAT_AGGREGATE: Final = "ionq.result.probabilities-aggregate.json.v1"
-_FORMAT_HISTOGRAM: Final = "ionq.result.histogram.json.v1"
-_FORMAT_SHOTS: Final = "ionq.result.shots.json.v1"
 _SUPPORTED_GATES: Final = frozenset(
     {
         "x",
@@ -80,9 +74,18 @@ def _ms(seconds: float) -> int:
 
 
 def job_json(
-    record: JobRecord, state: JobState, now: float, *, list_item: bool = False
+    record: JobRecord,
+    state: JobState,
+    now: float,
+    *,
+    list_item: bool = False,
+    ideal_shots: str = "sampled",
 ) -> dict[str, Any]:
-    """The job as ``GET /jobs/{id}`` returns it (``list_item``: as in ``GET /jobs``)."""
+    """The job as ``GET /jobs/{id}`` returns it (``list_item``: as in ``GET /jobs``).
+
+    ``results`` and ``output`` list its artifacts (``artifacts.py``); ``ideal_shots`` is
+    the emulator's setting of that name.
+    """
     terminal = state.terminal
     started_at = state.started_at
     execution_ms: int | None = None
@@ -146,43 +149,14 @@ def job_json(
         "cost_model": "2QGE_operations" if record.backend.is_qpu else "QCT",
         "settings": dict(record.settings),
         "stats": stats,
-        "output": {},
-        "results": _results_json(record) if has_results(record, state) else None,
+        "output": output_json(record, state),
+        "results": (
+            results_json(record, ideal_shots=ideal_shots) if has_results(record, state) else None
+        ),
     }
     if list_item:
         del out["child_job_ids"]
     return out
-
-
-def _results_json(record: JobRecord) -> dict[str, Any]:
-    base = f"/v0.4/jobs/{record.id}/results"
-    if record.is_parent:
-        return {
-            _FORMAT_AGGREGATE: _descriptor("probabilities-aggregate", _FORMAT_AGGREGATE),
-            "probabilities": {"url": f"{base}/probabilities/aggregated"},
-        }
-    return {
-        _FORMAT_PROBABILITIES: _descriptor("probabilities", _FORMAT_PROBABILITIES),
-        _FORMAT_HISTOGRAM: _descriptor("histogram", _FORMAT_HISTOGRAM),
-        _FORMAT_SHOTS: _descriptor("shots", _FORMAT_SHOTS),
-        "probabilities": {"url": f"{base}/probabilities"},
-        "histogram": {"url": f"{base}/histogram"},
-        "shots": {"url": f"{base}/shots"},
-    }
-
-
-def _descriptor(artifact_id: str, fmt: str) -> dict[str, str]:
-    return {"id": artifact_id, "format": fmt, "media_type": "application/json"}
-
-
-def probabilities_json(outcome: SimulationOutcome) -> dict[str, float]:
-    """A result's probabilities, keyed by the decimal basis state."""
-    return {str(state): p for state, p in outcome.probabilities.items()}
-
-
-def histogram_json(outcome: SimulationOutcome) -> dict[str, int]:
-    """A result's counts, keyed by the decimal basis state."""
-    return {str(state): count for state, count in outcome.histogram.items()}
 
 
 # ---------------------------------------------------------------------- sessions

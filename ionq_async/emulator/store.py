@@ -237,6 +237,7 @@ class JobStore:
                 one_qubit_gates=sum(s.one_qubit_gates for s in request.circuits),
                 two_qubit_gates=sum(s.two_qubit_gates for s in request.circuits),
                 estimated_cost_usd=job_cost,
+                spec=request.circuits[0] if request.type != MULTI_CIRCUIT_TYPE else None,
                 **common,
                 **times,
             )
@@ -261,6 +262,7 @@ class JobStore:
                         two_qubit_gates=spec.two_qubit_gates,
                         estimated_cost_usd=child_cost_usd(price),
                         parent_id=record.id,
+                        spec=spec,
                         **{**common, **times, "failure": failure},
                     )
                     self._store(child)
