@@ -27,6 +27,7 @@ BENCHMARKS = [
     ("benchmarks.bench_emulator", "emulator throughput"),
     ("benchmarks.bench_ratelimit", "batch engine against a server rate limit (429 storm)"),
     ("benchmarks.bench_sweep", "conversion cost per circuit; a packed sweep's peak RSS"),
+    ("benchmarks.bench_lag", "result-delivery lag, realistic jobs at 50 ms RTT (time-scaled)"),
 ]
 
 
@@ -75,6 +76,19 @@ def _summary(name: str, figures: Any) -> list[str]:
             f"sweep of {sweep.get('points', 0):>9,} points: peak RSS "
             f"{sweep.get('peak_mb', 0):>7.1f} MB  target < 250 MB"
         )
+    elif name == "benchmarks.bench_lag":
+        for client, f in figures.get("clients", {}).items():
+            lines.append(
+                f"{client:<24} lag {f['lag_median_s']:>6.2f} / {f['lag_p95_s']:>6.2f} s"
+                f" (median / p95), {f['requests_per_job']:>5.2f} req/job"
+                + (
+                    "   target < 1 / < 3 s, <= 2.3 req/job"
+                    if client == "run_many (default)"
+                    else "   target -"
+                )
+            )
+        for note in figures.get("notes", []):
+            lines.append(f"NOTE: {note}")
     else:
         for case, value in figures.items():
             if isinstance(value, int | float):
