@@ -9,6 +9,7 @@ answer a bare 500.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import uuid
@@ -468,7 +469,10 @@ class _Api:
             record = self._job(request)
         except NotFound:
             return error_response(404)
-        payload = compiled_form(record, self.store.state(record), lang)
+        # Compiling a large circuit takes a while: keep the loop free.
+        payload = await anyio.to_thread.run_sync(
+            compiled_form, record, self.store.state(record), lang
+        )
         if payload is None:
             return error_response(404)
         return await _payload_response(payload)
@@ -482,7 +486,11 @@ class _Api:
             return error_response(404, RESULTS_NOT_READY)
         state = self.store.state(record)
         outcomes = self.store.outcomes(record) if has_results(record, state) else None
-        payload = find_artifact(record, state, outcomes, artifact_id, ideal_shots=self._ideal_shots)
+        payload = await anyio.to_thread.run_sync(
+            functools.partial(
+                find_artifact, record, state, outcomes, artifact_id, ideal_shots=self._ideal_shots
+            )
+        )
         if payload is None:
             if outcomes is None and not artifact_id.startswith("compiled-"):
                 return error_response(404, RESULTS_NOT_READY)

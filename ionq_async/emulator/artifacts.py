@@ -123,10 +123,7 @@ def compiled_langs(record: JobRecord) -> tuple[str, ...]:
         spec = record.spec
         langs: list[str] = []
         if spec is not None and spec.runnable:
-            if compiled.native_json(spec) is not None:
-                langs.append("native")
-            if compiled.qasm3_text(spec) is not None:
-                langs.append("qasm3")
+            langs = [lang for lang in compiled.LANGS if compiled.has_form(spec, lang)]
         record.compiled_langs = tuple(langs)
     return record.compiled_langs
 

@@ -1,16 +1,16 @@
 """The emulator's compiled circuits: what ``GET /jobs/{id}/circuits/{lang}`` and the
 ``output.compilation.compiled_circuits`` artifacts serve.
 
-The emulator does not transpile: its "compiled" circuit is the circuit it ran, in two
-forms (pure functions of the job's checked circuit):
+The emulator's own compiled forms of the job's circuit (pure functions of its checked
+circuit; the emulator still simulates the circuit as sent):
 
-- ``native`` (format ``ionq.native.v1``, ``application/json``):
-  ``{"qubits": n, "gateset": g, "circuit": [gate, ...]}``, the gates in the API's JSON
-  form as the emulator normalized them (aliases resolved, ``cnot`` with ``controls``).
-  ``gateset`` says which gates these are: ``native`` for a native-gate job, ``qis`` for
-  a QIS job (which IonQ would have compiled to native gates; the emulator ran them as
-  they are). An OpenQASM 3 job without mid-circuit measurement has the gates it was read
-  into; one with mid-circuit measurement or reset has no ``native`` form.
+- ``native`` (format ``ionq.native.v1``, ``application/json``): ``{"qubits": n,
+  "circuit": [gate, ...]}`` in IonQ's native gates. A native-gate job's own gates (``nop``
+  left out); a QIS job compiled by ``transpile.py`` to ``gpi2`` and ``ms`` (exact up to a
+  global phase, not optimized as IonQ's compiler would). An OpenQASM 3 job without
+  mid-circuit measurement is compiled from the gates it was read into. No ``native`` form
+  for what ``transpile.py`` does not compile (two or more controls, controlled two-qubit
+  gates, ``pauliexp``) nor for a program with mid-circuit measurement or reset.
 - ``qasm3`` (format ``ionq.qasm3.v1``, ``text/plain``): OpenQASM 3. An OpenQASM 3 job's
   program text as sent; otherwise the circuit written out with ``stdgates.inc`` gates,
   ``ctrl(k) @`` for controls, and gate definitions for ``rxx``/``ryy``/``rzz`` and the
@@ -29,11 +29,13 @@ from typing import Any, Final
 from ionq_async.circuits import Gate
 
 from ._validation import CircuitSpec
+from .transpile import compiles, to_native
 
 __all__ = [
     "COMPILED_FORMATS",
     "LANGS",
     "MEDIA_TYPES",
+    "has_form",
     "native_json",
     "qasm3_text",
 ]
@@ -78,11 +80,22 @@ def native_json(spec: CircuitSpec) -> dict[str, Any] | None:
     circuit = spec.circuit
     if circuit is None:
         return None
-    return {
-        "qubits": spec.qubits,
-        "gateset": circuit.gateset,
-        "circuit": [gate.to_json() for gate in circuit.gates],
-    }
+    gates = to_native(spec.qubits, circuit.gates, circuit.gateset)
+    if gates is None:
+        return None
+    return {"qubits": spec.qubits, "circuit": gates}
+
+
+def has_form(spec: CircuitSpec, lang: str) -> bool:
+    """Whether the job's circuit has a ``lang`` form (a quick look; nothing is built)."""
+    if lang == "qasm3" and spec.source is not None:
+        return True
+    circuit = spec.circuit
+    if circuit is None:
+        return False
+    if lang == "native":
+        return compiles(circuit.gates, circuit.gateset)
+    return all(gate.gate != "pauliexp" for gate in circuit.gates)
 
 
 def qasm3_text(spec: CircuitSpec) -> str | None:

@@ -43,6 +43,7 @@ __all__ = [
     "UnknownNoiseModelError",
     "UnsupportedGateError",
     "canonical_noise_model",
+    "gate_matrices",
     "ideal_probabilities",
     "noise_model_for_backend",
     "noisy_histogram",
@@ -396,6 +397,15 @@ def _compile(num_qubits: int, gates: Sequence[Gate], gateset: str) -> list[_Oper
         compile_one = _compile_qis if gateset == "qis" else _compile_native
         operations.extend(compile_one(position, gate))
     return operations
+
+
+def gate_matrices(
+    num_qubits: int, gate: Gate, gateset: str
+) -> list[tuple[tuple[int, ...], tuple[int, ...], ComplexArray]]:
+    """One gate as (targets, controls, unitary on the targets) triples, in order (bit j of
+    the matrix index is ``targets[j]``); InvalidCircuitError/UnsupportedGateError as the
+    simulation raises them."""
+    return [(op.targets, op.controls, op.matrix) for op in _compile(num_qubits, [gate], gateset)]
 
 
 def _check_size(num_qubits: int, limit_key: str) -> None:
