@@ -580,7 +580,7 @@ def test_cancel_cancels_running_jobs(
 ) -> None:
     base = ["--base-url", strict_server.url, "--api-key", "the-right-key", "--json"]
     bell = write(tmp_path, "bell.json", BELL)
-    assert main([*base, "submit", bell, bell, bell, "--backend", "qpu.forte-1"]) == 0
+    assert main([*base, "submit", bell, bell, bell, "--backend", "qpu.forte-1", "--yes"]) == 0
     ids = [row["id"] for row in json.loads(capsys.readouterr().out)]
     assert main([*base, "cancel", ids[0]]) == 0
     assert json.loads(capsys.readouterr().out) == [
@@ -598,7 +598,7 @@ def test_run_stops_waiting_at_the_timeout_and_exits_1(
 ) -> None:
     bell = write(tmp_path, "bell.json", BELL)
     args = ["--base-url", strict_server.url, "--api-key", "the-right-key", "--json"]
-    code = main([*args, "run", bell, bell, "--backend", "qpu.forte-1", "--timeout", "0"])
+    code = main([*args, "run", bell, bell, "-b", "qpu.forte-1", "--timeout", "0", "--yes"])
     report = json.loads(capsys.readouterr().out)
     assert code == ExitCode.JOB_FAILED
     assert [entry["status"] for entry in report["results"]] == ["unfinished", "unfinished"]
@@ -911,10 +911,11 @@ def test_run_stopped_by_the_timeout_names_the_jobs_left_on_the_server(
 ) -> None:  # fmt: skip
     bell = write(tmp_path, "bell.json", BELL)
     base = ["--base-url", strict_server.url, "--api-key", "the-right-key"]
-    run = ["run", bell, bell, "--backend", "qpu.forte-1", "--timeout", "600", "--no-journal"]
+    run = ["run", bell, bell, "-b", "qpu.forte-1", "--timeout", "600", "--no-journal", "--yes"]
     assert main([*base, *run, "--json"]) == ExitCode.JOB_FAILED
     captured = capsys.readouterr()
-    assert captured.err == ""  # JSON consumers get the ids in the rows
+    [cost] = captured.err.splitlines()  # no hint: JSON consumers get the ids in the rows
+    assert cost.startswith("ionq-async: projected cost: 195.00 usd for 2 jobs")
     rows = json.loads(captured.out)["results"]
     assert [row["status"] for row in rows] == ["unfinished", "unfinished"]
     ids = [row["job_id"] for row in rows]
@@ -928,7 +929,7 @@ def test_run_stopped_by_the_timeout_names_the_jobs_left_on_the_server(
     assert main([*base, *run]) == ExitCode.JOB_FAILED
     captured = capsys.readouterr()
     assert "unfinished: 2" in captured.out
-    [hint] = captured.err.splitlines()
+    _, hint = captured.err.splitlines()
     assert hint.startswith("2 jobs were left running on the server: ")
     left = hint.split(": ", 1)[1].split(";")[0].split()
     assert len(left) == 2
@@ -944,11 +945,13 @@ def test_run_stopped_by_the_timeout_names_its_one_job_in_the_singular(
 ) -> None:  # fmt: skip
     bell = write(tmp_path, "bell.json", BELL)
     base = ["--base-url", strict_server.url, "--api-key", "the-right-key"]
-    code = main([*base, "run", bell, "--backend", "qpu.aria-1", "--timeout", "600", "--no-journal"])
+    run = ["run", bell, "-b", "qpu.aria-1", "--timeout", "600", "--no-journal", "--yes"]
+    code = main([*base, *run])
     captured = capsys.readouterr()
     assert code == ExitCode.JOB_FAILED
     assert "unfinished" in captured.out
-    [hint] = captured.err.splitlines()
+    cost, hint = captured.err.splitlines()
+    assert cost.startswith("ionq-async: projected cost: 97.50 usd for 1 job on qpu.aria-1")
     job_id = hint.split(": ", 1)[1].split(";")[0]
     assert job_id in captured.out
     assert hint == (
@@ -962,11 +965,12 @@ def test_a_timed_out_run_on_the_in_process_emulator_gives_no_cancel_hint(
 ) -> None:
     # The emulator, and every job on it, is gone when the command ends.
     bell = write(tmp_path, "bell.json", BELL)
-    code = main(["--emulator", "run", bell, "--backend", "qpu.aria-1", "--timeout", "600"])
+    code = main(["--emulator", "run", bell, "-b", "qpu.aria-1", "--timeout", "600", "--yes"])
     captured = capsys.readouterr()
     assert code == ExitCode.JOB_FAILED
     assert "unfinished" in captured.out
-    assert captured.err == ""
+    [cost] = captured.err.splitlines()  # the projected cost, and no cancel hint
+    assert cost.startswith("ionq-async: projected cost: ")
 
 
 @pytest.fixture
@@ -982,7 +986,7 @@ def test_an_interrupted_run_prints_its_outcomes_and_the_jobs_left_on_the_server(
 ) -> None:  # fmt: skip
     bell = write(tmp_path, "bell.json", BELL)
     base = ["--base-url", strict_server.url, "--api-key", "the-right-key"]
-    run = ["run", bell, bell, "--backend", "qpu.forte-1", "--no-journal"]
+    run = ["run", bell, bell, "--backend", "qpu.forte-1", "--no-journal", "--yes"]
     assert main([*base, *run, *(["--json"] if json_mode else [])]) == ExitCode.INTERRUPTED
     captured = capsys.readouterr()
     if json_mode:
@@ -993,7 +997,8 @@ def test_an_interrupted_run_prints_its_outcomes_and_the_jobs_left_on_the_server(
     else:
         assert captured.out.count("unfinished") >= 2
         left = []
-    status, cancel, interrupted = captured.err.splitlines()
+    cost, status, cancel, interrupted = captured.err.splitlines()
+    assert cost.startswith("ionq-async: projected cost: 195.00 usd for 2 jobs")
     assert interrupted == "ionq-async: interrupted"
     assert status == "ionq-async: interrupted: 2 job(s) keep running on the server"
     assert cancel.startswith("ionq-async: cancel: ionq-async cancel ")

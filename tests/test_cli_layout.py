@@ -22,6 +22,7 @@ LAYERS = [
     "journals",
     "connect",
     "runner",
+    "spending",
     "commands",
     "run",
     "resume",

@@ -279,7 +279,7 @@ async def test_bulk_cancel_and_delete(
 
 async def test_sessions_lifecycle(client: Client) -> None:
     session = await client.create_session(
-        "qpu.aria-1", job_count_limit=5, cost_limit=Money(value=10.0, unit="usd")
+        "qpu.aria-1", job_count_limit=5, cost_limit=Money(value=1000.0, unit="usd")
     )
     assert session.active is True and session.status == "created"
     assert (await client.get_session(session.id)).id == session.id

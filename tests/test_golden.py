@@ -318,7 +318,7 @@ def lifecycle_commands(cli: CliSession) -> None:
         "--noise-seed",
         "7",
     )
-    (qpu,) = cli.json("cli/submit.txt", "submit", "payload.json")
+    (qpu,) = cli.json("cli/submit.txt", "submit", "payload.json", "--yes")  # a QPU job: paid
     (multi,) = cli.json("cli/submit.txt", "submit", "multi.json", "--shots", "50")
     (wide,) = cli.json("cli/submit.txt", "submit", "wide.json")
     (dry,) = cli.json("cli/submit.txt", "submit", "tilted.json", "--dry-run")
@@ -334,6 +334,11 @@ def lifecycle_commands(cli: CliSession) -> None:
         ["bell.json", "--backend", "qpu.nowhere"],
     ):
         cli.run("cli/submit.txt", "submit", *args, "--json")
+    # QPU jobs cost money: refused off a terminal without --yes, priced by --estimate-only.
+    cli.run("cli/submit.txt", "submit", "ghz3.json", "-b", "qpu.aria-1")
+    cli.run(
+        "cli/submit.txt", "submit", "bell.json", "ghz3.json", "-b", "qpu.aria-1", "--estimate-only"
+    )
 
     # status: through the lifecycle on the manual clock.
     cli.json("cli/status.txt", "status", bell["id"])
@@ -400,6 +405,11 @@ def lifecycle_commands(cli: CliSession) -> None:
     cli.run("cli/estimate.txt", "estimate", "--shots", "0", "--json")
     cli.run("cli/estimate.txt", "estimate", "-b", "qpu.nowhere", "--json")
     cli.run("cli/estimate.txt", "estimate", "--circuit", "variational.json", "--json")
+    # estimate FILE...: a batch priced as run would send it.
+    batch = ["bell.json", "ghz3.json", "multi.json", "-b", "qpu.aria-1", "--shots", "1000"]
+    cli.json("cli/estimate.txt", "estimate", *batch)
+    cli.run("cli/estimate.txt", "estimate", *batch, "--pack", "--debiasing")
+    cli.run("cli/estimate.txt", "estimate", "bell.json", "--qubits", "2", "--json")
 
     # jobs.
     cli.json("cli/jobs.txt", "jobs")
@@ -442,6 +452,9 @@ def run_commands(cli: CliSession) -> None:
     cli.run(golden, "run", "bell.json", "--concurrency", "0", "--json")
     cli.run(golden, "run", "bell.json", "--timeout", "-1", "--json")
     cli.run(golden, "run", "bell.json", "--backend", "qpu.nowhere", "--json")
+    cli.run(golden, "run", "bell.json", "--backend", "qpu.aria-1", "--json")  # no --yes
+    over = ["bell.json", "ghz3.json", "--backend", "qpu.aria-1", "--max-cost", "100", "--yes"]
+    cli.run(golden, "run", *over, "--json")
     golden = "cli/run-emulator.txt"
     cli.run(golden, "run", "bell.json", "tilted.json", "--emulator", "--json", connect=False)
     cli.run(golden, "run", "bell.json", "--emulator", "--shots", "64", connect=False)

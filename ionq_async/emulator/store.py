@@ -164,7 +164,9 @@ class JobStore:
                 spent = sum(
                     record.estimated_cost_usd
                     for record in self._jobs.values()
-                    if record.session_id == session_id and record.parent_id is None
+                    if record.session_id == session_id
+                    and record.parent_id is None
+                    and not record.dry_run
                 )
                 if spent + cost > float(cost_limit["value"]) + 1e-9:
                     raise Conflict(
@@ -201,7 +203,10 @@ class JobStore:
                 for spec in request.circuits
             ]
             job_cost = job_cost_usd(backend, prices, debiasing=debiased(request.settings))
-            self.check_session(request.session_id, backend.name, cost=job_cost)
+            # A dry run costs nothing: it never counts against a session's cost limit.
+            self.check_session(
+                request.session_id, backend.name, cost=None if request.dry_run else job_cost
+            )
             now = self.clock()
             seq = self._take_seq()
             if request.failure is None and not request.dry_run:
