@@ -99,6 +99,13 @@ _EXAMPLES = {
 }
 
 
+class _WideHelp(argparse.RawDescriptionHelpFormatter):
+    """Options up to 34 columns wide keep their help on the same line."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=36)
+
+
 def _epilog(name: str, *, shared: bool = True) -> str:
     lines = ["examples:", *(f"  {example}" for example in _EXAMPLES[name])]
     if shared:
@@ -441,7 +448,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     # The emulator has its own --api-key (keys it accepts), so not the common options.
-    sub = command("emulator", "serve the offline emulator of the API until Ctrl-C", common=False)
+    sub = command(
+        "emulator",
+        "serve the offline emulator of the API until Ctrl-C",
+        common=False,
+        usage=f"{PROG} emulator [options]",
+    )
+    # Wide enough that each option and its help share a line: the help fits a screen.
+    sub.formatter_class = _WideHelp
     sub.add_argument(
         "--debug",
         action="store_true",

@@ -214,14 +214,14 @@ def add_emulator_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
         type=_probability,
         default=0.0,
         metavar="P",
-        help="share of jobs failing with a transient code (QuantumComputerError), seeded",
+        help="share of jobs failing with a transient code, seeded",
     )
     faults.add_argument(
         "--fault-job-permanent",
         type=_probability,
         default=0.0,
         metavar="P",
-        help="share of jobs failing with a permanent code (TooManyGates), seeded",
+        help="share of jobs failing with a permanent code, seeded",
     )
     faults.add_argument(
         "--latency-ms",
