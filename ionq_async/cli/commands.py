@@ -161,7 +161,7 @@ async def cmd_result(client: Client, ns: argparse.Namespace, out: Output) -> int
     job = await client.get_job(ns.job_id)
     if job.is_parent and job.status is JobStatus.COMPLETED:
         return await _parent_result(client, job, ns, out)
-    result = await client.result(job)
+    result = await client.result(job, memory=ns.memory)
     shots = ns.shots
     if ns.counts:
         shots = result.shots
@@ -171,6 +171,9 @@ async def cmd_result(client: Client, ns: argparse.Namespace, out: Output) -> int
         out.json(distribution_json(result, shots))
     else:
         out.table(result_table(result, shots, ns.rows, f"job {result.job.id}"))
+        if ns.memory:
+            out.line(f"memory ({len(result.memory)} shots, in order):")
+            out.line(" ".join(result.memory))
     return ExitCode.OK
 
 

@@ -80,7 +80,10 @@ _EXAMPLES = {
         f"{PROG} resume ~/.local/state/ionq-async/run-0123456789ab.jsonl --json",
     ],
     "status": [f"{PROG} status JOB_ID"],
-    "result": [f"{PROG} result JOB_ID --counts", f"{PROG} result JOB_ID --shots 100 --json"],
+    "result": [
+        f"{PROG} result JOB_ID --counts --top 8",
+        f"{PROG} result JOB_ID --memory --json",
+    ],
     "cost": [f"{PROG} cost JOB_ID"],
     "estimate": [
         f"{PROG} estimate circuits/*.json -b qpu.aria-1 --shots 1000   # a whole batch",
@@ -368,6 +371,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_ROWS,
         metavar="N",
         help=f"outcomes shown in the table ({DEFAULT_ROWS}; --json gives all)",
+    )
+    sub.add_argument(
+        "--memory",
+        action="store_true",
+        help="also fetch and print every shot, in order (one more request)",
     )
 
     sub = command("cost", "show a job's estimated and actual cost")

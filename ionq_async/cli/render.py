@@ -169,23 +169,50 @@ def distribution_json(result: Result, shots: int | None) -> dict[str, Any]:
         counts = result.counts(shots)
         data["shots"] = shots
         data["counts"] = {str(k): v for k, v in sorted(counts.items())}
-        data["bitstring_counts"] = to_bitstrings(counts, result.num_qubits)
+        # Keyed as the result keys them: qubit 0 rightmost, or the source's classical bits.
+        data["bitstring_counts"] = result.bitstring_counts(shots)
     else:
         data["bitstrings"] = result.bitstrings()
+    if result.shot_states is not None:
+        data["memory"] = result.memory
     return data
 
 
+_BAR_WIDTH = 30
+
+
+def _bar(value: float, peak: float) -> str:
+    """A histogram bar in eighths of a character, ``_BAR_WIDTH`` at ``peak``."""
+    eighths = round(_BAR_WIDTH * 8 * value / peak) if peak > 0 else 0
+    full, rest = divmod(eighths, 8)
+    return "█" * full + ("" if rest == 0 else " ▏▎▍▌▋▊▉"[rest])
+
+
 def result_table(result: Result, shots: int | None, rows: int, title: str | None) -> Table:
-    """The ``rows`` most likely outcomes: probabilities, or counts for ``shots``."""
-    values: Mapping[int, float] | Mapping[int, int]
+    """The ``rows`` most likely outcomes with a histogram bar each: probabilities, or counts
+    for ``shots``; keyed as the result keys them (the source's classical bits for a
+    converted circuit)."""
+    values: Mapping[str, float] | Mapping[str, int]
     if shots is None:
-        values = result.probabilities
+        values = result.bitstrings()
         heading = "probability"
     else:
-        values = result.counts(shots)
+        values = result.bitstring_counts(shots)
         heading = f"count (of {shots})"
-    table_rows = _distribution_rows(values, result.num_qubits, rows)
-    table = make_table(title, ["bitstring (q0 right)", "state", heading], table_rows)
+    ordered = sorted(values.items(), key=lambda item: (-item[1], item[0]))
+    peak = float(ordered[0][1]) if ordered else 0.0
+    table_rows: list[tuple[object, ...]] = []
+    for label, value in ordered[:rows]:
+        shown = f"{value:.6g}" if isinstance(value, float) else value
+        if result.readout is None:
+            table_rows.append((label, int(label, 2), shown, _bar(float(value), peak)))
+        else:
+            table_rows.append((label, shown, _bar(float(value), peak)))
+    if result.readout is None:
+        columns = ["bitstring (q0 right)", "state", heading, "histogram"]
+    else:
+        columns = ["classical bits", heading, "histogram"]
+    table = make_table(title, columns, table_rows)
     hidden = len(values) - len(table_rows)
     if hidden > 0:
         table.caption = f"{hidden} more outcome(s); --rows N or --json to see them"
