@@ -71,7 +71,6 @@ _EXAMPLES = {
     "run": [
         f"{PROG} run bell.json --shots 1000",
         f"{PROG} run circuits/*.json -b qpu.forte-1 --shots 500   # one batch, journaled",
-        f"{PROG} resume                      # after Ctrl-C: wait for the same jobs",
         f"{PROG} run *.json --strict --json > results.json",
         f"{PROG} run circuits/*.json -b qpu.aria-1 --pack --max-cost 500 --yes",
     ],
@@ -273,6 +272,11 @@ def _add_waiting_options(parser: argparse.ArgumentParser) -> argparse._ArgumentG
         default=None,
         metavar="K",
         help=f"outcomes shown per circuit ({DEFAULT_TOP} for one circuit, 3 per row)",
+    )
+    group.add_argument(
+        "--csv",
+        metavar="PATH",
+        help="also write every outcome state as a CSV row",
     )
     return group
 

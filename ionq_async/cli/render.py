@@ -178,7 +178,7 @@ def distribution_json(result: Result, shots: int | None) -> dict[str, Any]:
     return data
 
 
-_BAR_WIDTH = 30
+_BAR_WIDTH = 20
 
 
 def _bar(value: float, peak: float) -> str:
@@ -213,6 +213,9 @@ def result_table(result: Result, shots: int | None, rows: int, title: str | None
     else:
         columns = ["classical bits", heading, "histogram"]
     table = make_table(title, columns, table_rows)
+    # A bar is cut on a narrow terminal, never wrapped onto a second line.
+    table.columns[-1].no_wrap = True
+    table.columns[-1].overflow = "crop"
     hidden = len(values) - len(table_rows)
     if hidden > 0:
         table.caption = f"{hidden} more outcome(s); --rows N or --json to see them"

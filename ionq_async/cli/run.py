@@ -13,6 +13,7 @@ stdout is a terminal wide enough for a table.
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import sys
 from collections import Counter
@@ -29,7 +30,8 @@ from .._journal import read_journal
 from ..batch import BatchProgress, Outcome
 from ..client import Client
 from ..exceptions import JournalError
-from .exit_codes import ExitCode, exit_code_for
+from ..tables import to_rows
+from .exit_codes import ExitCode, exit_code_for, fail
 from .inputs import BadFile, RunItem, load_run_inputs, run_items
 from .journals import (
     Manifest,
@@ -97,6 +99,37 @@ def outcome_json(
         entry["status"] = status if status in ("failed", "canceled") else "failed"
         entry["error"] = failure_json(outcome.error)
     return entry
+
+
+def _write_csv(path: str, items: Sequence[Any], report: Any, bad: Sequence[BadFile]) -> None:
+    """Every circuit's outcome as the long-form rows of :func:`ionq_async.to_rows` (one
+    per circuit and state; a failed circuit one row with its error), plus a row for each
+    circuit without an outcome and each bad file; ``source`` names the file."""
+    outcomes = report.outcomes if report is not None else {}
+    rows: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        outcome = outcomes.get(index)
+        if outcome is None:
+            job_id = report.job_ids.get(index) if report is not None else None
+            rows.append({"index": index, "source": item.label, "status": "unfinished",
+                         "job_id": job_id})  # fmt: skip
+            continue
+        for row in to_rows([outcome]):
+            rows.append({"source": item.label, **row})
+    for refused in bad:
+        error = failure_json(refused.error) or {}
+        rows.append({"source": refused.source, "status": "invalid",
+                     "error_type": error.get("type"), "error": error.get("message")})  # fmt: skip
+    fields: dict[str, None] = {}
+    for row in rows:
+        fields.update(dict.fromkeys(row))
+    try:
+        with open(path, "w", newline="", encoding="utf-8") as file:
+            writer = csv.DictWriter(file, fieldnames=list(fields))
+            writer.writeheader()
+            writer.writerows(rows)
+    except OSError as error:
+        fail(f"cannot write {path}: {error.strerror or error}")
 
 
 def bad_file_json(bad: BadFile) -> dict[str, Any]:
@@ -340,6 +373,8 @@ async def cmd_run(client: Client, ns: argparse.Namespace, out: Output) -> int:
         for index, item in enumerate(items)
     ]
     entries = _in_file_order(ns.files, items, entries, bad)
+    if getattr(ns, "csv", None):
+        _write_csv(ns.csv, items, report, bad)
     summary: dict[str, Any] = report.summary() if report is not None else _empty_summary()
     if bad:
         summary["invalid"] = len(bad)
