@@ -319,12 +319,13 @@ async def test_every_result_block_fetches_what_it_names() -> None:
         job = await client.wait(await client.submit(bell(), backend="simulator", shots=100))
         namespace: dict[str, Any] = {"ionq": ionq, "client": client, "job": job}
         values = await run_fragment(block, namespace)
-    memory, shots, histogram, _voting = (values[line] for line in sorted(values))
+    memory, shots, histogram, _voting, compiled = (values[line] for line in sorted(values))
     assert len(namespace["result"].memory) == 100
     assert set(memory) <= {"00", "11"}
     assert len(shots) == 100 and set(shots) <= {0, 3}
     assert sum(histogram.values()) == 100
     assert namespace["variants"] == []
+    assert compiled.startswith("OPENQASM 3")
 
 
 # ---------------------------------------------------------------- Seeing results
