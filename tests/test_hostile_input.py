@@ -625,6 +625,8 @@ PROTECTED_ROUTES: list[tuple[str, str]] = [
     ("GET", JOB + "/results/histogram"),
     ("GET", JOB + "/results/shots"),
     ("GET", JOB + "/artifacts/{artifact_id}"),
+    ("GET", JOB + "/circuits/{lang}"),
+    ("GET", JOB + "/variants/{variant_id}/results/{kind}"),
     ("POST", "/sessions"),
     ("GET", "/sessions"),
     ("GET", "/sessions/{session_id}"),
@@ -643,6 +645,9 @@ EXAMPLE_VALUES = {
     "{characterization_id}": JOB_ID,
     "{backend}": "qpu.forte-1",
     "{artifact_id}": "probabilities",
+    "{lang}": "native",
+    "{variant_id}": "v1",
+    "{kind}": "probabilities",
 }
 
 
@@ -746,10 +751,8 @@ async def test_a_valid_key_gets_past_authentication(
 
 
 UNSERVED_ROUTES: list[tuple[str, str]] = [
-    # API notes section 3 rows the emulator does not implement (variants, compiled
-    # circuits, clone and move, schemas, usage): no key gets anything but a 404 there.
-    ("GET", f"/jobs/{JOB_ID}/variants/v1/results/probabilities"),
-    ("GET", f"/jobs/{JOB_ID}/circuits/native"),
+    # API notes section 3 rows the emulator does not implement (clone and move, schemas,
+    # usage): no key gets anything but a 404 there.
     ("POST", f"/jobs/{JOB_ID}/clone"),
     ("POST", f"/jobs/{JOB_ID}/move"),
     ("GET", "/schemas/formats/ionq.circuit.v1"),
