@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from batch_helpers import SetPollSchedules
 
-from ionq_async import Circuit, Client, BadRequestError, JobFailed, RetryPolicy
+from ionq_async import BadRequestError, Circuit, Client, JobFailed, RetryPolicy
 from ionq_async.batch import PollSchedule
 from ionq_async.emulator import Emulator, EmulatorConfig
 from ionq_async.emulator.__main__ import build_parser, config_from_args
