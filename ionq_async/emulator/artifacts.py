@@ -266,7 +266,6 @@ def output_json(record: JobRecord, state: JobState) -> dict[str, Any]:
         variants = []
         for index in range(variant_count(total)):
             vid = make_variant_id(record.id, index)
-            base = f"/v0.4/jobs/{record.id}/variants/{vid}/results"
             variants.append(
                 {
                     "variant_id": vid,
@@ -280,9 +279,6 @@ def output_json(record: JobRecord, state: JobState) -> dict[str, Any]:
                             f"{vid}-histogram-v2", FORMAT_HISTOGRAM_V2
                         ),
                         FORMAT_SHOTS_V2: _descriptor(f"{vid}-shots-v2", FORMAT_SHOTS_V2),
-                        "probabilities": {"url": f"{base}/probabilities"},
-                        "histogram": {"url": f"{base}/histogram"},
-                        "shots": {"url": f"{base}/shots"},
                     },
                 }
             )

@@ -6,8 +6,9 @@ circuit; the emulator still simulates the circuit as sent):
 
 - ``native`` (format ``ionq.native.v1``, ``application/json``): ``{"qubits": n,
   "circuit": [gate, ...]}`` in IonQ's native gates. A native-gate job's own gates (``nop``
-  left out); a QIS job compiled by ``transpile.py`` to ``gpi2`` and ``ms`` (exact up to a
-  global phase, not optimized as IonQ's compiler would). An OpenQASM 3 job without
+  left out); a QIS job compiled by ``transpile.py`` to ``gpi2`` and ``ms`` (the same
+  distribution: exact up to a global phase and final Z rotations; not optimized as IonQ's
+  compiler would). An OpenQASM 3 job without
   mid-circuit measurement is compiled from the gates it was read into. No ``native`` form
   for what ``transpile.py`` does not compile (two or more controls, controlled two-qubit
   gates, ``pauliexp``) nor for a program with mid-circuit measurement or reset.

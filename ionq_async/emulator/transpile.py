@@ -1,7 +1,8 @@
 """The emulator's compiler from QIS gates to IonQ's native gates (``gpi2`` and ``ms``).
 
-Exact up to a global phase, and simple rather than short: every gate becomes one-qubit
-unitaries around XX rotations, then
+Exact up to a global phase and the Z rotations left at the end (dropped: the
+measurement is in Z, so the distribution is the circuit's), and simple rather than
+short: every gate becomes one-qubit unitaries around XX rotations, then
 
 - one-qubit unitaries are merged per qubit; before an XX rotation (and at the end) the
   merged unitary ``U`` is written as ``Rz(a+b+c) GPI2(-(b+c)) GPI2(-c)`` from the ZXZXZ
