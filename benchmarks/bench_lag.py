@@ -481,7 +481,8 @@ def plot(figures: dict[str, Any], path: Path, *, jobs: int, scale: float) -> Non
     ax.axvline(2.0, color="black", lw=0.6)
     ax.text(2.0, ax.get_ylim()[1] * 0.95, " floor: 2 req/job", fontsize=7, va="top")
     ax.set_xscale("log")
-    ax.set_yscale("symlog", linthresh=1.0)
+    ax.set_yscale("log")
+    ax.set_ylim(bottom=0.1)
     ax.set_xlabel("HTTP requests per job (log)")
     ax.set_ylabel("result-delivery lag, s (unscaled)")
     ax.set_title(
