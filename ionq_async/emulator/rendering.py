@@ -154,6 +154,9 @@ def job_json(
             results_json(record, ideal_shots=ideal_shots) if has_results(record, state) else None
         ),
     }
+    if noise is None:
+        # The API sends ``noise`` for simulator jobs only; clients (ionq-core) reject a null.
+        del out["noise"]
     if list_item:
         del out["child_job_ids"]
     return out
