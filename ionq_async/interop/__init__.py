@@ -9,12 +9,11 @@ naming the extra to install (``pip install "ionq-async[qiskit]"``).
 
 from __future__ import annotations
 
-import importlib
 from types import ModuleType
 from typing import Any, Literal
 
+from .. import _extras
 from ..circuits import Circuit
-from ..exceptions import MissingExtraError
 from ..programs import Qasm3Program
 
 __all__ = [
@@ -37,13 +36,10 @@ _EXTRA_OF: dict[str, str] = {
 
 
 def require(module: str) -> ModuleType:
-    """Import an optional framework, or raise MissingExtraError naming the extra."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as error:
-        top = module.split(".", 1)[0]
-        extra = _EXTRA_OF.get(top, top)
-        raise MissingExtraError(module, extra) from error
+    """Import an optional framework, or raise MissingExtraError naming the extra
+    (``_extras.require``, the one lazy import of every optional dependency)."""
+    top = module.split(".", 1)[0]
+    return _extras.require(module, _EXTRA_OF.get(top, top))
 
 
 def _type_module(obj: object) -> str:
