@@ -109,3 +109,14 @@ async def test_a_session_is_ended_on_the_way_out_even_on_error(emu: Emulator) ->
                 raise RuntimeError("in the block")
         ended = await client.get_session(session_id)
     assert ended.status is not None and "end" in str(ended.status).lower()
+
+
+async def test_a_listed_batch_asks_each_price_once_for_both_budget_checks(emu: Emulator) -> None:
+    # The up-front estimate and the job-by-job check share one pricer: five circuits of
+    # one shape cost one estimate request in all (before, the running check asked again).
+    async with client_for(emu) as client:
+        outcomes = await client.gather(
+            [small(i) for i in range(5)], backend=QPU, shots=100, max_cost=10_000
+        )
+    assert all(o.ok for o in outcomes)
+    assert emu.stats.requests("GET", "/v0.4/jobs/estimate") == 1

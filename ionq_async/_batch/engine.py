@@ -492,6 +492,8 @@ class Engine:
             backend=self.backend,
             shots=self.options.get("shots"),
             pack=self.pack_limits if self.pack_limits is not None else False,
+            compare_mitigation=False,
+            pricer=self.pricer,
             **self._price_options(),
         )
         check_budget(estimate, self.max_cost)

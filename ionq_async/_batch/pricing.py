@@ -502,6 +502,7 @@ async def estimate_batch(
     dry_run: bool = False,
     concurrency: int = DEFAULT_ESTIMATE_CONCURRENCY,
     compare_mitigation: bool = True,
+    pricer: Pricer | None = None,
     **options: Any,
 ) -> BatchEstimate:
     """Price a batch as ``run_many(circuits, backend=..., shots=..., pack=..., ...)`` would
@@ -537,7 +538,9 @@ async def estimate_batch(
         raw, backend=backend, shots=effective_shots, mitigation=mitigation, pack=limits
     )
     free = dry_run or is_free_backend(backend)
-    pricer = Pricer(estimate, concurrency=concurrency)
+    # A running batch passes its own pricer: the shapes priced here are not asked again
+    # when each job is priced just before it is created.
+    pricer = pricer if pricer is not None else Pricer(estimate, concurrency=concurrency)
     shapes = list(dict.fromkeys(job.shape for job in planned))
     compare = compare_mitigation and mitigation is True and not free
     plain = {shape: _without_mitigation(shape) for shape in shapes} if compare else {}
