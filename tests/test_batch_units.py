@@ -162,12 +162,21 @@ def test_a_prediction_is_capped() -> None:
     assert schedule.delay_s(0, job, random.Random(0)) == pytest.approx(30.0)
 
 
-def test_an_overdue_prediction_falls_back_to_the_growing_interval() -> None:
+def test_an_overdue_job_is_asked_about_in_proportion_to_how_late_it_is() -> None:
+    # Before: past its predicted end a job fell back to the growing interval of its
+    # attempt count (up to max_s at once), however slightly late it was.
     schedule = PollSchedule(initial_s=0.1, factor=1.5, max_s=1.0, jitter=0.0)
-    job = _job(
-        JobStatus.STARTED, predicted_wait_time_ms=-900.0, predicted_execution_duration_ms=10.0
-    )
-    assert schedule.delay_s(3, job, random.Random(0)) == pytest.approx(0.3375)
+
+    def late_by(seconds: float) -> Job:
+        wait_ms = -(seconds + 0.01) * 1000
+        return _job(
+            JobStatus.STARTED, predicted_wait_time_ms=wait_ms, predicted_execution_duration_ms=10.0
+        )
+
+    rng = random.Random(0)
+    assert schedule.delay_s(6, late_by(0.89), rng) == pytest.approx(0.1)  # at least initial_s
+    assert schedule.delay_s(6, late_by(5.0), rng) == pytest.approx(0.5)  # overdue_factor 0.1
+    assert schedule.delay_s(6, late_by(60.0), rng) == pytest.approx(1.0)  # at most max_s
 
 
 def test_a_running_job_subtracts_the_time_since_it_started(

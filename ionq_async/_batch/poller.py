@@ -1,4 +1,18 @@
-"""The poller: one task that refreshes every waiting job, many per ``GET /jobs?ids=`` request."""
+"""The poller: one task that refreshes every waiting job, many per ``GET /jobs?ids=`` request.
+
+A request costs the same for one id as for a hundred, so the poller works in *rounds*:
+
+- A job with predictions (predicted wait and execution) is left alone until ``lead`` (a
+  quarter) of its predicted duration before its predicted end; from then on it is
+  *watched*: asked about every round until it ends. Past its predicted end it is asked
+  about less often the longer it is overdue (``overdue_factor`` of the time overdue).
+- Rounds come every ``initial_s`` while many jobs are watched, and further apart (to
+  ``watch_max_s``) as they become few: one request then buys less lag for fewer jobs.
+- Every job due before the next round rides along, and each request's spare room (up to
+  100 ids) is filled with the jobs due soonest: they are asked about for free, which
+  catches jobs that end before their predictions say, and refreshes those predictions.
+- A job without predictions is asked about on the schedule's growing interval.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +29,7 @@ from .._flow import Throttle
 from ..exceptions import IonQError, JobUnreachableError, NotFoundError, ResponseError
 from ..models import Job, JobStatus
 from .api import JobReader
-from .values import FATAL_ERRORS, PollSchedule, predicted_remaining_s
+from .values import FATAL_ERRORS, PollSchedule, predicted_offset_s
 
 __all__ = ["MAX_BAD_ANSWERS", "MAX_POLL_FAILURE_S", "PollEntry", "Poller", "poll_chunks"]
 
@@ -47,6 +61,7 @@ class PollEntry:
         "job_id",
         "key",
         "schedule",
+        "watching",
     )
 
     def __init__(self, key: int, job_id: str, job: Job | None, schedule: PollSchedule) -> None:
@@ -59,6 +74,7 @@ class PollEntry:
         self.added = 0.0
         self.interval = schedule.initial_s
         self.bad_answers = 0
+        self.watching = False
 
 
 class Poller:
@@ -86,7 +102,7 @@ class Poller:
         self._sequence = 0
         self._wakeup = anyio.Event()
         self._sleeping_until = math.inf
-        self._typical_s: float | None = None
+        self._watching: dict[str, PollEntry] = {}
         self.ids_supported = True
         self.list_requests = 0
         self.single_requests = 0
@@ -101,8 +117,18 @@ class Poller:
         """Ids of the jobs still waited for."""
         return list(self._entries)
 
+    @property
+    def watched(self) -> int:
+        """Jobs near or past their predicted end, asked about every round."""
+        return len(self._watching)
+
     def add(self, key: int, job_id: str, job: Job | None, *, immediate: bool = False) -> None:
-        """Start waiting for a job; ``immediate`` asks about it at the next cycle."""
+        """Start waiting for a job; ``immediate`` asks about it at the next cycle.
+
+        A new job is first asked about after ``initial_s`` (or at once): its creation
+        answer carries no predictions, and the first look, riding along with others,
+        costs next to nothing.
+        """
         backend = job.backend if job is not None else None
         schedule = self._fixed_schedule or PollSchedule.for_backend(backend)
         entry = PollEntry(key, job_id, job, schedule)
@@ -111,14 +137,47 @@ class Poller:
         entry.added = now
         if immediate:
             delay = 0.0
-        elif predicted_remaining_s(job) is None and self._typical_s is not None:
-            # A new job has no predictions yet; its siblings' predicted durations are the
-            # best guess of when it will be done.
-            delay = max(schedule.initial_s, min(self._typical_s, schedule.max_predicted_s))
+        elif predicted_offset_s(job) is not None:
+            delay = self._delay(entry, job)
         else:
-            delay = schedule.delay_s(0, job, self._rng)
+            delay = schedule.initial_s
         entry.interval = max(delay, schedule.initial_s)
         self._schedule(entry, now + delay)
+
+    def _set_watching(self, entry: PollEntry, watching: bool) -> None:
+        if entry.watching != watching:
+            entry.watching = watching
+            if watching:
+                self._watching[entry.job_id] = entry
+            else:
+                self._watching.pop(entry.job_id, None)
+
+    def _forget(self, entry: PollEntry) -> None:
+        """Stop waiting for ``entry`` (it ended, failed or was given up)."""
+        if self._entries.get(entry.job_id) is entry:
+            del self._entries[entry.job_id]
+        self._set_watching(entry, False)
+
+    def _delay(self, entry: PollEntry, job: Job | None) -> float:
+        """The wait before asking about ``entry`` again (see the module docstring)."""
+        schedule = entry.schedule
+        offset = predicted_offset_s(job)
+        if offset is None:
+            self._set_watching(entry, False)
+            return schedule.interval_s(entry.attempt, self._rng)
+        if offset > 0:
+            # The prediction's error grows with the job's length: watch from ``lead`` of
+            # its whole predicted duration (as seen from here) before its predicted end.
+            total = anyio.current_time() - entry.added + offset
+            until_watch = offset - schedule.lead * total
+            if until_watch > schedule.initial_s:
+                self._set_watching(entry, False)
+                return min(until_watch, schedule.max_predicted_s)
+        self._set_watching(entry, True)
+        interval = schedule.watch_interval_s(len(self._watching))
+        if offset < 0:
+            interval = max(interval, schedule.overdue_s(-offset))
+        return interval
 
     def _schedule(self, entry: PollEntry, due: float) -> None:
         entry.due = due
@@ -128,7 +187,38 @@ class Poller:
             self._wakeup.set()
 
     def _take_due(self, now: float) -> list[PollEntry]:
+        """The entries to ask about now: those due, those due before the next round, and
+        (when asking by ids) the soonest due after them, to fill each request's room."""
         taken: list[PollEntry] = []
+        ride_along = 0.0
+        while (entry := self._peek()) is not None:
+            if not taken:
+                if entry.due > now:
+                    break
+                # Jobs due before the next round ride along with the ones due now.
+                ride_along = 0.9 * entry.schedule.watch_interval_s(len(self._watching))
+            elif entry.due > now + max(ride_along, 0.2 * entry.interval):
+                break
+            heapq.heappop(self._heap)
+            taken.append(entry)
+        if not taken or not self.ids_supported:
+            return taken
+        # Every watched job is asked about every round, whenever it was last due (rounds
+        # come more often as more jobs are watched).
+        if self._watching:
+            chosen = {entry.job_id for entry in taken}
+            taken.extend(e for e in self._watching.values() if e.job_id not in chosen)
+        # The last request has room to spare: asking about more jobs costs nothing.
+        room = -len(taken) % MAX_IDS_PER_POLL
+        while room and (entry := self._peek()) is not None:
+            heapq.heappop(self._heap)
+            if not entry.watching:
+                taken.append(entry)
+                room -= 1
+        return taken
+
+    def _peek(self) -> PollEntry | None:
+        """The entry due soonest (dropping stale heap items), left on the heap."""
         heap = self._heap
         while heap:
             due, _, job_id = heap[0]
@@ -136,23 +226,12 @@ class Poller:
             if entry is None or entry.due != due:
                 heapq.heappop(heap)  # stale: finished or rescheduled
                 continue
-            # Jobs due soon ride along with the ones due now: one request serves them all.
-            if due > now and (due - now > 0.2 * entry.interval or not taken):
-                break
-            heapq.heappop(heap)
-            taken.append(entry)
-        return taken
+            return entry
+        return None
 
     def _next_due(self) -> float:
-        heap = self._heap
-        while heap:
-            due, _, job_id = heap[0]
-            entry = self._entries.get(job_id)
-            if entry is None or entry.due != due:
-                heapq.heappop(heap)
-                continue
-            return due
-        return math.inf
+        entry = self._peek()
+        return entry.due if entry is not None else math.inf
 
     async def run(self) -> None:
         """Poll until cancelled."""
@@ -221,7 +300,7 @@ class Poller:
         except FATAL_ERRORS:
             raise
         except NotFoundError as error:
-            self._entries.pop(entry.job_id, None)
+            self._forget(entry)
             self._on_error(entry.key, error)
             return
         except ResponseError as error:
@@ -230,7 +309,7 @@ class Poller:
             self._failing_since = None
             entry.bad_answers += 1
             if entry.bad_answers >= MAX_BAD_ANSWERS:
-                self._entries.pop(entry.job_id, None)
+                self._forget(entry)
                 error.add_note(
                     f"job {entry.job_id}: {entry.bad_answers} unreadable answers in a row; "
                     "it may still run on the server"
@@ -269,6 +348,7 @@ class Poller:
             len(given_up),
         )
         self._entries.clear()
+        self._watching.clear()
         for entry in given_up:
             last = entry.job or Job(id=entry.job_id, status=JobStatus.SUBMITTED)
             unreachable = JobUnreachableError(last, failing_s)
@@ -280,22 +360,16 @@ class Poller:
             return
         entry.job = job
         if job.is_terminal:
-            del self._entries[entry.job_id]
+            self._forget(entry)
             self._on_terminal(entry.key, job)
             return
-        if entry.attempt == 0:
-            remaining = predicted_remaining_s(job)
-            if remaining is not None:
-                total = anyio.current_time() - entry.added + remaining
-                typical = self._typical_s
-                self._typical_s = total if typical is None else 0.8 * typical + 0.2 * total
         self._reschedule(entry, job)
 
     def _reschedule(self, entry: PollEntry, job: Job | None) -> None:
         if self._entries.get(entry.job_id) is not entry:
             return
         entry.attempt += 1
-        delay = entry.schedule.delay_s(entry.attempt, job, self._rng)
+        delay = self._delay(entry, job)
         entry.interval = delay
         self._schedule(entry, anyio.current_time() + delay)
 

@@ -155,7 +155,14 @@ class PollSchedule:
     Interval ``n`` (0-based) is ``initial_s * factor**n`` capped at ``max_s``, scaled by a
     random factor in ``[1 - jitter, 1 + jitter]``. A job with predicted times (wait +
     execution) is next asked about just after its predicted end instead, at most
-    ``max_predicted_s`` away.
+    ``max_predicted_s`` away; once past its predicted end, every ``overdue_factor`` of the
+    time it is overdue (at least ``initial_s``, at most ``max_s``).
+
+    A batch uses the predictions differently (see :mod:`ionq_async._batch.poller`): a
+    job is *watched* from ``lead`` of its predicted duration before its predicted end,
+    asked about every round; rounds come every ``initial_s`` while many jobs are watched
+    and stretch to ``watch_max_s`` (default ``5 * initial_s``) as they become few, since
+    a round costs one request however few jobs it serves.
     """
 
     initial_s: float
@@ -163,6 +170,9 @@ class PollSchedule:
     max_s: float
     jitter: float = 0.2
     max_predicted_s: float = 60.0
+    lead: float = 0.25
+    watch_max_s: float | None = None
+    overdue_factor: float = 0.1
 
     def __attrs_post_init__(self) -> None:
         problems = []
@@ -176,6 +186,14 @@ class PollSchedule:
             problems.append(f"jitter must be in [0, 1), got {self.jitter}")
         if not (math.isfinite(self.max_predicted_s) and self.max_predicted_s >= 0):
             problems.append(f"max_predicted_s must not be negative, got {self.max_predicted_s}")
+        if not 0 <= self.lead < 1:
+            problems.append(f"lead must be in [0, 1), got {self.lead}")
+        if self.watch_max_s is not None and not (
+            math.isfinite(self.watch_max_s) and self.watch_max_s >= self.initial_s
+        ):
+            problems.append(f"watch_max_s must be at least initial_s, got {self.watch_max_s}")
+        if not (math.isfinite(self.overdue_factor) and self.overdue_factor >= 0):
+            problems.append(f"overdue_factor must not be negative, got {self.overdue_factor}")
         if problems:
             raise ConfigurationError("PollSchedule: " + "; ".join(problems))
 
@@ -200,28 +218,60 @@ class PollSchedule:
         sooner than ``initial_s``, never later than ``max_predicted_s``); without one,
         on the growing interval.
         """
-        predicted = predicted_remaining_s(job)
-        if predicted is not None:
+        predicted = predicted_offset_s(job)
+        if predicted is None:
+            return self.interval_s(attempt, rng)
+        if predicted > 0:
             # A little past the predicted end, so the job is done when we ask.
             target = predicted * 1.05 + 0.01
             return max(self.initial_s, min(target, self.max_predicted_s))
-        return self.interval_s(attempt, rng)
+        return self.overdue_s(-predicted)
+
+    def overdue_s(self, overdue_s: float) -> float:
+        """The wait before asking again about a job ``overdue_s`` past its predicted end:
+        ``overdue_factor`` of that, at least ``initial_s`` and at most ``max_s``."""
+        return min(max(self.initial_s, self.overdue_factor * overdue_s), self.max_s)
+
+    def watch_interval_s(self, watched: int) -> float:
+        """The time between rounds while ``watched`` jobs are watched.
+
+        ``initial_s`` while 50 or more are, growing as ``sqrt(50 / watched)`` to
+        ``watch_max_s`` for a single one: a round's one request buys less when it serves
+        fewer jobs (the trade-off is drawn in docs/images/lag-tradeoff.png).
+        """
+        cap = self.watch_max_s if self.watch_max_s is not None else 5.0 * self.initial_s
+        if watched >= WATCH_FULL_RATE_JOBS:
+            return self.initial_s
+        stretch = math.sqrt(WATCH_FULL_RATE_JOBS / max(watched, 1))
+        return min(self.initial_s * stretch, cap)
 
 
 SIMULATOR_SCHEDULE: Final = PollSchedule(initial_s=0.1, factor=1.5, max_s=1.0, max_predicted_s=5.0)
 """The simulator's schedule: 100 ms growing to 1 s."""
 
 QPU_SCHEDULE: Final = PollSchedule(initial_s=1.0, factor=1.5, max_s=15.0, max_predicted_s=300.0)
-"""A QPU's schedule: 1 s growing to 15 s; predictions may push a poll 5 minutes out."""
+"""A QPU's schedule: 1 s growing to 15 s; predictions may push a poll 5 minutes out; a
+batch's rounds every 1 s while 50 jobs or more are watched, up to 5 s for one."""
+
+
+WATCH_FULL_RATE_JOBS: Final = 50
+"""Watched jobs from which a batch's rounds come every ``initial_s`` (fewer: less often)."""
 
 
 def predicted_remaining_s(job: Job | None) -> float | None:
-    """Seconds until the job's predicted end, or None without predictions.
+    """Seconds until the job's predicted end, or None without predictions or once past it.
 
     Queued: predicted wait plus predicted execution. Running: the predicted execution
     less the time since ``started_at`` (by our clock; a negative predicted wait, as some
     servers send, counts the same way). None when that leaves nothing to go by.
     """
+    remaining = predicted_offset_s(job)
+    return remaining if remaining is not None and remaining > 0 else None
+
+
+def predicted_offset_s(job: Job | None) -> float | None:
+    """Seconds until the job's predicted end (negative: past it), or None without
+    predictions (see :func:`predicted_remaining_s`)."""
     if job is None or job.is_terminal:
         return None
     wait_ms = job.predicted_wait_time_ms
@@ -231,7 +281,7 @@ def predicted_remaining_s(job: Job | None) -> float | None:
     remaining = ((wait_ms or 0.0) + (run_ms or 0.0)) / 1000.0
     if job.status is JobStatus.STARTED and (wait_ms or 0.0) >= 0 and job.started_at is not None:
         remaining -= max(0.0, time.time() - job.started_at.timestamp())
-    return remaining if remaining > 0 else None
+    return remaining
 
 
 @frozen(kw_only=True)

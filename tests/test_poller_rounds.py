@@ -1,0 +1,180 @@
+"""The poller's rounds: when a job is watched, what one request carries, how often rounds come.
+
+These read the poller's schedule decisions (due times, the entries a round takes) rather
+than waiting for them; nothing here sleeps.
+"""
+
+from __future__ import annotations
+
+import anyio
+import anyio.lowlevel
+import pytest
+from asyncio_hygiene import no_asyncio_leaks  # noqa: F401 (an autouse fixture)
+
+from ionq_async._batch.poller import MAX_IDS_PER_POLL, Poller
+from ionq_async._batch.values import PollSchedule
+from ionq_async._flow import Throttle
+from ionq_async.client import Client
+from ionq_async.exceptions import IonQError
+from ionq_async.models import Job, JobPage, JobStatus
+
+SCHEDULE = PollSchedule(initial_s=1.0, factor=1.5, max_s=15.0, jitter=0.0, max_predicted_s=300.0)
+
+
+def _predicted(job_id: str, seconds: float, status: JobStatus = JobStatus.READY) -> Job:
+    """A job predicted to end ``seconds`` from now (negative: that long ago)."""
+    return Job(
+        id=job_id,
+        status=status,
+        predicted_wait_time_ms=0.0 if seconds >= 0 else seconds * 1000.0 - 10.0,
+        predicted_execution_duration_ms=seconds * 1000.0 if seconds >= 0 else 10.0,
+    )
+
+
+def _poller(client: Client, schedule: PollSchedule = SCHEDULE, **callbacks: object) -> Poller:
+    def on_terminal(key: int, job: Job) -> None:
+        pytest.fail(f"job {key} ended: {job!r}")
+
+    def on_error(key: int, error: IonQError) -> None:
+        pytest.fail(f"job {key}: {error!r}")
+
+    return Poller(
+        client,
+        on_terminal=callbacks.get("on_terminal", on_terminal),  # type: ignore[arg-type]
+        on_error=callbacks.get("on_error", on_error),  # type: ignore[arg-type]
+        throttle=Throttle(client.stats, [], open_tokens=64),
+        schedule=schedule,
+    )
+
+
+@pytest.fixture
+def client() -> Client:
+    return Client(api_key="unused", base_url="http://127.0.0.1:9/v0.4")
+
+
+async def test_a_job_is_left_alone_until_a_quarter_of_its_predicted_duration_before_its_end(
+    client: Client,
+) -> None:
+    # Before: asked about just after its predicted end (105 s), so a job ending a little
+    # early (predictions are off by tens of percent) waited until then.
+    poller = _poller(client)
+    now = anyio.current_time()
+    poller.add(0, "long", _predicted("long", 100.0))
+    (entry,) = (poller._peek(),)
+    assert entry is not None
+    assert entry.due - now == pytest.approx(75.0, abs=0.5)
+    assert poller.watched == 0
+
+
+async def test_near_its_predicted_end_a_job_is_watched_every_round(client: Client) -> None:
+    poller = _poller(client)
+    now = anyio.current_time()
+    poller.add(0, "soon", _predicted("soon", 0.5))  # within a quarter of its duration
+    entry = poller._peek()
+    assert entry is not None
+    assert poller.watched == 1
+    # One watched job: rounds stretch to watch_max_s (5 x initial_s by default).
+    assert entry.due - now == pytest.approx(5.0, abs=0.5)
+
+
+async def test_rounds_come_every_initial_s_while_many_jobs_are_watched(client: Client) -> None:
+    poller = _poller(client)
+    now = anyio.current_time()
+    for key in range(60):
+        poller.add(key, f"j{key}", _predicted(f"j{key}", 0.5))
+    poller.add(100, "far", _predicted("far", 1000.0))
+    assert poller.watched == 60
+    # The first few were scheduled while few jobs were watched (5 s); the others 1 s out.
+    soonest = poller._peek()
+    assert soonest is not None
+    assert soonest.due - now == pytest.approx(SCHEDULE.initial_s, abs=0.5)
+    # That round asks about every watched job, whenever each was due, and fills the rest
+    # of its request with the job due soonest after them.
+    taken = poller._take_due(soonest.due)
+    assert sorted(entry.key for entry in taken) == [*range(60), 100]
+
+
+def test_the_round_interval_grows_as_fewer_jobs_are_watched() -> None:
+    intervals = [SCHEDULE.watch_interval_s(n) for n in (500, 50, 8, 2, 1, 0)]
+    assert intervals == pytest.approx([1.0, 1.0, 2.5, 5.0, 5.0, 5.0])
+    wide = PollSchedule(initial_s=1.0, factor=1.5, max_s=15.0, watch_max_s=2.0)
+    assert wide.watch_interval_s(1) == pytest.approx(2.0)
+
+
+async def test_an_overdue_job_is_asked_about_less_often_the_later_it_is(client: Client) -> None:
+    # Before: past its predicted end a job fell back to the growing interval, so a job a
+    # second late could wait 15 s; now the wait is a tenth of how late it is.
+    poller = _poller(client)
+    now = anyio.current_time()
+    for key in range(60):  # enough watched jobs that rounds come every initial_s
+        poller.add(key, f"w{key}", _predicted(f"w{key}", 0.5))
+    poller.add(100, "late", _predicted("late", -80.0, JobStatus.STARTED))
+    late = poller._entries["late"]
+    assert late.watching
+    assert late.due - now == pytest.approx(8.0, abs=0.5)
+
+
+async def test_a_round_fills_its_request_with_the_jobs_due_soonest(client: Client) -> None:
+    # Before: a round asked only about the jobs due, one id in a request with room for 100.
+    poller = _poller(client)
+    poller.add(0, "due-now", None, immediate=True)
+    for key in range(1, 200):
+        poller.add(key, f"later-{key}", _predicted(f"later-{key}", 100.0 + key))
+    taken = poller._take_due(anyio.current_time())
+    assert len(taken) == MAX_IDS_PER_POLL
+    assert taken[0].job_id == "due-now"
+    # The spare room goes to the jobs due soonest.
+    assert [entry.job_id for entry in taken[1:]] == [f"later-{k}" for k in range(1, 100)]
+
+
+async def test_a_server_that_ignores_ids_gets_no_fill(client: Client) -> None:
+    poller = _poller(client)
+    poller.ids_supported = False  # each job would cost a request of its own
+    poller.add(0, "due-now", None, immediate=True)
+    for key in range(1, 20):
+        poller.add(key, f"later-{key}", _predicted(f"later-{key}", 100.0))
+    taken = poller._take_due(anyio.current_time())
+    assert [entry.job_id for entry in taken] == ["due-now"]
+
+
+async def test_watched_jobs_are_counted_until_they_end(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers = {"a": [0.001, None], "b": [-1.0, 0.001, None]}  # seconds left; None: completed
+
+    async def job_page(*, ids: list[str], limit: int) -> JobPage:
+        jobs = []
+        for job_id in ids:
+            left = answers[job_id].pop(0) if len(answers[job_id]) > 1 else None
+            if left is None:
+                jobs.append(Job(id=job_id, status=JobStatus.COMPLETED))
+            else:
+                status = JobStatus.STARTED if left < 0 else JobStatus.READY
+                jobs.append(_predicted(job_id, left, status))
+        return JobPage(jobs=tuple(jobs))
+
+    monkeypatch.setattr(client, "job_page", job_page)
+    ended: list[int] = []
+    done = anyio.Event()
+    seen_watching: list[int] = []
+
+    def on_terminal(key: int, job: Job) -> None:
+        ended.append(key)
+        if len(ended) == 2:
+            done.set()
+
+    fast = PollSchedule(initial_s=0.001, factor=1.0, max_s=0.001, jitter=0.0, overdue_factor=0.0)
+    poller = _poller(client, fast, on_terminal=on_terminal)
+    poller.add(0, "a", None, immediate=True)
+    poller.add(1, "b", None, immediate=True)
+    async with anyio.create_task_group() as group:
+        group.start_soon(poller.run)
+        with anyio.fail_after(30):
+            while not done.is_set():
+                seen_watching.append(poller.watched)
+                await anyio.lowlevel.checkpoint()
+        group.cancel_scope.cancel()
+    assert sorted(ended) == [0, 1]
+    assert max(seen_watching) >= 1
+    assert poller.watched == 0
+    assert len(poller) == 0
