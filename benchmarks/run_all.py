@@ -28,6 +28,7 @@ BENCHMARKS = [
     ("benchmarks.bench_ratelimit", "batch engine against a server rate limit (429 storm)"),
     ("benchmarks.bench_sweep", "conversion cost per circuit; a packed sweep's peak RSS"),
     ("benchmarks.bench_lag", "result-delivery lag, realistic jobs at 50 ms RTT (time-scaled)"),
+    ("benchmarks.bench_json", "does orjson cut client CPU per job on large answers?"),
 ]
 
 
@@ -89,6 +90,18 @@ def _summary(name: str, figures: Any) -> list[str]:
             )
         for note in figures.get("notes", []):
             lines.append(f"NOTE: {note}")
+    elif name == "benchmarks.bench_json":
+        for case, by_stage in figures.get("cases", {}).items():
+            fetch = by_stage.get("fetch", {})
+            if "candidate" not in fetch:
+                continue
+            cut = (1 - fetch["candidate"] / fetch["json"]) * 100 if fetch["json"] else 0.0
+            lines.append(
+                f"{case:<26} fetch {fetch['json']:>8.2f} -> {fetch['candidate']:>8.2f} ms"
+                f" with orjson ({cut:.1f} % less)   adopt if > 20 %"
+            )
+        if figures.get("disagreements"):
+            lines.append(f"DEFECT: orjson candidate differs on {figures['disagreements']}")
     else:
         for case, value in figures.items():
             if isinstance(value, int | float):

@@ -7,13 +7,13 @@ problem; nothing but an IonQError leaves here.
 
 from __future__ import annotations
 
-import json
 import numbers
 from collections.abc import Mapping
 from typing import Any, Final
 
 from attrs import frozen
 
+from . import _json
 from .exceptions import InvalidRequestError, ResponseError
 from .models import Job
 
@@ -129,7 +129,7 @@ def decode_raw(content_type: str | None, body: bytes, *, what: str) -> Decoded:
         media_type == "application/json" or media_type.endswith("+json")
     ):
         try:
-            return Decoded(media_type, json.loads(body))
+            return Decoded(media_type, _json.loads(body))
         except (ValueError, RecursionError) as error:
             raise ResponseError(f"{what}: malformed JSON ({type(error).__name__})") from None
     if media_type is not None and media_type.startswith("text/"):

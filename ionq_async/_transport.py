@@ -54,7 +54,7 @@ from attrs import define, field, frozen
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from . import _retry
+from . import _json, _retry
 from ._loop_servers import is_loopback_host
 from ._retry import RetryPolicy
 from .exceptions import (
@@ -296,10 +296,6 @@ def _excerpt(text: str, limit: int = _EXCERPT_CHARS) -> str:
     text = re.sub(r"<[^>]*>", " ", text)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
 
 
 def _is_json_type(content_type: str) -> bool:
@@ -898,7 +894,7 @@ class Transport:
                 f"{where}: empty answer where JSON was expected", status=answer.status
             )
         try:
-            return json.loads(answer.raw, parse_constant=_reject_constant)
+            return _json.loads(answer.raw)
         except (ValueError, RecursionError) as exc:
             text = self._text(answer.raw)
             raise ResponseError(
@@ -911,7 +907,7 @@ class Transport:
         text = self._text(answer.raw)
         body: Any
         try:
-            body = json.loads(answer.raw, parse_constant=_reject_constant) if answer.raw else None
+            body = _json.loads(answer.raw) if answer.raw else None
         except (ValueError, RecursionError):
             body = text[:_BODY_TEXT_CHARS]
         else:
