@@ -7,6 +7,7 @@ problem; nothing but an IonQError leaves here.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Mapping
 from typing import Any, Final
@@ -36,6 +37,9 @@ AGGREGATIONS: Final = ("average", "voting", "dnl", "majority")
 ``average`` is the plain mean, ``voting`` replaces ``sharpen=true``."""
 
 _MAX_PROBLEMS: Final = 5
+_BULK_KEY_DIGITS: Final = 18
+"""Decimal states this short are read in bulk: any such integer fits int64 and int() reads
+it; longer ones (up to 30 digits) take the careful path."""
 
 
 def check_aggregation(aggregation: object) -> str:
@@ -58,11 +62,43 @@ def _state(value: object) -> int | None:
     return None
 
 
+def _decimal_states(texts: list[str]) -> list[int] | None:
+    """Short ASCII decimal strings as ints in bulk (a few C passes), else None."""
+    joined = "".join(texts)
+    if not (
+        joined.isascii()
+        and joined.isdigit()
+        and all(texts)
+        and max(map(len, texts)) <= _BULK_KEY_DIGITS
+    ):
+        return None
+    return list(map(int, texts))
+
+
+def _bulk_shots(data: list[Any], limit: int | None) -> list[int] | None:
+    """Every shot a state below ``limit``, read in bulk; None to take the careful path."""
+    kinds = set(map(type, data))
+    if kinds == {int}:
+        states: list[int] | None = list(data)
+    elif kinds == {str}:
+        states = _decimal_states(data)
+    else:
+        return None
+    if states is None or min(states) < 0 or (limit is not None and max(states) >= limit):
+        return None
+    return states
+
+
 def read_shots(data: Any, *, what: str, num_qubits: int | None) -> list[int]:
     """The states of every shot in order; ResponseError unless a list of states."""
     if not isinstance(data, list):
         raise ResponseError(f"{what}: expected a list of shots, got {type(data).__name__}")
     limit = 1 << num_qubits if num_qubits is not None else None
+    if data:
+        bulk = _bulk_shots(data, limit)
+        if bulk is not None:
+            return bulk
+    # The careful path: one shot at a time, naming the first bad ones.
     states: list[int] = []
     problems: list[str] = []
     for position, value in enumerate(data):
@@ -80,6 +116,20 @@ def read_shots(data: Any, *, what: str, num_qubits: int | None) -> list[int]:
     return states
 
 
+def _bulk_histogram(data: Mapping[Any, Any], limit: int | None) -> dict[int, int] | None:
+    """Integer counts over distinct decimal states below ``limit``, read in bulk; None to
+    take the careful path (which also sums keys naming one state twice, as 1 and 01)."""
+    keys = list(data.keys())
+    counts = list(data.values())
+    if set(map(type, keys)) != {str} or set(map(type, counts)) != {int} or min(counts) < 0:
+        return None
+    states = _decimal_states(keys)
+    if states is None or (limit is not None and max(states) >= limit):
+        return None
+    out = dict(zip(states, counts, strict=True))
+    return out if len(out) == len(keys) else None
+
+
 def read_histogram(
     data: Any, *, what: str, num_qubits: int | None, shots: int | None
 ) -> dict[int, int]:
@@ -88,6 +138,11 @@ def read_histogram(
     if not isinstance(data, Mapping):
         raise ResponseError(f"{what}: expected an object of counts, got {type(data).__name__}")
     limit = 1 << num_qubits if num_qubits is not None else None
+    bulk = _bulk_histogram(data, limit) if data else None
+    if bulk is not None:
+        _check_total(bulk, what, shots)
+        return bulk
+    # The careful path: one entry at a time, naming the first bad ones.
     counts: dict[int, int] = {}
     problems: list[str] = []
     for key, value in data.items():
@@ -97,6 +152,7 @@ def read_histogram(
         elif (
             isinstance(value, bool)
             or not isinstance(value, numbers.Integral | float)
+            or (isinstance(value, float) and not math.isfinite(value))
             or value < 0
             or value != int(value)
         ):
@@ -107,11 +163,15 @@ def read_histogram(
             break
     if problems:
         raise ResponseError(f"{what}: " + "; ".join(problems), body=dict(list(data.items())[:20]))
+    _check_total(counts, what, shots)
+    return counts
+
+
+def _check_total(counts: dict[int, int], what: str, shots: int | None) -> None:
     if shots is not None and counts and sum(counts.values()) != shots:
         raise ResponseError(
             f"{what}: the counts sum to {sum(counts.values())}, not the job's {shots} shots"
         )
-    return counts
 
 
 @frozen
