@@ -5,10 +5,8 @@ a child process (``--serve-emulator``) with realistic jobs: run times drawn from
 lognormal (median 20 s, sigma 0.8), a queue that grows by 20 ms per job already waiting,
 predicted wait/execution times off by up to +-20 %, and a 50 ms round trip on every
 request (the emulator's latency fault). Jobs are 2-qubit Bell circuits on the emulator's
-``simulator`` backend with QPU-like durations; ``run_many`` is given its QPU schedule
-(``QPU_SCHEDULE``, what it uses for jobs of this length on a QPU). Not ``qpu.aria-1``:
-the emulator answers ``"noise": null`` for QPU jobs (the spec says the key is absent),
-which ionq-core 0.2.0 cannot parse.
+``qpu.aria-1`` (its fixed QPU queue set to 0: the queue model above replaces it), so
+``run_many`` uses its QPU schedule (``QPU_SCHEDULE``), as for any QPU job.
 
 **Time scaling.** To finish in minutes, every duration is multiplied by ``SCALE`` (full:
 0.25, quick: 0.1): job run and queue times, the round trip, and every client's poll
@@ -45,7 +43,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +56,7 @@ from ionq_async._batch import values as batch_values
 from ionq_async.circuits import Circuit
 from ionq_async.client import Client
 
-BACKEND = "simulator"
+BACKEND = "qpu.aria-1"
 SHOTS = 100
 MEDIAN_S = 20.0
 SIGMA = 0.8
@@ -76,14 +74,17 @@ VERBOSE = False
 PNG = Path(__file__).resolve().parent.parent / "docs" / "images" / "lag-tradeoff.png"
 
 # run_many poll settings for the trade-off curve (unscaled seconds): label -> schedule args.
-TRADEOFF = {
-    "0.1s->1s": {"initial_s": 0.1, "factor": 1.5, "max_s": 1.0, "max_predicted_s": 5.0},
-    "0.25s->2s": {"initial_s": 0.25, "factor": 1.5, "max_s": 2.0, "max_predicted_s": 300.0},
-    "2s->30s": {"initial_s": 2.0, "factor": 1.5, "max_s": 30.0, "max_predicted_s": 300.0},
-    "1s, predictions off": {"initial_s": 1.0, "factor": 1.0, "max_s": 1.0, "max_predicted_s": 0.0},
+_QPU = {"factor": 1.5, "max_s": 15.0, "max_predicted_s": 300.0}
+TRADEOFF: dict[str, dict[str, float]] = {
+    "rounds 0.5s": {"initial_s": 0.5, **_QPU},
+    "rounds 2s": {"initial_s": 2.0, **_QPU},
+    "rounds 4s": {"initial_s": 4.0, **_QPU},
+    "rounds 1s, lead 0.1": {"initial_s": 1.0, "lead": 0.1, **_QPU},
+    "rounds 1s, no fill-up": {"initial_s": 1.0, "fill": 0.0, **_QPU},
 }
-"""The first is SIMULATOR_SCHEDULE's values; the last polls every 1 s (``max_predicted_s``
-0 makes a prediction mean "ask again at ``initial_s``")."""
+"""Rounds every ``initial_s`` (the default is 1 s, measured as ``run_many (default)``);
+``lead`` is how early (share of the predicted duration) a job starts being watched;
+"no fill-up" asks only about the jobs due (the requests' spare room left empty)."""
 
 
 def bell() -> Circuit:
@@ -111,6 +112,7 @@ async def _serve_emulator(scale: float) -> None:
     config = EmulatorConfig(
         time_scale=scale,
         simulator_queue_s=0.0,
+        qpu_queue_s=0.0,
         duration_median_s=MEDIAN_S,
         duration_sigma=SIGMA,
         queue_per_job_s=QUEUE_PER_JOB_S,
@@ -239,7 +241,21 @@ def _scaled_schedule(args: dict[str, float], scale: float) -> batch_values.PollS
         factor=args["factor"],
         max_s=args["max_s"] * scale,
         max_predicted_s=args["max_predicted_s"] * scale,
+        lead=args.get("lead", batch_values.QPU_SCHEDULE.lead),
     )
+
+
+@contextmanager
+def no_fill_up() -> Iterator[None]:
+    """Poll only the jobs due: no spare room filled (patched where it is defined)."""
+    from ionq_async._batch import poller
+
+    saved = poller.FILL_UP
+    poller.FILL_UP = False  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        poller.FILL_UP = saved  # type: ignore[misc]
 
 
 @contextmanager
@@ -270,7 +286,8 @@ async def _run_many_with(
     emu: EmulatorProcess, jobs: int, scale: float, schedule: dict[str, float]
 ) -> Arrivals:
     arrivals: Arrivals = []
-    with patched_schedules(_scaled_schedule(schedule, scale)):
+    fill = no_fill_up() if schedule.get("fill", 1.0) == 0.0 else nullcontext()
+    with patched_schedules(_scaled_schedule(schedule, scale)), fill:
         async with Client(api_key=emu.api_key, base_url=emu.url) as client:
             circuits = [bell() for _ in range(jobs)]
             async with client.run_many(circuits, backend=BACKEND, shots=SHOTS) as run:

@@ -178,3 +178,13 @@ async def test_watched_jobs_are_counted_until_they_end(
     assert max(seen_watching) >= 1
     assert poller.watched == 0
     assert len(poller) == 0
+
+
+async def test_a_zero_prediction_cap_never_polls_in_a_busy_loop(client: Client) -> None:
+    capped = PollSchedule(initial_s=1.0, factor=1.5, max_s=15.0, max_predicted_s=0.0)
+    poller = _poller(client, capped)
+    now = anyio.current_time()
+    poller.add(0, "long", _predicted("long", 100.0))
+    entry = poller._peek()
+    assert entry is not None
+    assert entry.due - now >= capped.initial_s - 0.01

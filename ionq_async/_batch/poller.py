@@ -44,6 +44,10 @@ MAX_POLL_URL_BYTES: Final = 6_000
 MAX_POLL_FAILURE_S: Final = 120.0
 """How long polling may fail in a row (no answer at all) before waiting jobs end as errors."""
 
+FILL_UP: Final = True
+"""Whether a round fills each request's spare room with the jobs due soonest (benchmarks
+turn it off to measure what it buys)."""
+
 MAX_BAD_ANSWERS: Final = 3
 """Unreadable answers in a row about one job before that job ends as a ResponseError."""
 
@@ -172,7 +176,7 @@ class Poller:
             until_watch = offset - schedule.lead * total
             if until_watch > schedule.initial_s:
                 self._set_watching(entry, False)
-                return min(until_watch, schedule.max_predicted_s)
+                return max(schedule.initial_s, min(until_watch, schedule.max_predicted_s))
         self._set_watching(entry, True)
         interval = schedule.watch_interval_s(len(self._watching))
         if offset < 0:
@@ -209,7 +213,7 @@ class Poller:
             chosen = {entry.job_id for entry in taken}
             taken.extend(e for e in self._watching.values() if e.job_id not in chosen)
         # The last request has room to spare: asking about more jobs costs nothing.
-        room = -len(taken) % MAX_IDS_PER_POLL
+        room = -len(taken) % MAX_IDS_PER_POLL if FILL_UP else 0
         while room and (entry := self._peek()) is not None:
             heapq.heappop(self._heap)
             if not entry.watching:
