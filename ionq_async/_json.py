@@ -7,12 +7,14 @@ every digit, a repeated key keeps its last value, and text that is not UTF-8 (or
 which the standard library detects) is refused.
 
 A faster parser was measured and not adopted (issue 15; ``benchmarks/bench_json.py``):
-orjson decodes a large probabilities answer about twice as fast, but decoding is only part
-of what an answer costs the client, and the client's CPU per fetch fell by 3-15 % up to
-2^18 states (26 % only at 2^20 states, a 31 MB answer). Matching the standard library's
-values and errors exactly also needs checks of its own (orjson turns integers beyond 64
-bits into floats, refuses what the standard library reads, such as a byte-order mark, and
-nests deeper before refusing). The benchmark keeps that candidate and patches it in here.
+orjson, kept to the standard library's values and errors, decodes a large probabilities
+answer 20-45 % faster, but decoding is only part of what an answer costs the client (the
+keys, the checks, the socket), and the client's CPU per job fell by 0-14 % up to 2^18
+states (16 % at 2^20 states, a 31 MB answer; 3 % or less for multi-circuit answers).
+Keeping orjson to the standard library's values needs checks of its own: it turns
+integers beyond 64 bits into floats, refuses what the standard library reads (a byte-order
+mark, UTF-16, ``1e400``) and nests deeper before refusing. The benchmark keeps that
+candidate and patches it in here.
 """
 
 from __future__ import annotations
