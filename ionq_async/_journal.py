@@ -45,7 +45,6 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,78 +85,104 @@ class JournalState:
         return sorted(unit for unit in self.tokens if unit not in self.job_ids)
 
 
-def _read_all(fd: int) -> bytes:
-    """The whole file behind ``fd``, read from its start."""
-    os.lseek(fd, 0, os.SEEK_SET)
-    chunks: list[bytes] = []
-    while chunk := os.read(fd, 1 << 20):
-        chunks.append(chunk)
-    return b"".join(chunks)
+_READ_CHUNK = 1 << 20
+"""Bytes read from a journal at a time: its lines are folded into the state as they come,
+so resuming a long batch never holds the whole file, nor a list of all its records."""
 
 
-def _parse_records(data: bytes, path: Path) -> tuple[list[dict[str, Any]], int]:
-    """Parse the journal's complete lines; return them and the byte length they span."""
-    records: list[dict[str, Any]] = []
-    good_end = 0
-    position = 0
-    while position < len(data):
-        newline = data.find(b"\n", position)
-        if newline == -1:
-            # A crash mid-write leaves a line without its newline: it never counted.
-            break
-        line = data[position:newline]
-        position = newline + 1
+class _StateReader:
+    """Folds a journal's records into its :class:`JournalState`, one line at a time."""
+
+    def __init__(self, path: Path, batch: str | None) -> None:
+        self.path = path
+        self.batch = batch  # None: any batch's journal (read_journal)
+        self.started = False
+        self.tokens: dict[int, TokenRecord] = {}
+        self.job_ids: dict[int, str] = {}
+
+    def line(self, line: bytes) -> None:
         if not line.strip():
-            good_end = position
-            continue
+            return
+        path = self.path
         try:
             record = json.loads(line)
         except ValueError as error:
             raise JournalError(f"journal {path} has an unreadable line: {error}") from error
         if not isinstance(record, dict):
             raise JournalError(f"journal {path} has a line that is not a JSON object")
-        records.append(record)
-        good_end = position
-    return records, good_end
+        if not self.started:
+            self._header(record)
+            self.started = True
+            return
+        try:
+            self._record(record)
+        except (KeyError, TypeError, ValueError) as error:
+            raise JournalError(f"journal {path} has a malformed record: {error!r}") from error
+
+    def _header(self, header: dict[str, Any]) -> None:
+        path = self.path
+        if header.get("type") != "header":
+            raise JournalError(f"journal {path} does not start with a header record")
+        if header.get("version") != JOURNAL_VERSION:
+            raise JournalError(
+                f"journal {path} has version {header.get('version')!r}, not {JOURNAL_VERSION} "
+                "(written by another release of ionq-async: finish that batch with it, "
+                "or give this one a new journal path)"
+            )
+        if self.batch is not None and header.get("batch") != self.batch:
+            raise JournalError(f"journal {path} belongs to a different batch (its options differ)")
+
+    def _record(self, record: dict[str, Any]) -> None:
+        path = self.path
+        kind = record.get("type")
+        unit = int(record["unit"])
+        if unit < 0:
+            raise JournalError(f"journal {path} names unit {unit}, outside this batch")
+        if kind == "token":
+            self.tokens[unit] = TokenRecord(
+                unit=unit,
+                indices=tuple(int(i) for i in record["indices"]),
+                token=str(record["token"]),
+                at=float(record["at"]),
+                digest=str(record.get("digest", "")),
+            )
+        elif kind == "job":
+            token = self.tokens.get(unit)
+            if token is None or token.token != record["token"]:
+                raise JournalError(f"journal {path}: job of unit {unit} has no token record")
+            self.job_ids[unit] = str(record["job_id"])
+        else:
+            raise JournalError(f"journal {path} has a record of unknown type {kind!r}")
+
+    def state(self) -> JournalState:
+        if not self.started:
+            raise JournalError(f"journal {self.path} does not start with a header record")
+        return JournalState(tokens=self.tokens, job_ids=self.job_ids)
 
 
-def _state_from_records(records: Sequence[dict[str, Any]], path: Path, batch: str) -> JournalState:
-    if not records or records[0].get("type") != "header":
-        raise JournalError(f"journal {path} does not start with a header record")
-    header = records[0]
-    if header.get("version") != JOURNAL_VERSION:
-        raise JournalError(
-            f"journal {path} has version {header.get('version')!r}, not {JOURNAL_VERSION} "
-            "(written by another release of ionq-async: finish that batch with it, "
-            "or give this one a new journal path)"
-        )
-    if header.get("batch") != batch:
-        raise JournalError(f"journal {path} belongs to a different batch (its options differ)")
-    tokens: dict[int, TokenRecord] = {}
-    job_ids: dict[int, str] = {}
-    try:
-        for record in records[1:]:
-            kind = record.get("type")
-            unit = int(record["unit"])
-            if unit < 0:
-                raise JournalError(f"journal {path} names unit {unit}, outside this batch")
-            if kind == "token":
-                tokens[unit] = TokenRecord(
-                    unit=unit,
-                    indices=tuple(int(i) for i in record["indices"]),
-                    token=str(record["token"]),
-                    at=float(record["at"]),
-                    digest=str(record.get("digest", "")),
-                )
-            elif kind == "job":
-                if unit not in tokens or tokens[unit].token != record["token"]:
-                    raise JournalError(f"journal {path}: job of unit {unit} has no token record")
-                job_ids[unit] = str(record["job_id"])
-            else:
-                raise JournalError(f"journal {path} has a record of unknown type {kind!r}")
-    except (KeyError, TypeError, ValueError) as error:
-        raise JournalError(f"journal {path} has a malformed record: {error!r}") from error
-    return JournalState(tokens=tokens, job_ids=job_ids)
+def _read_state(fd: int, path: Path, batch: str | None) -> tuple[JournalState, int, int]:
+    """The state of the journal behind ``fd`` (read from its start, a chunk at a time),
+    the byte length of its complete lines, and the bytes read in all.
+
+    A last line without its newline (a crash mid-write) never counted and is skipped.
+    ``batch`` None accepts any batch's journal.
+    """
+    reader = _StateReader(path, batch)
+    os.lseek(fd, 0, os.SEEK_SET)
+    pending = b""
+    complete = total = 0
+    while chunk := os.read(fd, _READ_CHUNK):
+        total += len(chunk)
+        data = pending + chunk if pending else chunk
+        end = data.rfind(b"\n")
+        if end == -1:
+            pending = data
+            continue
+        for line in data[:end].split(b"\n"):
+            reader.line(line)
+        complete += end + 1
+        pending = data[end + 1 :]
+    return reader.state(), complete, total
 
 
 def read_journal(path: str | os.PathLike[str]) -> JournalState:
@@ -178,12 +203,13 @@ def read_journal(path: str | os.PathLike[str]) -> JournalState:
     try:
         _lock(fd, target)
         try:
-            data = _read_all(fd) if os.fstat(fd).st_size > 0 else b""
+            # Only a file with bytes in it is read (a device such as /dev/full never ends).
+            if os.fstat(fd).st_size == 0:
+                raise JournalError(f"journal {target} does not start with a header record")
+            state, _, _ = _read_state(fd, target, None)
         except OSError as error:
             raise JournalError(f"cannot read journal {target}: {_reason(error)}") from error
-        records, _ = _parse_records(data, target)
-        batch = records[0].get("batch") if records else None
-        return _state_from_records(records, target, str(batch))
+        return state
     finally:
         # Closing the descriptor releases the lock (flock belongs to the open file).
         os.close(fd)
@@ -389,13 +415,13 @@ def _load_or_start(fd: int, path: Path, *, batch: str) -> JournalState:
     """Read the locked journal's state, or write the header of a new (empty) one."""
     try:
         # Only a file with bytes in it is read (a device such as /dev/full never ends).
-        data = _read_all(fd) if os.fstat(fd).st_size > 0 else b""
+        size = os.fstat(fd).st_size
+        read = _read_state(fd, path, batch) if size > 0 else None
     except OSError as error:
         raise JournalError(f"cannot read journal {path}: {_reason(error)}") from error
-    if data:
-        records, good_end = _parse_records(data, path)
-        state = _state_from_records(records, path, batch)
-        if good_end < len(data):
+    if read is not None:
+        state, good_end, total = read
+        if good_end < total:
             try:
                 # Drop a torn tail so the next record starts on a line of its own.
                 os.ftruncate(fd, good_end)
