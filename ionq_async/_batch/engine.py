@@ -146,6 +146,10 @@ class Engine:
         self.budget: float | None = None if max_cost is None else budget_amount(max_cost)[0]
         self.budget_reached = False
         self.spend = Spend()  # this batch's: estimates of jobs created, actual costs known
+        # Its sums, kept as it changes: summing it for every progress report was O(jobs)
+        # each time (a 100,000-job QPU batch with a progress bar spent its time there).
+        self.estimated_cost = 0.0
+        self.actual_cost = 0.0
         self.client_spend = client_spend
         self.pricer = Pricer(client.estimate)
         self.source = circuits
@@ -210,9 +214,21 @@ class Engine:
             started_at=self.started_at,
             elapsed_s=time.monotonic() - self.started_monotonic,
             duplicates_canceled=self.duplicates_canceled,
-            estimated_cost=self.spend.estimated(),
-            actual_cost=self.spend.actual(),
+            estimated_cost=self.estimated_cost,
+            actual_cost=self.actual_cost,
         )
+
+    def _change_spend(self, key: str, change: Callable[[], object]) -> None:
+        """Change one job's record in ``self.spend`` and the sums by what it changed."""
+        before = self.spend.job(key)
+        try:
+            change()
+        finally:
+            after = self.spend.job(key)
+            for record, sign in ((before, -1.0), (after, 1.0)):
+                if record is not None:
+                    self.estimated_cost += sign * (record.estimated or 0.0)
+                    self.actual_cost += sign * (record.actual or 0.0)
 
     def _changed(self) -> None:
         if self.progress_callback is not None:
@@ -262,7 +278,8 @@ class Engine:
             job: Job | None = None
             error: IonQError
             if owner is not None and owner.job_id is not None:
-                job = owner.job or Job(id=owner.job_id, status=JobStatus.SUBMITTED)
+                job = self._last_known(owner)
+                assert job is not None
                 error = WaitTimeoutError(job, timeout_s)
                 if canceled:
                     error.add_note(f"cancel_remote: job {job.id} was asked to cancel")
@@ -342,7 +359,7 @@ class Engine:
         for job in jobs:
             if job.id == unit.job_id or job.id in unit.duplicates:
                 continue
-            unit.duplicates.append(job.id)
+            unit.duplicates = (*unit.duplicates, job.id)
             self.duplicates_canceled += 1
             self._changed()
             logger.warning(
@@ -556,7 +573,10 @@ class Engine:
             self.units.pop(unit.number, None)
             return False
         if cost > 0:
-            self.spend.record_estimate(_spend_key(unit), self.backend, cost, unit=currency)
+            key = _spend_key(unit)
+            self._change_spend(
+                key, lambda: self.spend.record_estimate(key, self.backend, cost, unit=currency)
+            )
         return True
 
     def _hold(self, item: Item) -> int:
@@ -571,11 +591,10 @@ class Engine:
         self.units[unit.number] = unit
         assert self.group is not None
         if self.journal is not None:
-            unit.digest = unit_digest(unit)
             state = self.journal.state
             record = state.tokens.pop(unit.number, None)
             if record is not None:
-                if record.digest != unit.digest or record.indices != unit.indices:
+                if record.indices != unit.indices or record.digest != unit_digest(unit):
                     raise JournalError(
                         f"journal {self.journal.path}: job {unit.number} of the batch "
                         f"(circuits {unit.indices[0]}..{unit.indices[-1]}) differs from the "
@@ -635,7 +654,8 @@ class Engine:
         await self._submit(unit)
 
     async def _adopt(self, unit: Unit, job: Job) -> None:
-        unit.job_id, unit.job = job.id, job
+        # Only its id is kept: the poller has the job while it waits (see _last_known).
+        unit.job_id = job.id
         reserved = self.spend.job(_spend_key(unit))
         if self.client_spend is not None and reserved is not None:
             record_cost(
@@ -661,7 +681,8 @@ class Engine:
             raise
         except IonQError as error:
             if unit.job_id is None:
-                self.spend.discard(_spend_key(unit))
+                key = _spend_key(unit)
+                self._change_spend(key, lambda: self.spend.discard(key))
             for index in unit.indices:
                 await self._emit(index, None, None, error)
             self._unit_finished(unit)
@@ -690,7 +711,8 @@ class Engine:
                         indices=unit.indices,
                         token=token,
                         at=unit.token_at,
-                        digest=unit.digest,
+                        # Computed for the record, not kept: the unit may wait for hours.
+                        digest=unit_digest(unit),
                     )
                 )
             return await self.throttle.call(
@@ -800,9 +822,27 @@ class Engine:
 
     async def _finish_with_error(self, key: int, error: IonQError) -> None:
         unit = self.units[key]
+        job = self._last_known(unit, error)
         for index in unit.indices:
-            await self._emit(index, unit.job, None, error)
+            await self._emit(index, job, None, error)
         self._unit_finished(unit)
+
+    def _last_known(self, unit: Unit, error: IonQError | None = None) -> Job | None:
+        """The unit's job for an outcome that ends it without a final answer.
+
+        A job waited for is the poller's: the unit keeps its id alone (100,000 jobs in
+        flight would be 100,000 Job objects held twice). The job is the one the batch was
+        given (as_completed), else the one the error carries (the last the poller saw),
+        else one naming its id, waiting.
+        """
+        if unit.job is not None:
+            return unit.job
+        if unit.job_id is None:
+            return None
+        carried = getattr(error, "job", None)
+        if isinstance(carried, Job) and carried.id == unit.job_id:
+            return carried
+        return Job(id=unit.job_id, status=JobStatus.SUBMITTED, backend=self.backend)
 
     async def _finish(self, key: int, job: Job) -> None:
         unit = self.units[key]
@@ -918,7 +958,7 @@ class Engine:
             self.retry_failed,
         )
         unit.attempts += 1
-        unit.failed_jobs.append(job.id)
+        unit.failed_jobs = (*unit.failed_jobs, job.id)
         unit.token = None
         unit.job_id = None
         unit.job = None
@@ -940,7 +980,8 @@ class Engine:
         if self.budget is None or is_free_backend(self.backend):
             return
         cost = await self._fetch(self.client.cost, job)
-        self.spend.record(_spend_key(unit), self.backend, cost)
+        key = _spend_key(unit)
+        self._change_spend(key, lambda: self.spend.record(key, self.backend, cost))
         if self.client_spend is not None:
             actual = cost.cost.value if cost.cost is not None and not cost.dry_run else None
             record_cost(
@@ -1093,10 +1134,10 @@ class Engine:
             job=job,
             result=result,
             error=error,
-            duplicates_canceled=tuple(item.unit.duplicates) if item.unit is not None else (),
+            duplicates_canceled=item.unit.duplicates if item.unit is not None else (),
             parameters=item.parameters,
             attempts=item.unit.attempts if item.unit is not None else 1,
-            failed_jobs=tuple(item.unit.failed_jobs) if item.unit is not None else (),
+            failed_jobs=item.unit.failed_jobs if item.unit is not None else (),
         )
         if error is not None:
             note_finished_job(error, job)

@@ -90,16 +90,20 @@ class Item:
 
 
 class Unit:
-    """One job of a batch: the items it carries and what is known about it."""
+    """One job of a batch: the items it carries and what is known about it.
+
+    A batch may hold 100,000 of these at once (``max_in_flight``), so a unit keeps only
+    what it cannot get back: its indices are its items', its journal digest is computed
+    when a record needs it, and its lists of late duplicates and failed jobs are empty
+    tuples (shared) until something is put in them.
+    """
 
     __slots__ = (
         "attempts",
-        "digest",
         "duplicates",
         "failed_jobs",
         "finished",
         "first_at",
-        "indices",
         "items",
         "job",
         "job_id",
@@ -113,21 +117,26 @@ class Unit:
     def __init__(self, number: int, items: Sequence[Item]) -> None:
         self.number = number
         self.items = tuple(items)
-        self.indices = tuple(item.index for item in self.items)
         for item in self.items:
             item.unit = self
         self.token: str | None = None
         self.token_at = 0.0
         self.first_at: float | None = None  # the first attempt's time (our epoch s)
         self.resent = False  # sent again after an ambiguous failure found nothing
-        self.duplicates: list[str] = []  # late-stored jobs of the same token, canceled
+        self.duplicates: tuple[str, ...] = ()  # late-stored jobs of the same token, canceled
         self.resumed_token = False
         self.finished = False
-        self.digest = ""  # with a journal: unit_digest(self)
         self.attempts = 1  # jobs made for it (retry_failed sends a transient failure again)
-        self.failed_jobs: list[str] = []  # the jobs that failed before a retry
+        self.failed_jobs: tuple[str, ...] = ()  # the jobs that failed before a retry
         self.job_id: str | None = None
+        # The job as last known, only where the batch was given it (as_completed) or once
+        # it has ended: a job waited for is the poller's, and is not kept twice.
         self.job: Job | None = None
+
+    @property
+    def indices(self) -> tuple[int, ...]:
+        """The input positions of the unit's circuits, in order."""
+        return tuple(item.index for item in self.items)
 
 
 def circuit_name(circuit: Any) -> str | None:
