@@ -453,62 +453,92 @@ HEADER = (
 
 
 def plot(figures: dict[str, Any], path: Path, *, jobs: int, scale: float) -> None:
-    """Lag (median and p95) against requests per job, one point per client/setting."""
+    """Lag (median and p95) against requests per job: run_many's settings up close (left),
+    and next to the other clients (right, log scales)."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=120)
-    curve = [(k, v) for k, v in figures["clients"].items() if k.startswith("run_many")]
+    clients: dict[str, dict[str, float]] = figures["clients"]
+    fig, (near, far) = plt.subplots(1, 2, figsize=(11, 4.8), dpi=120)
+    # The curve: run_many at round intervals 0.5 / 1 (default) / 2 / 4 s.
+    curve = [
+        (name, v)
+        for name, v in clients.items()
+        if name == "run_many (default)" or (name.startswith("run_many rounds") and "," not in name)
+    ]
     curve.sort(key=lambda kv: kv[1]["requests_per_job"])
-    xs = [v["requests_per_job"] for _, v in curve]
-    ax.plot(xs, [v["lag_median_s"] for _, v in curve], "o-", color="C0", label="run_many median")
-    ax.plot(
-        xs, [v["lag_p95_s"] for _, v in curve], "s--", color="C0", alpha=0.6, label="run_many p95"
-    )
-    for name, v in curve:
-        ax.annotate(
-            name.replace("run_many ", ""),
+    variants = [
+        (n, v) for n, v in clients.items() if n.startswith("run_many") and (n, v) not in curve
+    ]
+    for ax in (near, far):
+        xs = [v["requests_per_job"] for _, v in curve]
+        ax.plot(
+            xs, [v["lag_median_s"] for _, v in curve], "o-", color="C0", label="run_many median"
+        )
+        ax.plot(
+            xs, [v["lag_p95_s"] for _, v in curve], "s--", color="C0", alpha=0.6,
+            label="run_many p95",
+        )  # fmt: skip
+        for _name, v in variants:
+            ax.plot([v["requests_per_job"]], [v["lag_median_s"]], "D", color="C2", ms=5)
+            ax.plot([v["requests_per_job"]], [v["lag_p95_s"]], "D", color="C2", ms=5, alpha=0.5)
+        ax.axhline(TARGET_LAG_MEDIAN_S, color="grey", lw=0.8, ls=":")
+        ax.axhline(TARGET_LAG_P95_S, color="grey", lw=0.8, ls="-.")
+        ax.axvline(TARGET_REQUESTS_PER_JOB, color="grey", lw=0.8, ls=":")
+        ax.axvline(2.0, color="black", lw=0.6)
+        ax.grid(True, which="both", lw=0.3, alpha=0.5)
+        ax.set_xlabel("HTTP requests per job")
+    for name, v in curve + variants:
+        label = name.replace("run_many ", "").replace("rounds ", "every ")
+        label = label.replace("(default)", "every 1s (default)")
+        near.annotate(
+            label,
             (v["requests_per_job"], v["lag_median_s"]),
             textcoords="offset points",
-            xytext=(5, -12),
+            xytext=(5, 4),
             fontsize=7,
-            color="C0",
+            color="C0" if (name, v) in curve else "C2",
         )
+    near.plot([], [], "D", color="C2", ms=5, label="run_many variants (median, p95)")
+    near.set_xlim(
+        1.98, max(TARGET_REQUESTS_PER_JOB + 0.05, *(v["requests_per_job"] for _, v in curve))
+    )
+    near.set_ylim(0, max(TARGET_LAG_P95_S * 1.6, *(v["lag_p95_s"] for _, v in curve)) * 1.05)
+    near.text(2.0, near.get_ylim()[1] * 0.97, " floor: 2", fontsize=7, va="top")
+    near.text(TARGET_REQUESTS_PER_JOB, near.get_ylim()[1] * 0.97, " 2.3", fontsize=7, va="top")
+    near.text(1.99, TARGET_LAG_MEDIAN_S, "target median", fontsize=7, va="bottom")
+    near.text(1.99, TARGET_LAG_P95_S, "target p95", fontsize=7, va="bottom")
+    near.set_ylabel("result-delivery lag, s (unscaled)")
+    near.set_title("run_many: round interval (blue), variants (green)", fontsize=9)
+    near.legend(fontsize=7, loc="upper right")
     colors = {"aiohttp per-job 1s": "C1", "ionq-core 0.2.0": "C3"}
     for name, color in colors.items():
-        v = figures["clients"].get(name)
+        v = clients.get(name)
         if v is None:
             continue
-        ax.plot(
+        far.plot(
             [v["requests_per_job"]], [v["lag_median_s"]], "o", color=color, label=f"{name} median"
         )
-        ax.plot(
-            [v["requests_per_job"]],
-            [v["lag_p95_s"]],
-            "s",
-            color=color,
-            alpha=0.6,
+        far.plot(
+            [v["requests_per_job"]], [v["lag_p95_s"]], "s", color=color, alpha=0.6,
             label=f"{name} p95",
-        )
-    ax.axhline(TARGET_LAG_MEDIAN_S, color="grey", lw=0.8, ls=":")
-    ax.axhline(TARGET_LAG_P95_S, color="grey", lw=0.8, ls="-.")
-    ax.axvline(TARGET_REQUESTS_PER_JOB, color="grey", lw=0.8, ls=":")
-    ax.axvline(2.0, color="black", lw=0.6)
-    ax.text(2.0, ax.get_ylim()[1] * 0.95, " floor: 2 req/job", fontsize=7, va="top")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_ylim(bottom=0.1)
-    ax.set_xlabel("HTTP requests per job (log)")
-    ax.set_ylabel("result-delivery lag, s (unscaled)")
-    ax.set_title(
+        )  # fmt: skip
+    far.set_xscale("log")
+    far.set_yscale("log")
+    far.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    far.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    far.set_xticks([2, 3, 5, 10, 20])
+    far.set_ylim(bottom=0.1)
+    far.set_title("next to the others (log scales)", fontsize=9)
+    far.legend(fontsize=7, loc="upper right")
+    fig.suptitle(
         f"Lag vs requests: {jobs:,} jobs, lognormal run times (median {MEDIAN_S:.0f} s, "
-        f"sigma {SIGMA}), {RTT_S * 1000:.0f} ms RTT",
+        f"sigma {SIGMA}), {RTT_S * 1000:.0f} ms RTT, time scale {scale}",
         fontsize=9,
     )
-    ax.grid(True, which="both", lw=0.3, alpha=0.5)
-    ax.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
@@ -587,7 +617,16 @@ def _cli() -> None:
     parser.add_argument("--tradeoff", action="store_true", help="also the trade-off settings")
     parser.add_argument("--png", type=Path, default=None, help="draw the curve here")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    parser.add_argument(
+        "--replot", type=Path, default=None, help="draw the PNG from figures saved by --json"
+    )
     args = parser.parse_args()
+    if args.replot is not None:
+        saved = json.loads(args.replot.read_text())
+        target = args.png or PNG
+        plot(saved, target, jobs=saved["jobs"], scale=saved["scale"])
+        print(f"  trade-off curve: {target}")
+        return
     figures = main(quick=not args.full, tradeoff=args.tradeoff or None, png=args.png)
     if args.json:
         print(json.dumps(figures, indent=2))
