@@ -60,6 +60,9 @@ def soak(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def scale(session: nox.Session) -> None:
-    """100,000 packed circuits from a generator, several runs: missing and duplicated outcomes."""
+    """100,000 packed circuits from a generator, several runs: missing and duplicated
+    outcomes (arguments go to scale_outcomes.py); then 100,000 unpacked jobs in flight at
+    once with a journal: peak client RSS, and how soon the journal resumes."""
     session.install("-e", ".[tests]")
     session.run("python", "benchmarks/scale_outcomes.py", *session.posargs)
+    session.run("python", "benchmarks/bench_memory.py", "--full")
