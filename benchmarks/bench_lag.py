@@ -597,6 +597,7 @@ def main(
             f"{TARGET_LAG_MEDIAN_S:.0f} s), p95 {rm['lag_p95_s']:.2f} s (target < "
             f"{TARGET_LAG_P95_S:.0f} s), requests/job {rm['requests_per_job']:.2f} (target "
             f"<= {TARGET_REQUESTS_PER_JOB})"
+            + (" [the targets are for --full: fewer jobs share each round here]" if quick else "")
         )
     for note in notes:
         print(f"  NOTE: {note}")
