@@ -19,7 +19,7 @@ import anyio
 import pytest
 from batch_helpers import SetPollSchedules, when_submitted
 
-from ionq_async import Circuit, Client, RetryPolicy
+from ionq_async import BudgetExceededError, Circuit, Client, RetryPolicy
 from ionq_async._batch.planning import Item, Unit
 from ionq_async._spend import Spend
 from ionq_async.batch import BatchProgress, PollSchedule
@@ -137,3 +137,33 @@ async def test_progress_reports_do_not_sum_every_jobs_cost(
     assert last.actual_cost == pytest.approx(actual(spend)) and last.actual_cost > 0
     # Every report agrees with the records as they stood: the sums never go backwards.
     assert [r.estimated_cost for r in reports] == sorted(r.estimated_cost for r in reports)
+
+
+async def test_the_budget_check_reads_a_running_sum_not_every_jobs_record(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each job's check summed every record (Spend.would_cross): quadratic in the batch.
+    calls = {"would_cross": 0, "committed": 0}
+    would_cross, committed = Spend.would_cross, Spend.committed
+
+    def count_cross(self: Spend, budget: float, next_cost: float) -> bool:
+        calls["would_cross"] += 1
+        return would_cross(self, budget, next_cost)
+
+    def count_committed(self: Spend, remaining_estimate: float = 0.0) -> float:
+        calls["committed"] += 1
+        return committed(self, remaining_estimate)
+
+    monkeypatch.setattr(Spend, "would_cross", count_cross)
+    monkeypatch.setattr(Spend, "committed", count_committed)
+    async with client_for(emu) as client:
+        price = (await client.estimate_batch([bell(0)], backend=QPU, shots=100)).total
+        outcomes = await client.gather(
+            (bell(i) for i in range(8)), backend=QPU, shots=100, max_cost=price * 3.5
+        )
+    assert [o.ok for o in outcomes] == [True] * 3 + [False] * 5
+    refused = outcomes[3].error
+    assert isinstance(refused, BudgetExceededError)
+    assert refused.committed == pytest.approx(price * 3)
+    assert emu.stats.jobs_created == 3
+    assert calls == {"would_cross": 0, "committed": 0}

@@ -24,6 +24,7 @@ from .._flow import AdaptiveLimiter, Throttle
 from .._journal import Journal, TokenRecord
 from .._limits import CIRCUIT_TYPE
 from .._retry import Attempts, backoff_s, counting, retry_after_beyond_budget
+from .._spend import _CENT as BUDGET_SLACK
 from .._spend import Spend, record_cost
 from ..exceptions import (
     BatchTimeoutError,
@@ -150,6 +151,7 @@ class Engine:
         # each time (a 100,000-job QPU batch with a progress bar spent its time there).
         self.estimated_cost = 0.0
         self.actual_cost = 0.0
+        self.committed_cost = 0.0  # actual costs where billed, estimates elsewhere
         self.client_spend = client_spend
         self.pricer = Pricer(client.estimate)
         self.source = circuits
@@ -229,6 +231,7 @@ class Engine:
                 if record is not None:
                     self.estimated_cost += sign * (record.estimated or 0.0)
                     self.actual_cost += sign * (record.actual or 0.0)
+                    self.committed_cost += sign * record.committed
 
     def _changed(self) -> None:
         if self.progress_callback is not None:
@@ -558,13 +561,15 @@ class Engine:
             check
             and self.budget is not None
             and cost > 0
-            and (self.budget_reached or self.spend.would_cross(self.budget, cost))
+            # Spend.would_cross's rule on the running sum (it sums every record: O(jobs)
+            # for every job of a batch with a budget).
+            and (self.budget_reached or self.committed_cost + cost > self.budget + BUDGET_SLACK)
         ):
             self.budget_reached = True
             for item in unit.items:
                 refused = BudgetExceededError(
                     self.budget,
-                    committed=self.spend.committed(),
+                    committed=self.committed_cost,
                     next_cost=cost,
                     currency=currency,
                     index=item.index,
