@@ -352,9 +352,9 @@ def answers(draw: st.DrawFn, *, max_states: int = 40) -> dict[Any, Any]:
         spoil = draw(st.sampled_from(["key", "value", "negative", "twice", "drop"]))
         where = draw(st.integers(0, len(keys) - 1))
         other = (where + 1) % len(keys)
-        if spoil == "negative" and {type(values[where]), type(values[other])} <= {int, float}:
+        if spoil == "negative" and type(values[where]) is type(values[other]) is float:
             # Negative, with the sum kept: only the sign is wrong.
-            values[other] = float(values[other]) + 2 * values[where]
+            values[other] += 2 * values[where]
             values[where] = -values[where]
         elif spoil == "key":
             keys[where] = draw(BAD_KEYS)
@@ -552,3 +552,13 @@ def test_a_total_on_the_tolerances_edge_is_decided_by_the_sorted_sum_as_before()
     assert outcome(lambda: validate_probabilities(parse_probabilities(raw)), raw) == outcome(
         lambda: old_validate_probabilities(old_parse_probabilities(raw)), raw
     )
+
+
+@pytest.mark.parametrize("states", [range(1024), range(2048), range(1000, 1030)])
+def test_every_small_state_is_read_as_before(states: range) -> None:
+    raw = {str(state): 1 / len(states) for state in states}
+    assert outcome(lambda: parse_probabilities(raw), raw) == outcome(
+        lambda: old_parse_probabilities(raw), raw
+    )
+    for state in states:
+        assert parse_probabilities({str(state): 1.0}) == old_parse_probabilities({str(state): 1.0})
