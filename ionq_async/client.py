@@ -94,7 +94,13 @@ from .models import (
     WhoAmI,
 )
 from .readout import readout_of
-from .results import Result, job_width, parse_probabilities, validate_probabilities
+from .results import (
+    Result,
+    job_width,
+    parse_probabilities,
+    read_probabilities,
+    validate_probabilities,
+)
 
 if TYPE_CHECKING:
     import aiohttp
@@ -196,9 +202,7 @@ def _read_probabilities(
 ) -> dict[int, float]:
     """One job's probabilities from an answer, checked (:func:`validate_probabilities`)."""
     with _reading(what, data):
-        probabilities = parse_probabilities(data, job_id=job_id)
-        validate_probabilities(probabilities, num_qubits=num_qubits, job_id=job_id)
-        return probabilities
+        return read_probabilities(data, num_qubits=num_qubits, job_id=job_id)
 
 
 def _check_has_results(job: Job) -> None:

@@ -35,6 +35,7 @@ __all__ = [
     "job_width",
     "marginal",
     "parse_probabilities",
+    "read_probabilities",
     "sample_counts",
     "to_bitstrings",
     "validate_probabilities",
@@ -72,7 +73,7 @@ def parse_probabilities(raw: Mapping[str, Any], *, job_id: str | None = None) ->
     if type(raw) is dict or isinstance(raw, Mapping):
         plain = _parse_plain(raw)
         if plain is not None:
-            return plain
+            return plain[0]
     where = _where(job_id)
     if not isinstance(raw, Mapping):
         raise ResponseError(
@@ -109,8 +110,9 @@ def parse_probabilities(raw: Mapping[str, Any], *, job_id: str | None = None) ->
     return out
 
 
-def _parse_plain(raw: Mapping[str, Any]) -> dict[int, float] | None:
-    """An answer with nothing wrong in it, read in a few C-level passes; None otherwise.
+def _parse_plain(raw: Mapping[str, Any]) -> tuple[dict[int, float], float] | None:
+    """An answer with nothing wrong in it, read in a few C-level passes, and the sum of its
+    values in its order; None otherwise.
 
     None sends the answer to the careful path, which decides (and words) every problem:
     this one only has to be sure an answer is plainly valid, and to read it as the careful
@@ -132,7 +134,8 @@ def _parse_plain(raw: Mapping[str, Any]) -> dict[int, float] | None:
         return None
     # A NaN or an infinity makes the sum NaN or infinite; finite non-negative values
     # too large to sum are left to the careful path (which accepts them).
-    if not (math.isfinite(sum(values)) and min(values) >= 0):
+    total = sum(values)
+    if not (math.isfinite(total) and min(values) >= 0):
         return None
     out: dict[int, float] | None = None
     if len(raw) <= len(_SMALL_STATES):
@@ -150,7 +153,9 @@ def _parse_plain(raw: Mapping[str, Any]) -> dict[int, float] | None:
             out = dict(zip(map(int, raw), values, strict=True))
         except ValueError:
             return None
-    return out if len(out) == len(raw) else None  # else some state is written twice
+    if len(out) != len(raw):
+        return None  # some state is written twice
+    return out, total
 
 
 _SMALL_STATES: Final = {str(state): state for state in range(1024)}
@@ -176,6 +181,29 @@ def _parse_state(key: object, where: str, raw: Mapping[str, Any]) -> int:
         f"{where}probability key {_excerpt(key)} is not a non-negative decimal integer",
         body=raw,
     )
+
+
+def read_probabilities(
+    raw: Mapping[str, Any], *, num_qubits: int | None = None, job_id: str | None = None
+) -> dict[int, float]:
+    """:func:`parse_probabilities`, then :func:`validate_probabilities`: the same values and
+    the same errors, without checking twice what reading a plain answer already checked."""
+    plain = _parse_plain(raw) if type(raw) is dict or isinstance(raw, Mapping) else None
+    if plain is None:
+        probabilities = parse_probabilities(raw, job_id=job_id)
+    else:
+        # Reading it checked the types, signs and finiteness validate_probabilities would,
+        # and summed the values in the order it would.
+        probabilities, total = plain
+        if _total_is_plainly_valid(total, len(probabilities)) and (
+            num_qubits is None
+            or (
+                type(num_qubits) is int and num_qubits >= 1 and not max(probabilities) >> num_qubits
+            )
+        ):
+            return probabilities
+    validate_probabilities(probabilities, num_qubits=num_qubits, job_id=job_id)
+    return probabilities
 
 
 def job_width(job: Job) -> int | None:
@@ -231,13 +259,18 @@ def _plainly_valid(probabilities: dict[Any, Any], num_qubits: int | None) -> boo
     """
     if set(map(type, probabilities)) != {int} or set(map(type, probabilities.values())) != {float}:
         return False  # also an empty distribution (no types at all)
-    edge = PROBABILITY_SUM_TOLERANCE - len(probabilities) * 2.0**-50
-    # Not "> edge": a NaN total (a NaN value, or infinities of both signs) must fail too.
-    if not abs(sum(probabilities.values()) - 1.0) <= edge:
-        return False  # an infinite value makes the total infinite
+    if not _total_is_plainly_valid(sum(probabilities.values()), len(probabilities)):
+        return False  # also a NaN or an infinite value
     if not min(probabilities.values()) >= 0 or min(probabilities) < 0:
         return False
     return num_qubits is None or not max(probabilities) >> num_qubits
+
+
+def _total_is_plainly_valid(total: float, count: int) -> bool:
+    """Whether ``count`` values summing to ``total`` in some order sum to 1 within the
+    tolerance whatever the order (a margin of ``count * 2**-50``: see _plainly_valid)."""
+    # Not "> edge": a NaN total (a NaN value, or infinities of both signs) must fail too.
+    return abs(total - 1.0) <= PROBABILITY_SUM_TOLERANCE - count * 2.0**-50
 
 
 def _distribution_problem(probabilities: Mapping[int, float], num_qubits: int | None) -> str | None:

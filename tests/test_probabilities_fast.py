@@ -10,6 +10,7 @@ width), go through both.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import reprlib
@@ -29,6 +30,7 @@ from ionq_async.exceptions import InvalidRequestError, ResponseError
 from ionq_async.results import (
     PROBABILITY_SUM_TOLERANCE,
     parse_probabilities,
+    read_probabilities,
     validate_probabilities,
 )
 
@@ -415,6 +417,13 @@ def test_a_large_answer_is_parsed_as_the_old_reader_parsed_it(raw: dict[Any, Any
     )
 
 
+def old_read(raw: Any, num_qubits: Any) -> dict[int, float]:
+    """What the client did with an answer: the old reader, then the old check."""
+    probabilities = old_parse_probabilities(raw, job_id="j")
+    old_validate_probabilities(probabilities, num_qubits=num_qubits, job_id="j")
+    return probabilities
+
+
 @settings(max_examples=600)
 @given(raw=answers(), num_qubits=WIDTHS)
 def test_an_answer_is_read_and_checked_as_before(
@@ -425,12 +434,25 @@ def test_an_answer_is_read_and_checked_as_before(
         validate_probabilities(probabilities, num_qubits=num_qubits, job_id="j")
         return probabilities
 
-    def old() -> dict[int, float]:
-        probabilities = old_parse_probabilities(raw, job_id="j")
-        old_validate_probabilities(probabilities, num_qubits=num_qubits, job_id="j")
-        return probabilities
+    assert outcome(new, raw) == outcome(lambda: old_read(raw, num_qubits), raw)
 
-    assert outcome(new, raw) == outcome(old, raw)
+
+@settings(max_examples=600)
+@given(raw=answers(), num_qubits=WIDTHS | st.sampled_from([0, -1, True, 1.5, np.int64(3)]))
+def test_an_answer_is_read_in_one_go_as_before(raw: dict[Any, Any], num_qubits: Any) -> None:
+    assert outcome(
+        lambda: read_probabilities(raw, num_qubits=num_qubits, job_id="j"), raw
+    ) == outcome(lambda: old_read(raw, num_qubits), raw)
+
+
+@settings(max_examples=100)
+@given(raw=answers(max_states=600), num_qubits=WIDTHS)
+def test_a_large_answer_is_read_in_one_go_as_before(
+    raw: dict[Any, Any], num_qubits: int | None
+) -> None:
+    assert outcome(
+        lambda: read_probabilities(raw, num_qubits=num_qubits, job_id="j"), raw
+    ) == outcome(lambda: old_read(raw, num_qubits), raw)
 
 
 @settings(max_examples=600)
@@ -508,6 +530,11 @@ def test_odd_answers_are_parsed_as_before(raw: Any) -> None:
     assert outcome(lambda: parse_probabilities(raw, job_id="j"), raw) == outcome(
         lambda: old_parse_probabilities(raw, job_id="j"), raw
     )
+    widths: tuple[Any, ...] = (None, 1, 0, np.int64(1))
+    for num_qubits in widths:
+        assert outcome(
+            functools.partial(read_probabilities, raw, num_qubits=num_qubits, job_id="j"), raw
+        ) == outcome(functools.partial(old_read, raw, num_qubits), raw)
 
 
 STRADDLING = [
@@ -551,6 +578,9 @@ def test_a_total_on_the_tolerances_edge_is_decided_by_the_sorted_sum_as_before()
     raw = {str(state): value for state, value in probabilities.items()}
     assert outcome(lambda: validate_probabilities(parse_probabilities(raw)), raw) == outcome(
         lambda: old_validate_probabilities(old_parse_probabilities(raw)), raw
+    )
+    assert outcome(lambda: read_probabilities(raw, num_qubits=5, job_id="j"), raw) == outcome(
+        lambda: old_read(raw, 5), raw
     )
 
 
