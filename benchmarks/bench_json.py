@@ -26,6 +26,14 @@ Before timing, the candidate is checked against the standard library on edge cas
 big integers, a byte-order mark, UTF-16, bad UTF-8, repeated keys, deep nesting...) and on
 every answer; the figures say whether the difference in CPU is worth adopting it.
 
+Then, since decoding is not the main cost: **reading** a decoded answer, the client's own
+code with the network and the decoder left out (``_get`` answers the decoded value):
+``Client._probabilities`` for one distribution of 16, 256, 4,096 and 65,536 states (µs per
+answer; the states spread over 20 qubits, values as floats of 17 digits, as the emulator
+writes them), and ``Client._child_probabilities`` for a packed job's 5,000 children of 16
+states, each child then checked against its width as the engine checks it (µs per child).
+``--reading`` runs this part alone (no emulator, under 30 s).
+
 The question each line answers is printed beside it; nothing passes or fails.
 """
 
@@ -63,6 +71,7 @@ QUICK: dict[str, Any] = {
     "decode_repeats": 15,
     "fetch_repeats": 5,
     "jobs": 2,
+    "reading_repeats": 7,
 }
 FULL: dict[str, Any] = {
     "single": (10, 12, 14, 16, 18, 20),
@@ -70,6 +79,7 @@ FULL: dict[str, Any] = {
     "decode_repeats": 31,
     "fetch_repeats": 15,
     "jobs": 8,
+    "reading_repeats": 21,
 }
 
 
@@ -349,6 +359,87 @@ async def _interleaved(
     return {name: statistics.median(values) for name, values in timings.items()}
 
 
+# ---------------------------------------------------------------------------------------
+# Reading a decoded answer: the client's code after the decoder.
+
+READING_STATES = (4, 8, 12, 16)
+"""One distribution of 2^k states (over 20 qubits) for each k."""
+READING_CHILDREN = (5000, 4)
+"""A packed job's children and the qubits of each (all rotated: 16 states a child)."""
+
+
+def _decoded_answer(k: int, seed: int, qubits: int = QUBITS) -> dict[str, Any]:
+    """2^k states spread over ``qubits`` with random values summing to 1, as decoded."""
+    rng = random.Random(seed)
+    count = 1 << k
+    states = sorted(rng.sample(range(1 << qubits), count)) if k < qubits else range(count)
+    weights = [rng.random() for _ in range(count)]
+    total = sum(weights)
+    text = json.dumps(
+        {str(state): weight / total for state, weight in zip(states, weights, strict=True)}
+    )
+    answer: dict[str, Any] = _stdlib_loads(text)
+    return answer
+
+
+def _answering(client: Client, data: Any) -> None:
+    """The client's ``_get`` answers ``data`` (decoded) without a request."""
+
+    async def answer(*_: Any, **__: Any) -> Any:
+        return data
+
+    client._get = answer  # type: ignore[method-assign]
+
+
+async def _reading_figures(repeats: int) -> dict[str, float]:
+    """µs of client CPU per distribution read and checked (median of ``repeats``)."""
+    figures: dict[str, float] = {}
+    async with Client(api_key="bench-key", base_url="http://127.0.0.1:9") as client:
+        for k in READING_STATES:
+            _answering(client, _decoded_answer(k, seed=k))
+            calls = max(3, 20_000 >> k)
+
+            async def single(calls: int = calls) -> None:
+                for _ in range(calls):
+                    await client._probabilities("bench-job", num_qubits=QUBITS)
+
+            timings = [await _acpu_ms(single) for _ in range(repeats)]
+            figures[f"1 distribution, 2^{k} states"] = statistics.median(timings) * 1e3 / calls
+        children, k = READING_CHILDREN
+        _answering(
+            client,
+            {
+                f"child-{index:06d}": _decoded_answer(k, index, qubits=k)
+                for index in range(children)
+            },
+        )
+
+        async def packed() -> None:
+            by_child = await client._child_probabilities("bench-parent")
+            for child, answer in by_child.items():
+                assert not isinstance(answer, Exception)
+                validate_probabilities(answer, num_qubits=k, job_id=child)
+
+        timings = [await _acpu_ms(packed) for _ in range(repeats)]
+        figures[f"{children:,} children x 2^{k} states"] = (
+            statistics.median(timings) * 1e3 / children
+        )
+    return figures
+
+
+def reading(repeats: int) -> dict[str, float]:
+    """Print and return the µs of client CPU per distribution read after decoding."""
+    print(
+        "\n  Q: what does reading a decoded answer cost the client? (us of CPU per "
+        f"distribution, median of {repeats}; Client._probabilities, or "
+        "_child_probabilities and each child's check)"
+    )
+    figures = asyncio.run(_reading_figures(repeats))
+    for name, micros in figures.items():
+        print(f"  {name:<34}{micros:>12,.1f} us", flush=True)
+    return figures
+
+
 def _cut(before: float, after: float) -> str:
     return f"{(1 - after / before) * 100:5.1f} %" if before > 0 else "  -"
 
@@ -366,9 +457,12 @@ def _row(figures: dict[str, float]) -> str:
 _HEADER = f"{'answer':<26}{'json':>9}{'candidate':>11}{'bare':>9}   cut      (bare)"
 
 
-def main(quick: bool = True) -> dict[str, Any]:
+def main(quick: bool = True, reading_only: bool = False) -> dict[str, Any]:
     """Run the benchmark; print and return the figures."""
-    return asyncio.run(_main(QUICK if quick else FULL))
+    mode = QUICK if quick else FULL
+    figures: dict[str, Any] = {} if reading_only else asyncio.run(_main(mode))
+    figures["reading_us"] = reading(mode["reading_repeats"])
+    return figures
 
 
 async def _main(mode: dict[str, Any]) -> dict[str, Any]:
@@ -441,8 +535,11 @@ def _cli() -> None:
     parser.add_argument("--full", action="store_true", help="the README figures (slower)")
     parser.add_argument("--quick", action="store_true", help="quick mode (the default)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    parser.add_argument(
+        "--reading", action="store_true", help="only the reading of decoded answers"
+    )
     args = parser.parse_args()
-    figures = main(quick=not args.full)
+    figures = main(quick=not args.full, reading_only=args.reading)
     if args.json:
         print(json.dumps(figures, indent=2))
 
