@@ -270,6 +270,13 @@ BAD_KEYS = st.sampled_from(
         "a",
         "9" * 19,  # past int64: still a state
         "7" * 40,
+        str(2**63),
+        str(2**63 - 1),
+        str(10**18),  # the first state NumPy does not read
+        str(10**18 - 1),
+        "0" * 19 + "5",
+        "00",
+        "0",
         "1" * 4300,  # int()'s limit on digits
         "1" * 4301,
         "9" * 5000,
@@ -327,11 +334,16 @@ TOTALS = st.sampled_from(
 
 
 @st.composite
-def answers(draw: st.DrawFn, *, max_states: int = 40) -> dict[Any, Any]:
+def answers(draw: st.DrawFn, *, min_states: int = 1, max_states: int = 40) -> dict[Any, Any]:
     """A results answer as decoded from JSON: mostly plain, sometimes spoiled."""
     width = draw(st.sampled_from([2, 4, 8, 12, 20, 64, 70]))
     states = draw(
-        st.lists(st.integers(0, 2**width - 1), min_size=1, max_size=max_states, unique=True)
+        st.lists(
+            st.integers(0, 2**width - 1),
+            min_size=min(min_states, 2**width),
+            max_size=max_states,
+            unique=True,
+        )
     )
     weights = draw(
         st.lists(
@@ -350,7 +362,7 @@ def answers(draw: st.DrawFn, *, max_states: int = 40) -> dict[Any, Any]:
     keys: list[Any] = [str(state) for state in states]
     if draw(st.integers(0, 9)) == 0:
         keys[0] = "0" + keys[0]  # a leading zero: the same state
-    for _ in range(draw(st.integers(0, 2))):
+    for _ in range(draw(st.integers(0, 3))):
         spoil = draw(st.sampled_from(["key", "value", "negative", "twice", "drop"]))
         where = draw(st.integers(0, len(keys) - 1))
         other = (where + 1) % len(keys)
@@ -422,6 +434,19 @@ def old_read(raw: Any, num_qubits: Any) -> dict[int, float]:
     probabilities = old_parse_probabilities(raw, job_id="j")
     old_validate_probabilities(probabilities, num_qubits=num_qubits, job_id="j")
     return probabilities
+
+
+@settings(max_examples=200)
+@given(raw=answers(min_states=256, max_states=400), num_qubits=WIDTHS)
+def test_an_answer_of_many_states_is_read_as_before(
+    raw: dict[Any, Any], num_qubits: int | None
+) -> None:
+    assert outcome(lambda: parse_probabilities(raw), raw) == outcome(
+        lambda: old_parse_probabilities(raw), raw
+    )
+    assert outcome(
+        lambda: read_probabilities(raw, num_qubits=num_qubits, job_id="j"), raw
+    ) == outcome(lambda: old_read(raw, num_qubits), raw)
 
 
 @settings(max_examples=600)
@@ -592,3 +617,26 @@ def test_every_small_state_is_read_as_before(states: range) -> None:
     )
     for state in states:
         assert parse_probabilities({str(state): 1.0}) == old_parse_probabilities({str(state): 1.0})
+
+
+@pytest.mark.parametrize(
+    "odd_key",
+    [
+        str(10**18 - 1),
+        str(10**18),
+        str(2**63 - 1),
+        str(2**63),
+        "9" * 25,
+        "007",
+        "0" * 19 + "5",
+        "00",
+        "1" * 4301,
+        "",
+    ],
+)
+def test_a_long_answer_with_one_odd_key_is_read_as_before(odd_key: str) -> None:
+    raw = {str(state): 1 / 512 for state in range(3, 515)}
+    raw[odd_key] = raw.pop("300")
+    assert outcome(lambda: parse_probabilities(raw), raw) == outcome(
+        lambda: old_parse_probabilities(raw), raw
+    )
