@@ -103,7 +103,7 @@ BELL_INPUT = {
 # The emulator process (``--serve-emulator SCALE``): the API plus a small stats server.
 
 
-async def _serve_emulator(scale: float) -> None:
+async def _serve_emulator(scale: float, prediction_error: float) -> None:
     from aiohttp import web
 
     from ionq_async.emulator import Emulator, EmulatorConfig
@@ -116,7 +116,7 @@ async def _serve_emulator(scale: float) -> None:
         duration_median_s=MEDIAN_S,
         duration_sigma=SIGMA,
         queue_per_job_s=QUEUE_PER_JOB_S,
-        prediction_error=PREDICTION_ERROR,
+        prediction_error=prediction_error,
         seed=15,
     )
     rtt = RTT_S * scale
@@ -165,13 +165,13 @@ async def _serve_emulator(scale: float) -> None:
 class EmulatorProcess:
     """The emulator in a child process; ``stats()``, ``reset()``, ``completed()``."""
 
-    def __init__(self, scale: float) -> None:
+    def __init__(self, scale: float, prediction_error: float = PREDICTION_ERROR) -> None:
         # The emulator's log (its tracebacks of any 500) goes to a file shown on failure.
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in close()
             mode="w+", prefix="bench_lag_emulator_", suffix=".log", delete=False
         )
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--serve-emulator", str(scale)],
+            [sys.executable, __file__, "--serve-emulator", str(scale), str(prediction_error)],
             stdout=subprocess.PIPE,
             stderr=self.log,
             text=True,
@@ -220,9 +220,11 @@ class EmulatorProcess:
 
 
 @contextmanager
-def emulator_process(scale: float) -> Iterator[EmulatorProcess]:
+def emulator_process(
+    scale: float, prediction_error: float = PREDICTION_ERROR
+) -> Iterator[EmulatorProcess]:
     """An emulator process for the duration of a ``with`` block."""
-    process = EmulatorProcess(scale)
+    process = EmulatorProcess(scale, prediction_error)
     try:
         yield process
     finally:
@@ -516,9 +518,10 @@ def plot(figures: dict[str, Any], path: Path, *, jobs: int, scale: float) -> Non
     near.legend(fontsize=7, loc="upper right")
     colors = {"aiohttp per-job 1s": "C1", "ionq-core 0.2.0": "C3"}
     for name, color in colors.items():
-        v = clients.get(name)
-        if v is None:
+        peer = clients.get(name)
+        if peer is None:
             continue
+        v = peer
         far.plot(
             [v["requests_per_job"]], [v["lag_median_s"]], "o", color=color, label=f"{name} median"
         )
@@ -546,16 +549,21 @@ def plot(figures: dict[str, Any], path: Path, *, jobs: int, scale: float) -> Non
 
 
 def main(
-    quick: bool = True, tradeoff: bool | None = None, png: Path | None = None
+    quick: bool = True,
+    tradeoff: bool | None = None,
+    png: Path | None = None,
+    prediction_error: float = PREDICTION_ERROR,
+    only: str | None = None,
 ) -> dict[str, Any]:
-    """Run the benchmark; print and return the figures."""
+    """Run the benchmark; print and return the figures (``only``: clients whose name
+    starts with it)."""
     mode = QUICK if quick else FULL
     jobs, scale = int(mode["jobs"]), float(mode["scale"])
     tradeoff = (not quick) if tradeoff is None else tradeoff
     print(
         f"  {jobs:,} jobs on {BACKEND}, run times lognormal(median {MEDIAN_S:.0f} s, sigma "
         f"{SIGMA}), queue +{QUEUE_PER_JOB_S * 1000:.0f} ms per waiting job, predictions "
-        f"+-{PREDICTION_ERROR:.0%}, RTT {RTT_S * 1000:.0f} ms; time scale {scale} "
+        f"+-{prediction_error:.0%}, RTT {RTT_S * 1000:.0f} ms; time scale {scale} "
         "(lags in unscaled seconds)",
         flush=True,
     )
@@ -578,9 +586,11 @@ def main(
                 return _run_many_with(emu, n, s, _a)
 
             runs.append((f"run_many {label}", run))
+    if only is not None:
+        runs = [(name, client) for name, client in runs if name.startswith(only)]
     for name, client in runs:
         # A fresh emulator per client: the queue model starts empty for each.
-        with emulator_process(scale) as emu:
+        with emulator_process(scale, prediction_error) as emu:
             try:
                 figures = measure(emu, jobs, scale, client)
             except Exception as error:  # a client that cannot run is reported, not hidden
@@ -602,7 +612,7 @@ def main(
     for note in notes:
         print(f"  NOTE: {note}")
     result = {"jobs": jobs, "scale": scale, "clients": clients, "notes": notes}
-    if tradeoff or png is not None:
+    if png is not None or (tradeoff and only is None):
         target = png or PNG
         plot(result, target, jobs=jobs, scale=scale)
         print(f"  trade-off curve: {target}")
@@ -610,13 +620,20 @@ def main(
 
 
 def _cli() -> None:
-    if len(sys.argv) == 3 and sys.argv[1] == "--serve-emulator":
-        asyncio.run(_serve_emulator(float(sys.argv[2])))
+    if len(sys.argv) == 4 and sys.argv[1] == "--serve-emulator":
+        asyncio.run(_serve_emulator(float(sys.argv[2]), float(sys.argv[3])))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="the README figures (slower)")
     parser.add_argument("--tradeoff", action="store_true", help="also the trade-off settings")
     parser.add_argument("--png", type=Path, default=None, help="draw the curve here")
+    parser.add_argument(
+        "--prediction-error",
+        type=float,
+        default=PREDICTION_ERROR,
+        help="how far off predicted times are, as a fraction (default %(default)s)",
+    )
+    parser.add_argument("--only", default=None, help="run only the clients named so")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
     parser.add_argument(
         "--replot", type=Path, default=None, help="draw the PNG from figures saved by --json"
@@ -628,7 +645,13 @@ def _cli() -> None:
         plot(saved, target, jobs=saved["jobs"], scale=saved["scale"])
         print(f"  trade-off curve: {target}")
         return
-    figures = main(quick=not args.full, tradeoff=args.tradeoff or None, png=args.png)
+    figures = main(
+        quick=not args.full,
+        tradeoff=args.tradeoff or None,
+        png=args.png,
+        prediction_error=args.prediction_error,
+        only=args.only,
+    )
     if args.json:
         print(json.dumps(figures, indent=2))
 
