@@ -30,9 +30,10 @@ Then, since decoding is not the main cost: **reading** a decoded answer, the cli
 code with the network and the decoder left out (``_get`` answers the decoded value):
 ``Client._probabilities`` for one distribution of 16, 256, 4,096 and 65,536 states (µs per
 answer; the states spread over 20 qubits, values as floats of 17 digits, as the emulator
-writes them), and ``Client._child_probabilities`` for a packed job's 5,000 children of 16
-states, each child then checked against its width as the engine checks it (µs per child).
-``--reading`` runs this part alone (no emulator, under 30 s).
+writes them), and ``Client._child_probabilities`` for packed jobs (5,000 children of 16
+states, 500 of 256, 50 of 4,096, 4 of 65,536), each child then checked against its width
+as the engine checks it (µs per child).
+``--reading`` runs this part alone (no emulator, under a minute).
 
 The question each line answers is printed beside it; nothing passes or fails.
 """
@@ -364,8 +365,8 @@ async def _interleaved(
 
 READING_STATES = (4, 8, 12, 16)
 """One distribution of 2^k states (over 20 qubits) for each k."""
-READING_CHILDREN = (5000, 4)
-"""A packed job's children and the qubits of each (all rotated: 16 states a child)."""
+READING_CHILDREN = ((5000, 4), (500, 8), (50, 12), (4, 16))
+"""Packed jobs: children, and the qubits of each (all rotated: 2^qubits states a child)."""
 
 
 def _decoded_answer(k: int, seed: int, qubits: int = QUBITS) -> dict[str, Any]:
@@ -405,25 +406,22 @@ async def _reading_figures(repeats: int) -> dict[str, float]:
 
             timings = [await _acpu_ms(single) for _ in range(repeats)]
             figures[f"1 distribution, 2^{k} states"] = statistics.median(timings) * 1e3 / calls
-        children, k = READING_CHILDREN
-        _answering(
-            client,
-            {
-                f"child-{index:06d}": _decoded_answer(k, index, qubits=k)
-                for index in range(children)
-            },
-        )
+        for children, k in READING_CHILDREN:
+            _answering(
+                client,
+                {f"child-{index:06d}": _decoded_answer(k, index, k) for index in range(children)},
+            )
 
-        async def packed() -> None:
-            by_child = await client._child_probabilities("bench-parent")
-            for child, answer in by_child.items():
-                assert not isinstance(answer, Exception)
-                validate_probabilities(answer, num_qubits=k, job_id=child)
+            async def packed(k: int = k) -> None:
+                by_child = await client._child_probabilities("bench-parent")
+                for child, answer in by_child.items():
+                    assert not isinstance(answer, Exception)
+                    validate_probabilities(answer, num_qubits=k, job_id=child)
 
-        timings = [await _acpu_ms(packed) for _ in range(repeats)]
-        figures[f"{children:,} children x 2^{k} states"] = (
-            statistics.median(timings) * 1e3 / children
-        )
+            timings = [await _acpu_ms(packed) for _ in range(repeats)]
+            figures[f"{children:,} children x 2^{k} states"] = (
+                statistics.median(timings) * 1e3 / children
+            )
     return figures
 
 
