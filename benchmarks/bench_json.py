@@ -63,7 +63,7 @@ import aiohttp
 
 from ionq_async import Circuit, Client, Job
 from ionq_async import _json as json_module
-from ionq_async.results import parse_probabilities, validate_probabilities
+from ionq_async.results import parse_probabilities, read_probabilities, validate_probabilities
 
 QUBITS = 20
 QUICK: dict[str, Any] = {
@@ -288,8 +288,7 @@ class Case:
     def read(self, data: Any) -> int:
         """What the client does after decoding; the number of states read."""
         if not self.aggregated:
-            probabilities = parse_probabilities(data, job_id=self.job.id)
-            validate_probabilities(probabilities, num_qubits=self.qubits, job_id=self.job.id)
+            probabilities = read_probabilities(data, num_qubits=self.qubits, job_id=self.job.id)
             return len(probabilities)
         states = 0
         for child, raw in data.items():
