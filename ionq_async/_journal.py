@@ -47,7 +47,6 @@ import struct
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -115,14 +114,15 @@ def _hex16(text: str) -> bytes | None:
 
 
 def _uuid16(text: str) -> bytes | None:
-    """A job id in the canonical UUID form as its 16 bytes, else None."""
-    if len(text) != 36:
+    """A job id in the canonical UUID form (lowercase, dashed) as its 16 bytes, else None."""
+    if len(text) != 36 or text[8] != "-" or text[13] != "-" or text[18] != "-" or text[23] != "-":
         return None
-    try:
-        value = uuid.UUID(text)
-    except ValueError:
-        return None
-    return value.bytes if str(value) == text else None
+    return _hex16(text[:8] + text[9:13] + text[14:18] + text[19:23] + text[24:])
+
+
+def _uuid_text(raw: bytes) -> str:
+    digits = raw.hex()
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 class _Records:
@@ -174,6 +174,15 @@ class _Records:
             digest=digest.hex() if flags & _HAS_DIGEST else "",
         )
 
+    def token_text(self, unit: int) -> str | None:
+        """The unit's latest token alone (a job record is checked against it)."""
+        if unit in self._tokens:
+            return self._tokens[unit].token
+        offset, (flags, token, *_) = self._fields(unit)
+        if offset is None or not flags & _HAS_TOKEN:
+            return None
+        return str(token.hex())
+
     def has_token(self, unit: int) -> bool:
         if unit in self._tokens:
             return True
@@ -181,23 +190,40 @@ class _Records:
         return offset is not None and bool(fields[0] & _HAS_TOKEN)
 
     def set_token(self, record: TokenRecord) -> None:
-        unit = record.unit
+        self.add_token(
+            record.unit, record.indices, record.token, record.at, record.digest, record=record
+        )
+
+    def add_token(
+        self,
+        unit: int,
+        indices: tuple[int, ...],
+        token_text: str,
+        at: float,
+        digest_text: str,
+        *,
+        record: TokenRecord | None = None,
+    ) -> None:
+        """A unit's token record (replacing any earlier one); a TokenRecord is made only
+        for a form the slots do not take."""
         self.drop_token(unit)
-        token = _hex16(record.token)
-        digest = _hex16(record.digest) if record.digest else b""
+        token = _hex16(token_text)
+        digest = _hex16(digest_text) if digest_text else b""
         offset = self._offset(unit, grow=True) if token is not None and digest is not None else None
         if offset is None or token is None or digest is None:
-            self._tokens[unit] = record
+            self._tokens[unit] = record or TokenRecord(
+                unit=unit, indices=indices, token=token_text, at=at, digest=digest_text
+            )
         else:
             flags, _, _, _, job, _ = _SLOT.unpack_from(self._slots, offset)
             flags = (flags & _HAS_JOB) | _HAS_TOKEN | (_HAS_DIGEST if digest else 0)
             index = 0
-            if len(record.indices) == 1:
+            if len(indices) == 1:
                 flags |= _ONE_INDEX
-                index = record.indices[0]
+                index = indices[0]
             else:
-                self._indices[unit] = record.indices
-            _SLOT.pack_into(self._slots, offset, flags, token, digest, record.at, job, index)
+                self._indices[unit] = indices
+            _SLOT.pack_into(self._slots, offset, flags, token, digest, at, job, index)
         self.token_count += 1
 
     def drop_token(self, unit: int) -> bool:
@@ -218,7 +244,7 @@ class _Records:
         offset, (flags, _, _, _, job, _) = self._fields(unit)
         if offset is None or not flags & _HAS_JOB:
             return None
-        return str(uuid.UUID(bytes=job))
+        return _uuid_text(job)
 
     def set_job(self, unit: int, job_id: str) -> None:
         self.drop_job(unit)
@@ -320,6 +346,8 @@ class _JobView(MutableMapping[int, str]):
         return f"<{len(self)} job ids>"
 
 
+_decode = json.JSONDecoder().decode
+
 _READ_CHUNK = 1 << 20
 """Bytes read from a journal at a time: its lines are folded into the state as they come,
 so resuming a long batch never holds the whole file, nor a list of all its records."""
@@ -339,7 +367,7 @@ class _StateReader:
             return
         path = self.path
         try:
-            record = json.loads(line)
+            record = _decode(line.decode())
         except ValueError as error:
             raise JournalError(f"journal {path} has an unreadable line: {error}") from error
         if not isinstance(record, dict):
@@ -373,18 +401,15 @@ class _StateReader:
         if unit < 0:
             raise JournalError(f"journal {path} names unit {unit}, outside this batch")
         if kind == "token":
-            self.records.set_token(
-                TokenRecord(
-                    unit=unit,
-                    indices=tuple(int(i) for i in record["indices"]),
-                    token=str(record["token"]),
-                    at=float(record["at"]),
-                    digest=str(record.get("digest", "")),
-                )
+            self.records.add_token(
+                unit,
+                tuple(int(i) for i in record["indices"]),
+                str(record["token"]),
+                float(record["at"]),
+                str(record.get("digest", "")),
             )
         elif kind == "job":
-            token = self.records.token(unit)
-            if token is None or token.token != record["token"]:
+            if self.records.token_text(unit) != record["token"]:
                 raise JournalError(f"journal {path}: job of unit {unit} has no token record")
             self.records.set_job(unit, str(record["job_id"]))
         else:
