@@ -1,6 +1,8 @@
 """Plain answers are read and checked on a fast path, everything else on the careful one:
 both give the same distributions (same states, values and order) and the same errors
-(same class, same message, same body) as the reader and check before the fast path.
+(same class, same message, same body) as the reader and check before the fast path, and
+``read_probabilities`` (the two in one, as the client reads a job's answer) gives what
+the old pair gave.
 
 The old ``parse_probabilities`` and ``validate_probabilities`` are kept below, verbatim
 but for their names, as the reference: generated answers, valid and invalid (bad keys,
