@@ -74,12 +74,16 @@ def parse_probabilities(raw: Mapping[str, Any], *, job_id: str | None = None) ->
         plain = _parse_plain(raw)
         if plain is not None:
             return plain[0]
+    return _parse_carefully(raw, job_id)
+
+
+def _parse_carefully(raw: Mapping[str, Any], job_id: str | None) -> dict[int, float]:
+    """:func:`parse_probabilities` one entry at a time, naming the first bad one."""
     where = _where(job_id)
     if not isinstance(raw, Mapping):
         raise ResponseError(
             f"{where}probabilities must be a JSON object, got {type(raw).__name__}", body=raw
         )
-    # The careful path: slower, and names the first bad entry.
     out: dict[int, float] = {}
     for key, value in raw.items():
         state = _parse_state(key, where, raw)
@@ -220,7 +224,7 @@ def read_probabilities(
     the same errors, without checking twice what reading a plain answer already checked."""
     plain = _parse_plain(raw) if type(raw) is dict or isinstance(raw, Mapping) else None
     if plain is None:
-        probabilities = parse_probabilities(raw, job_id=job_id)
+        probabilities = _parse_carefully(raw, job_id)
     else:
         # Reading it checked the types, signs and finiteness validate_probabilities would,
         # and summed the values in the order it would.
