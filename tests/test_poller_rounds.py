@@ -188,3 +188,49 @@ async def test_a_zero_prediction_cap_never_polls_in_a_busy_loop(client: Client) 
     entry = poller._peek()
     assert entry is not None
     assert entry.due - now >= capped.initial_s - 0.01
+
+
+async def test_the_poller_keeps_the_times_of_a_jobs_answer_not_the_answer(
+    client: Client,
+) -> None:
+    # Before: each waiting job's whole last answer (metadata, timestamps, settings: some
+    # 1.6 KB parsed) was kept until the job ended; 100,000 waiting jobs held 160 MB of them.
+    import tracemalloc
+    from datetime import UTC, datetime
+
+    poller = _poller(client)
+    start = datetime(2026, 12, 6, tzinfo=UTC)
+
+    def answer(key: int) -> Job:
+        return Job(
+            id=f"{key:036d}",
+            status=JobStatus.READY,
+            type="ionq.circuit.v1",
+            backend="qpu.aria-1",
+            name=f"circuit {key}",
+            submitter_id="someone",
+            project_id="a-project",
+            metadata={"ionq_async_token": f"{key:032x}", "readout": f"[{key}]"},
+            submitted_at=start,
+            started_at=None,
+            predicted_wait_time_ms=1_000_000.0,
+            predicted_execution_duration_ms=60_000.0 + key,
+            shots=1000,
+            settings={"error_mitigation": {"debiasing": False}},
+        )
+
+    ids = [f"{key:036d}" for key in range(2_000)]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for key, job_id in enumerate(ids):
+            poller.add(key, job_id, answer(key))
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(poller) == 2_000
+    per_job = kept / 2_000
+    assert per_job < 700, f"{per_job:.0f} bytes kept per waiting job"
+    entry = poller._entries[ids[7]]
+    assert entry.times is not None
+    assert entry.times.predicted_execution_duration_ms == 60_007.0

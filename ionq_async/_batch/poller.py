@@ -29,7 +29,7 @@ from .._flow import Throttle
 from ..exceptions import IonQError, JobUnreachableError, NotFoundError, ResponseError
 from ..models import Job, JobStatus
 from .api import JobReader
-from .values import FATAL_ERRORS, PollSchedule, predicted_offset_s
+from .values import FATAL_ERRORS, JobTimes, PollSchedule, predicted_offset_s
 
 __all__ = ["MAX_BAD_ANSWERS", "MAX_POLL_FAILURE_S", "PollEntry", "Poller", "poll_chunks"]
 
@@ -61,17 +61,17 @@ class PollEntry:
         "bad_answers",
         "due",
         "interval",
-        "job",
         "job_id",
         "key",
         "schedule",
+        "times",
         "watching",
     )
 
     def __init__(self, key: int, job_id: str, job: Job | None, schedule: PollSchedule) -> None:
         self.key = key
         self.job_id = job_id
-        self.job = job
+        self.times = JobTimes(job) if job is not None else None
         self.schedule = schedule
         self.attempt = 0
         self.due = 0.0
@@ -162,7 +162,7 @@ class Poller:
             del self._entries[entry.job_id]
         self._set_watching(entry, False)
 
-    def _delay(self, entry: PollEntry, job: Job | None) -> float:
+    def _delay(self, entry: PollEntry, job: Job | JobTimes | None) -> float:
         """The wait before asking about ``entry`` again (see the module docstring)."""
         schedule = entry.schedule
         offset = predicted_offset_s(job)
@@ -320,7 +320,7 @@ class Poller:
                 )
                 self._on_error(entry.key, error)
             else:
-                self._reschedule(entry, entry.job)
+                self._reschedule(entry, entry.times)
             return
         except IonQError as error:
             self._failed(error, [entry])
@@ -339,7 +339,7 @@ class Poller:
         if failing_s < self.max_failing_s:
             logger.debug("polling %d jobs failed, will retry: %r", len(entries), error)
             for entry in entries:
-                self._reschedule(entry, entry.job)
+                self._reschedule(entry, entry.times)
             return
         # The API has been out of reach for too long: every job still waited for ends as
         # a typed error carrying its id (it may well still run, and be billed, remotely).
@@ -354,7 +354,12 @@ class Poller:
         self._entries.clear()
         self._watching.clear()
         for entry in given_up:
-            last = entry.job or Job(id=entry.job_id, status=JobStatus.SUBMITTED)
+            times = entry.times
+            last = (
+                times.job(entry.job_id)
+                if times is not None
+                else Job(id=entry.job_id, status=JobStatus.SUBMITTED)
+            )
             unreachable = JobUnreachableError(last, failing_s)
             unreachable.__cause__ = error
             self._on_error(entry.key, unreachable)
@@ -362,14 +367,15 @@ class Poller:
     def _update(self, entry: PollEntry, job: Job) -> None:
         if self._entries.get(entry.job_id) is not entry:
             return
-        entry.job = job
         if job.is_terminal:
             self._forget(entry)
             self._on_terminal(entry.key, job)
             return
-        self._reschedule(entry, job)
+        times = JobTimes(job)
+        entry.times = times
+        self._reschedule(entry, times)
 
-    def _reschedule(self, entry: PollEntry, job: Job | None) -> None:
+    def _reschedule(self, entry: PollEntry, job: JobTimes | None) -> None:
         if self._entries.get(entry.job_id) is not entry:
             return
         entry.attempt += 1
