@@ -128,7 +128,7 @@ async def test_progress_reports_do_not_sum_every_jobs_cost(
         )
         async with run:
             outcomes = [o async for o in run]
-            spend = run._shared.engine.spend
+            spend = client.spend  # the same jobs, recorded job by job
     assert all(o.ok for o in outcomes) and len(outcomes) == 12
     assert sums == {"estimated": 0, "actual": 0}  # before: two sums per report
     assert len(reports) > 24

@@ -25,7 +25,7 @@ from .._journal import Journal, TokenRecord
 from .._limits import CIRCUIT_TYPE
 from .._retry import Attempts, backoff_s, counting, retry_after_beyond_budget
 from .._spend import _CENT as BUDGET_SLACK
-from .._spend import Spend, record_cost
+from .._spend import Spend, _amount, record_cost
 from ..exceptions import (
     BatchTimeoutError,
     BudgetExceededError,
@@ -146,9 +146,10 @@ class Engine:
         self.max_cost = max_cost
         self.budget: float | None = None if max_cost is None else budget_amount(max_cost)[0]
         self.budget_reached = False
-        self.spend = Spend()  # this batch's: estimates of jobs created, actual costs known
-        # Its sums, kept as it changes: summing it for every progress report was O(jobs)
-        # each time (a 100,000-job QPU batch with a progress bar spent its time there).
+        # The batch's costs: each unit carries its own (estimate, billed cost) and these
+        # sums follow them. A record per job in a Spend kept 300 bytes a job for the whole
+        # batch, and summing it for every progress report was O(jobs) each time.
+        self.currency: str | None = None
         self.estimated_cost = 0.0
         self.actual_cost = 0.0
         self.committed_cost = 0.0  # actual costs where billed, estimates elsewhere
@@ -220,18 +221,33 @@ class Engine:
             actual_cost=self.actual_cost,
         )
 
-    def _change_spend(self, key: str, change: Callable[[], object]) -> None:
-        """Change one job's record in ``self.spend`` and the sums by what it changed."""
-        before = self.spend.job(key)
-        try:
-            change()
-        finally:
-            after = self.spend.job(key)
-            for record, sign in ((before, -1.0), (after, 1.0)):
-                if record is not None:
-                    self.estimated_cost += sign * (record.estimated or 0.0)
-                    self.actual_cost += sign * (record.actual or 0.0)
-                    self.committed_cost += sign * record.committed
+    def _set_cost(
+        self,
+        unit: Unit,
+        estimated: float | None,
+        actual: float | None,
+        currency: str | None,
+    ) -> None:
+        """Set a unit's estimate and billed cost (None: unknown), and the sums with them."""
+        estimated = None if estimated is None else _amount("cost", estimated)
+        actual = None if actual is None else _amount("cost", actual)
+        if currency is not None:
+            if self.currency is None:
+                self.currency = currency
+            elif currency != self.currency:
+                raise ResponseError(
+                    f"a cost in {currency!r} among costs in {self.currency!r}: amounts in "
+                    "different units are not summed"
+                )
+        for sign, (old_estimate, old_actual) in (
+            (-1.0, (unit.estimated, unit.actual)),
+            (1.0, (estimated, actual)),
+        ):
+            self.estimated_cost += sign * (old_estimate or 0.0)
+            self.actual_cost += sign * (old_actual or 0.0)
+            committed = old_actual if old_actual is not None else (old_estimate or 0.0)
+            self.committed_cost += sign * committed
+        unit.estimated, unit.actual = estimated, actual
 
     def _changed(self) -> None:
         if self.progress_callback is not None:
@@ -578,10 +594,7 @@ class Engine:
             self.units.pop(unit.number, None)
             return False
         if cost > 0:
-            key = _spend_key(unit)
-            self._change_spend(
-                key, lambda: self.spend.record_estimate(key, self.backend, cost, unit=currency)
-            )
+            self._set_cost(unit, cost, unit.actual, currency)
         return True
 
     def _hold(self, item: Item) -> int:
@@ -661,10 +674,9 @@ class Engine:
     async def _adopt(self, unit: Unit, job: Job) -> None:
         # Only its id is kept: the poller has the job while it waits (see _last_known).
         unit.job_id = job.id
-        reserved = self.spend.job(_spend_key(unit))
-        if self.client_spend is not None and reserved is not None:
+        if self.client_spend is not None and unit.estimated is not None:
             record_cost(
-                self.client_spend, job.id, self.backend, estimated=reserved.estimated, unit=None
+                self.client_spend, job.id, self.backend, estimated=unit.estimated, unit=None
             )
         if self.journal is not None and unit.token is not None:
             await self.journal.record_job(unit.number, unit.token, job.id)
@@ -686,8 +698,7 @@ class Engine:
             raise
         except IonQError as error:
             if unit.job_id is None:
-                key = _spend_key(unit)
-                self._change_spend(key, lambda: self.spend.discard(key))
+                self._set_cost(unit, None, None, None)  # a reservation that made no job
             for index in unit.indices:
                 await self._emit(index, None, None, error)
             self._unit_finished(unit)
@@ -985,8 +996,18 @@ class Engine:
         if self.budget is None or is_free_backend(self.backend):
             return
         cost = await self._fetch(self.client.cost, job)
-        key = _spend_key(unit)
-        self._change_spend(key, lambda: self.spend.record(key, self.backend, cost))
+        estimated = cost.estimated_cost
+        billed = cost.cost if cost.cost is not None and not cost.dry_run else None
+        if billed is not None and billed.unit != estimated.unit:
+            raise ResponseError(
+                f"a job's cost is in {billed.unit!r} but its estimate in {estimated.unit!r}"
+            )
+        self._set_cost(
+            unit,
+            estimated.value,
+            billed.value if billed is not None else None,
+            estimated.unit,
+        )
         if self.client_spend is not None:
             actual = cost.cost.value if cost.cost is not None and not cost.dry_run else None
             record_cost(
@@ -1179,11 +1200,6 @@ class Engine:
             unit.finished = True
             self.units.pop(unit.number, None)
             self.in_flight.release()
-
-
-def _spend_key(unit: Unit) -> str:
-    """The batch's own key for a unit's cost (one key however often it is retried)."""
-    return f"unit-{unit.number}"
 
 
 def note_finished_job(error: IonQError, job: Job | None) -> None:

@@ -99,8 +99,10 @@ class Unit:
     """
 
     __slots__ = (
+        "actual",
         "attempts",
         "duplicates",
+        "estimated",
         "failed_jobs",
         "finished",
         "first_at",
@@ -132,6 +134,10 @@ class Unit:
         # The job as last known, only where the batch was given it (as_completed) or once
         # it has ended: a job waited for is the poller's, and is not kept twice.
         self.job: Job | None = None
+        # Its cost as the batch knows it: the estimate it was created with and, once
+        # fetched (with a budget), the billed cost. The batch sums these as they change.
+        self.estimated: float | None = None
+        self.actual: float | None = None
 
     @property
     def indices(self) -> tuple[int, ...]:

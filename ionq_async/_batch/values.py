@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
@@ -276,7 +277,8 @@ class JobTimes:
 
     def __init__(self, job: Job) -> None:
         self.status = job.status
-        self.backend = job.backend
+        # One string for every job's backend (each answer's parse makes its own).
+        self.backend = sys.intern(job.backend) if job.backend is not None else None
         self.started_at = job.started_at
         self.predicted_wait_time_ms = job.predicted_wait_time_ms
         self.predicted_execution_duration_ms = job.predicted_execution_duration_ms
