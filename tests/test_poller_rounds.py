@@ -234,3 +234,97 @@ async def test_the_poller_keeps_the_times_of_a_jobs_answer_not_the_answer(
     entry = poller._entries[ids[7]]
     assert entry.times is not None
     assert entry.times.predicted_execution_duration_ms == 60_007.0
+
+
+# -- answers that do not behave (found in review) ------------------------------------------
+
+
+async def test_a_prediction_that_never_counts_down_is_treated_as_late(client: Client) -> None:
+    # A queued job whose answers say "10 s left" again and again stayed watched and was
+    # asked about every round, for as long as the queue lasted (19.8 requests a job).
+    poller = _poller(client)
+    for key in range(60):  # rounds every initial_s
+        poller.add(key, f"w{key}", _predicted(f"w{key}", 0.5))
+    poller.add(100, "stuck", _predicted("stuck", 10.0))
+    stuck = poller._entries["stuck"]
+    now = anyio.current_time()
+    stuck.first_end = now - 60.0  # first predicted to end 60 s ago; it still says 10 s
+    poller._update(stuck, _predicted("stuck", 10.0))
+    assert stuck.watching
+    assert stuck.gap == pytest.approx(6.0, abs=0.1)  # a tenth of how late it is
+    soonest = poller._peek()
+    assert soonest is not None and soonest.job_id != "stuck"
+    taken = {entry.job_id for entry in poller._take_due(soonest.due)}
+    assert "w0" in taken
+    assert "stuck" not in taken
+
+
+async def test_a_job_added_without_an_answer_takes_its_backends_schedule(
+    monkeypatch: pytest.MonkeyPatch, client: Client
+) -> None:
+    # Resumed jobs and ids given to as_completed come without a Job: they kept the
+    # simulator's schedule (rounds every 0.1 s) even on a QPU.
+    from ionq_async._batch import values
+
+    poller = Poller(
+        client,
+        on_terminal=lambda key, job: None,
+        on_error=lambda key, error: None,
+        throttle=Throttle(client.stats, [], open_tokens=64),
+    )
+    poller.add(0, "resumed", None, immediate=True)
+    entry = poller._entries["resumed"]
+    assert entry.schedule is values.SIMULATOR_SCHEDULE
+    answer = Job(
+        id="resumed",
+        status=JobStatus.READY,
+        backend="qpu.forte-1",
+        predicted_wait_time_ms=0.0,
+        predicted_execution_duration_ms=600_000.0,
+    )
+    poller._update(entry, answer)
+    assert entry.schedule is values.QPU_SCHEDULE
+
+
+async def test_a_server_that_ignores_ids_gets_each_jobs_own_schedule(client: Client) -> None:
+    # Each ask is a request of its own there: watching in rounds cost 3x the requests.
+    poller = _poller(client)
+    poller.ids_supported = False
+    now = anyio.current_time()
+    poller.add(0, "soon", _predicted("soon", 0.5))
+    entry = poller._entries["soon"]
+    assert not entry.watching and poller.watched == 0
+    # Just after its predicted end (the single-job rule), not at a round's pace.
+    assert entry.due - now == pytest.approx(max(SCHEDULE.initial_s, 0.5 * 1.05), abs=0.1)
+
+
+async def test_adding_a_job_again_replaces_it_without_leaving_it_watched(
+    client: Client,
+) -> None:
+    poller = _poller(client)
+    poller.add(0, "a", _predicted("a", 0.5))
+    assert poller.watched == 1
+    poller.add(1, "a", _predicted("a", 100.0))
+    assert poller.watched == 0
+    assert len(poller) == 1
+
+
+async def test_a_job_given_up_on_gets_no_second_outcome(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # After an outage gave up on every job, a late "not found" for one of them reported
+    # it again (the engine then looked up a unit already finished).
+    from ionq_async.exceptions import NotFoundError
+
+    errors: list[int] = []
+    poller = _poller(client, on_error=lambda key, error: errors.append(key))
+    poller.add(0, "gone", None)
+    entry = poller._entries["gone"]
+    poller._entries.clear()  # what giving up does
+
+    async def get_job(job: object) -> Job:
+        raise NotFoundError("no such job", status=404)
+
+    monkeypatch.setattr(client, "get_job", get_job)
+    await poller._poll_single(entry)
+    assert errors == []

@@ -57,9 +57,12 @@ class PollEntry:
 
     __slots__ = (
         "added",
+        "asked_at",
         "attempt",
         "bad_answers",
         "due",
+        "first_end",
+        "gap",
         "interval",
         "job_id",
         "key",
@@ -79,6 +82,9 @@ class PollEntry:
         self.interval = schedule.initial_s
         self.bad_answers = 0
         self.watching = False
+        self.asked_at = 0.0  # when last asked about (or added)
+        self.first_end: float | None = None  # its predicted end as first seen, our clock
+        self.gap = 0.0  # while watched and overdue: the least time between two asks
 
 
 class Poller:
@@ -107,6 +113,7 @@ class Poller:
         self._wakeup = anyio.Event()
         self._sleeping_until = math.inf
         self._watching: dict[str, PollEntry] = {}
+        self._on_time = 0  # watched jobs not past their predicted end: they set the pace
         self.ids_supported = True
         self.list_requests = 0
         self.single_requests = 0
@@ -136,9 +143,12 @@ class Poller:
         backend = job.backend if job is not None else None
         schedule = self._fixed_schedule or PollSchedule.for_backend(backend)
         entry = PollEntry(key, job_id, job, schedule)
+        previous = self._entries.get(job_id)
+        if previous is not None:
+            self._forget(previous)
         self._entries[job_id] = entry
         now = anyio.current_time()
-        entry.added = now
+        entry.added = entry.asked_at = now
         if immediate:
             delay = 0.0
         elif predicted_offset_s(job) is not None:
@@ -148,13 +158,22 @@ class Poller:
         entry.interval = max(delay, schedule.initial_s)
         self._schedule(entry, now + delay)
 
-    def _set_watching(self, entry: PollEntry, watching: bool) -> None:
+    def _set_watching(self, entry: PollEntry, watching: bool, gap: float = 0.0) -> None:
+        if entry.watching and not entry.gap:
+            self._on_time -= 1
         if entry.watching != watching:
-            entry.watching = watching
             if watching:
                 self._watching[entry.job_id] = entry
             else:
                 self._watching.pop(entry.job_id, None)
+        entry.watching = watching
+        entry.gap = gap if watching else 0.0
+        if watching and not entry.gap:
+            self._on_time += 1
+
+    def _round_s(self, schedule: PollSchedule) -> float:
+        """The time between rounds now: shorter the more jobs are watched on time."""
+        return schedule.watch_interval_s(self._on_time)
 
     def _forget(self, entry: PollEntry) -> None:
         """Stop waiting for ``entry`` (it ended, failed or was given up)."""
@@ -165,23 +184,32 @@ class Poller:
     def _delay(self, entry: PollEntry, job: Job | JobTimes | None) -> float:
         """The wait before asking about ``entry`` again (see the module docstring)."""
         schedule = entry.schedule
+        if not self.ids_supported:
+            # Each ask is a request of its own: no rounds, one job's own schedule.
+            self._set_watching(entry, False)
+            return schedule.delay_s(entry.attempt, job, self._rng)
         offset = predicted_offset_s(job)
         if offset is None:
             self._set_watching(entry, False)
             return schedule.interval_s(entry.attempt, self._rng)
+        now = anyio.current_time()
+        if entry.first_end is None:
+            entry.first_end = now + offset
+        # A queued job's prediction that never counts down (the server says "10 s" again
+        # and again) would keep it watched for good: by our clock, it is overdue.
+        offset = min(offset, entry.first_end - now)
         if offset > 0:
             # The prediction's error grows with the job's length: watch from ``lead`` of
             # its whole predicted duration (as seen from here) before its predicted end.
-            total = anyio.current_time() - entry.added + offset
+            total = now - entry.added + offset
             until_watch = offset - schedule.lead * total
             if until_watch > schedule.initial_s:
                 self._set_watching(entry, False)
                 return max(schedule.initial_s, min(until_watch, schedule.max_predicted_s))
-        self._set_watching(entry, True)
-        interval = schedule.watch_interval_s(len(self._watching))
-        if offset < 0:
-            interval = max(interval, schedule.overdue_s(-offset))
-        return interval
+        # Late jobs are asked about less often the later they are (at least each round).
+        gap = schedule.overdue_s(-offset) if offset < 0 else 0.0
+        self._set_watching(entry, True, gap)
+        return max(self._round_s(schedule), gap)
 
     def _schedule(self, entry: PollEntry, due: float) -> None:
         entry.due = due
@@ -194,31 +222,46 @@ class Poller:
         """The entries to ask about now: those due, those due before the next round, and
         (when asking by ids) the soonest due after them, to fill each request's room."""
         taken: list[PollEntry] = []
-        ride_along = 0.0
+        ride_along = round_s = 0.0
         while (entry := self._peek()) is not None:
             if not taken:
                 if entry.due > now:
                     break
                 # Jobs due before the next round ride along with the ones due now.
-                ride_along = 0.9 * entry.schedule.watch_interval_s(len(self._watching))
+                round_s = self._round_s(entry.schedule)
+                ride_along = 0.9 * round_s
             elif entry.due > now + max(ride_along, 0.2 * entry.interval):
                 break
             heapq.heappop(self._heap)
             taken.append(entry)
         if not taken or not self.ids_supported:
             return taken
-        # Every watched job is asked about every round, whenever it was last due (rounds
-        # come more often as more jobs are watched).
+        # A watched job is asked about in every round (rounds come more often as more are
+        # watched, whenever it was last due), a late one once its gap has passed.
         if self._watching:
             chosen = {entry.job_id for entry in taken}
-            taken.extend(e for e in self._watching.values() if e.job_id not in chosen)
+            taken.extend(
+                e
+                for e in self._watching.values()
+                if e.job_id not in chosen and now - e.asked_at >= 0.9 * max(round_s, e.gap)
+            )
         # The last request has room to spare: asking about more jobs costs nothing.
         room = -len(taken) % MAX_IDS_PER_POLL if FILL_UP else 0
+        chosen = {entry.job_id for entry in taken} if room else set()
+        skipped: list[PollEntry] = []
         while room and (entry := self._peek()) is not None:
             heapq.heappop(self._heap)
-            if not entry.watching:
-                taken.append(entry)
-                room -= 1
+            if entry.job_id in chosen:
+                continue
+            if entry.watching:
+                skipped.append(entry)  # asked about on its own pace; keep it scheduled
+                continue
+            taken.append(entry)
+            room -= 1
+        for entry in skipped:
+            self._schedule(entry, entry.due)
+        for entry in taken:
+            entry.asked_at = now
         return taken
 
     def _peek(self) -> PollEntry | None:
@@ -304,13 +347,16 @@ class Poller:
         except FATAL_ERRORS:
             raise
         except NotFoundError as error:
-            self._forget(entry)
-            self._on_error(entry.key, error)
+            if self._entries.get(entry.job_id) is entry:  # not given up on meanwhile
+                self._forget(entry)
+                self._on_error(entry.key, error)
             return
         except ResponseError as error:
             # The server answered, but not with a job we can read: that job's own problem.
             # The server is reachable, so this is no reason to give up on the others.
             self._failing_since = None
+            if self._entries.get(entry.job_id) is not entry:
+                return  # given up on meanwhile: it has its outcome
             entry.bad_answers += 1
             if entry.bad_answers >= MAX_BAD_ANSWERS:
                 self._forget(entry)
@@ -353,6 +399,7 @@ class Poller:
         )
         self._entries.clear()
         self._watching.clear()
+        self._on_time = 0
         for entry in given_up:
             times = entry.times
             last = (
@@ -371,6 +418,9 @@ class Poller:
             self._forget(entry)
             self._on_terminal(entry.key, job)
             return
+        if self._fixed_schedule is None and job.backend is not None:
+            # Added without a job (resumed, or given by id): its answer names its backend.
+            entry.schedule = PollSchedule.for_backend(job.backend)
         times = JobTimes(job)
         entry.times = times
         self._reschedule(entry, times)

@@ -212,7 +212,7 @@ class PollSchedule:
             base *= 1.0 + self.jitter * (2.0 * rng.random() - 1.0)
         return base
 
-    def delay_s(self, attempt: int, job: Job | None, rng: random.Random) -> float:
+    def delay_s(self, attempt: int, job: Job | JobTimes | None, rng: random.Random) -> float:
         """The wait before asking about ``job`` again, using its predicted times if any.
 
         With a prediction the job is asked about just after its predicted end (never
