@@ -108,8 +108,8 @@ class Poller:
         self._fixed_schedule = schedule
         self._rng = rng or random.Random()
         self._entries: dict[str, PollEntry] = {}
-        self._heap: list[tuple[float, int, str]] = []
-        self._sequence = 0
+        # (due, job id): one small tuple a waiting job (ids are unique, so ties compare ids)
+        self._heap: list[tuple[float, str]] = []
         self._wakeup = anyio.Event()
         self._sleeping_until = math.inf
         self._watching: dict[str, PollEntry] = {}
@@ -213,8 +213,7 @@ class Poller:
 
     def _schedule(self, entry: PollEntry, due: float) -> None:
         entry.due = due
-        self._sequence += 1
-        heapq.heappush(self._heap, (due, self._sequence, entry.job_id))
+        heapq.heappush(self._heap, (due, entry.job_id))
         if due < self._sleeping_until:
             self._wakeup.set()
 
@@ -268,7 +267,7 @@ class Poller:
         """The entry due soonest (dropping stale heap items), left on the heap."""
         heap = self._heap
         while heap:
-            due, _, job_id = heap[0]
+            due, job_id = heap[0]
             entry = self._entries.get(job_id)
             if entry is None or entry.due != due:
                 heapq.heappop(heap)  # stale: finished or rescheduled

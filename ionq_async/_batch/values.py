@@ -260,28 +260,22 @@ WATCH_FULL_RATE_JOBS: Final = 50
 
 
 class JobTimes:
-    """What polling needs of a job's last answer: its status, backend and predicted times.
+    """What polling needs of a job's last answer: its status, backend and predicted end.
 
     The poller keeps this instead of the whole answer (a parsed job with its metadata,
-    stats and timestamps is some 1.6 KB; this is about a tenth of it), so a batch of
-    100,000 waiting jobs stays small.
+    stats and timestamps is some 1.5 KB; this is under a tenth of it), so a batch of
+    100,000 waiting jobs stays small. ``end`` is the predicted end on the wall clock
+    (epoch seconds) as the answer put it, None without predictions.
     """
 
-    __slots__ = (
-        "backend",
-        "predicted_execution_duration_ms",
-        "predicted_wait_time_ms",
-        "started_at",
-        "status",
-    )
+    __slots__ = ("backend", "end", "status")
 
     def __init__(self, job: Job) -> None:
         self.status = job.status
         # One string for every job's backend (each answer's parse makes its own).
         self.backend = sys.intern(job.backend) if job.backend is not None else None
-        self.started_at = job.started_at
-        self.predicted_wait_time_ms = job.predicted_wait_time_ms
-        self.predicted_execution_duration_ms = job.predicted_execution_duration_ms
+        offset = predicted_offset_s(job)
+        self.end = None if offset is None else time.time() + offset
 
     @property
     def is_terminal(self) -> bool:
@@ -290,14 +284,7 @@ class JobTimes:
 
     def job(self, job_id: str) -> Job:
         """A Job carrying what is known (for errors that name the last state seen)."""
-        return Job(
-            id=job_id,
-            status=self.status,
-            backend=self.backend,
-            started_at=self.started_at,
-            predicted_wait_time_ms=self.predicted_wait_time_ms,
-            predicted_execution_duration_ms=self.predicted_execution_duration_ms,
-        )
+        return Job(id=job_id, status=self.status, backend=self.backend)
 
 
 def predicted_remaining_s(job: Job | JobTimes | None) -> float | None:
@@ -314,6 +301,8 @@ def predicted_remaining_s(job: Job | JobTimes | None) -> float | None:
 def predicted_offset_s(job: Job | JobTimes | None) -> float | None:
     """Seconds until the job's predicted end (negative: past it), or None without
     predictions (see :func:`predicted_remaining_s`)."""
+    if isinstance(job, JobTimes):
+        return None if job.end is None or job.is_terminal else job.end - time.time()
     if job is None or job.is_terminal:
         return None
     wait_ms = job.predicted_wait_time_ms
