@@ -29,6 +29,7 @@ BENCHMARKS = [
     ("benchmarks.bench_sweep", "conversion cost per circuit; a packed sweep's peak RSS"),
     ("benchmarks.bench_lag", "result-delivery lag, realistic jobs at 50 ms RTT (time-scaled)"),
     ("benchmarks.bench_json", "does orjson cut client CPU per job on large answers?"),
+    ("benchmarks.bench_memory", "unpacked jobs all in flight: peak RSS; journal resume"),
 ]
 
 
@@ -102,6 +103,21 @@ def _summary(name: str, figures: Any) -> list[str]:
             )
         if figures.get("disagreements"):
             lines.append(f"DEFECT: orjson candidate differs on {figures['disagreements']}")
+    elif name == "benchmarks.bench_memory":
+        hold, resume = figures.get("hold", {}), figures.get("resume", {})
+        jobs = figures.get("jobs", 0)
+        lines.append(
+            f"peak client RSS, {jobs:,} jobs in flight {hold.get('peak_mb', 0):>7.1f} MB"
+            "   target < 250 MB (at 100,000: --full)"
+        )
+        first = resume.get("first_s")
+        lines.append(
+            "resume: call to first outcome    "
+            + (f"{first:>7.2f} s" if first is not None else "   none")
+            + "   target: seconds"
+        )
+        lines.append(f"resume: peak client RSS         {resume.get('peak_mb', 0):>7.1f} MB")
+        lines.append(f"jobs created again on resume    {figures.get('resent', 0):>7d}   must be 0")
     else:
         for case, value in figures.items():
             if isinstance(value, int | float):
