@@ -543,6 +543,7 @@ class _Diagram(str):
 _NO_QUBITS: Final[frozenset[int]] = frozenset()
 _NO_NAMES: Final[frozenset[str]] = frozenset()
 
+
 class Circuit:
     """A circuit of one gateset, built gate by gate; every method returns the circuit.
 
