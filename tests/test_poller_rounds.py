@@ -330,3 +330,55 @@ async def test_a_job_given_up_on_gets_no_second_outcome(
     monkeypatch.setattr(client, "get_job", get_job)
     await poller._poll_single(entry)
     assert errors == []
+
+
+async def test_a_job_that_queued_longer_than_predicted_is_not_late_once_it_runs(
+    client: Client,
+) -> None:
+    # Its first prediction (10 s of queue) had passed long before it started; each answer
+    # while it runs predicts its end well, yet it was taken for late for its whole run and
+    # asked about every 10-15 s (lag p95 14 s).
+    poller = _poller(client)
+    poller.add(0, "slow-queue", _predicted("slow-queue", 10.0))
+    entry = poller._entries["slow-queue"]
+    entry.first_end = anyio.current_time() - 100.0  # it has queued 100 s past that
+    poller._update(entry, _predicted("slow-queue", 300.0, JobStatus.STARTED))
+    assert entry.gap == 0.0
+    assert not entry.watching  # 300 s to go: watched from a quarter before its end
+    assert entry.due - anyio.current_time() > 100.0
+
+
+async def test_after_giving_up_new_jobs_get_their_own_patience(client: Client) -> None:
+    # After an outage gave up on every job, a job added later was given up on at its
+    # first failed poll: the outage's start was still on record.
+    from ionq_async.exceptions import ServerError
+
+    errors: list[int] = []
+    poller = _poller(client, on_error=lambda key, error: errors.append(key))
+    poller.max_failing_s = 1000.0
+    poller.add(0, "old", None)
+    poller._failing_since = anyio.current_time() - 2000.0  # failing for 2,000 s
+    poller._failed(ServerError("down", status=503), [poller._entries["old"]])
+    assert errors == [0]
+    poller.add(1, "new", None)
+    poller._failed(ServerError("down", status=503), [poller._entries["new"]])
+    assert errors == [0]
+    assert len(poller) == 1
+
+
+async def test_watched_jobs_skipped_by_the_fill_stay_scheduled(client: Client) -> None:
+    poller = _poller(client)
+    for key in range(60):
+        poller.add(key, f"w{key}", _predicted(f"w{key}", 0.5))
+    poller.add(100, "due-now", None, immediate=True)
+    now = anyio.current_time()
+    taken = poller._take_due(now)
+    assert [entry.job_id for entry in taken] == ["due-now"]  # watched ones asked just now
+    # Every job not taken still has its place in the schedule (a watched job popped by the
+    # fill and dropped would never be asked about again).
+    scheduled = {job_id for due, job_id in poller._heap if poller._entries[job_id].due == due}
+    assert scheduled >= {f"w{key}" for key in range(60)}
+    for key in range(60):
+        poller._forget(poller._entries[f"w{key}"])
+    assert poller._on_time == 0
+    assert poller._round_s(SCHEDULE) == pytest.approx(5.0)

@@ -399,6 +399,7 @@ class Poller:
         self._entries.clear()
         self._watching.clear()
         self._on_time = 0
+        self._failing_since = None  # jobs added from now on get a whole patience of their own
         for entry in given_up:
             times = entry.times
             last = (
@@ -421,6 +422,10 @@ class Poller:
             # Added without a job (resumed, or given by id): its answer names its backend.
             entry.schedule = PollSchedule.for_backend(job.backend)
         times = JobTimes(job)
+        if entry.times is not None and entry.times.status is not times.status:
+            # A new stage (queued -> running): its predictions start afresh, so a job that
+            # queued longer than first predicted is not taken for late while it runs.
+            entry.first_end = None
         entry.times = times
         self._reschedule(entry, times)
 
