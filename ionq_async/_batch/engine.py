@@ -25,7 +25,7 @@ from .._journal import Journal, TokenRecord
 from .._limits import CIRCUIT_TYPE
 from .._retry import Attempts, backoff_s, counting, retry_after_beyond_budget
 from .._spend import _CENT as BUDGET_SLACK
-from .._spend import Spend, _amount, record_cost
+from .._spend import Spend, record_cost
 from ..exceptions import (
     BatchTimeoutError,
     BudgetExceededError,
@@ -229,8 +229,13 @@ class Engine:
         currency: str | None,
     ) -> None:
         """Set a unit's estimate and billed cost (None: unknown), and the sums with them."""
-        estimated = None if estimated is None else _amount("cost", estimated)
-        actual = None if actual is None else _amount("cost", actual)
+        for amount in (estimated, actual):
+            if amount is not None and not (math.isfinite(amount) and amount >= 0):
+                # What the server said, about one job: that job's problem, not the batch's.
+                raise ResponseError(
+                    f"the server priced job {unit.job_id or 'to be created'} at {amount!r}, "
+                    "not a finite amount >= 0"
+                )
         if currency is not None:
             if self.currency is None:
                 self.currency = currency

@@ -288,6 +288,12 @@ class Pricer:
                     answer = await self._estimate(**shape.query())
                 if answer.total_cost is None:
                     raise ResponseError(f"the estimate of {shape} has no cost")
+                if not (math.isfinite(answer.total_cost) and answer.total_cost >= 0):
+                    # A NaN or negative price would slip past every budget check.
+                    raise ResponseError(
+                        f"the estimate of {shape} is {answer.total_cost!r}, "
+                        "not a finite amount >= 0"
+                    )
                 self._answers[shape] = answer
                 self.asked.append(answer)
         return answer
