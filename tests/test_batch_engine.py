@@ -33,6 +33,7 @@ from ionq_async.circuits import Circuit
 from ionq_async.client import Client
 from ionq_async.exceptions import (
     CircuitError,
+    InvalidRequestError,
     JobCanceled,
     JobFailed,
     JournalError,
@@ -616,6 +617,17 @@ async def test_as_completed_follows_jobs_made_elsewhere(fake: tuple[FakeAPI, str
     assert {i: o.unwrap().probabilities for i, o in outcomes.items()} == {
         i: {i: 1.0} for i in range(10)
     }
+
+
+async def test_as_completed_refuses_a_job_given_twice(fake: tuple[FakeAPI, str]) -> None:
+    # Before: the second index replaced the first in the poller; the first's outcome never
+    # came and the iteration hung.
+    _api, url = fake
+    async with client_for(url) as client:
+        job = await client.submit(basis_circuit(1))
+        with anyio.fail_after(30), pytest.raises(InvalidRequestError, match="given twice"):
+            async for _ in client.as_completed([job.id, job]):
+                pass
 
 
 async def test_a_journal_resume_submits_nothing_twice(

@@ -451,7 +451,16 @@ class Engine:
 
     async def _feed_jobs(self) -> None:
         assert self.given_jobs is not None
+        seen: dict[str, int] = {}
         for index, given in enumerate(self.given_jobs):
+            job_id = given.id if isinstance(given, Job) else str(given)
+            first = seen.setdefault(job_id, index)
+            if first != index:
+                # One job waited for under two indices: the second would replace the
+                # first in the poller, whose outcome would then never come.
+                raise InvalidRequestError(
+                    f"job {job_id} is given twice (at {first} and {index}); give each job once"
+                )
             item = Item(index, None, None)
             self.held[index] = item
             unit = Unit(index, [item])
