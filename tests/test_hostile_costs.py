@@ -8,6 +8,7 @@ second fails only its own circuit, each with a ResponseError naming the amount.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import attrs
@@ -85,3 +86,65 @@ async def test_a_billed_cost_that_is_not_an_amount_fails_only_its_circuit(
     assert len(failed) == 1
     assert isinstance(failed[0].error, ResponseError)
     assert "not a finite amount >= 0" in str(failed[0].error)
+
+
+# -- the batch's cost sums (what a progress bar and the budget read) ---------------------
+
+
+async def test_a_creation_that_failed_for_sure_releases_its_estimate() -> None:
+    # A job the server refused (a 400: nothing was created) must not stay in the batch's
+    # estimated cost; the other jobs' estimates stay.
+    from ionq_async.exceptions import BadRequestError
+    from ionq_async.models import Job
+
+    reports: list[Any] = []
+    async with (
+        Emulator(config=EmulatorConfig(time_scale=0.0)) as emu,
+        Client(api_key=emu.api_key, base_url=emu.url, retry=RetryPolicy.no_wait()) as client,
+    ):
+        real = client.submit
+        price = (await client.estimate_batch([bell(0)], backend=QPU, shots=100)).total
+
+        @functools.wraps(real)  # run_many checks its options against submit's
+        async def submit(circuit: Any, **kwargs: Any) -> Job:
+            if getattr(circuit, "name", None) == "c1":
+                raise BadRequestError("refused", status=400)
+            return await real(circuit, **kwargs)
+
+        client.submit = submit  # type: ignore[method-assign]
+        outcomes = await client.gather(
+            [bell(i) for i in range(3)],
+            backend=QPU,
+            shots=100,
+            max_cost=1e6,
+            progress=reports.append,
+        )
+    assert [o.ok for o in outcomes] == [True, False, True]
+    assert reports[-1].estimated_cost == pytest.approx(2 * price)
+
+
+async def test_billed_costs_replace_estimates_in_the_sums() -> None:
+    async with (
+        Emulator(config=EmulatorConfig(time_scale=0.0)) as emu,
+        Client(api_key=emu.api_key, base_url=emu.url, retry=RetryPolicy.no_wait()) as client,
+    ):
+        real = client.cost
+
+        async def cost(job: Any) -> Cost:
+            answer = await real(job)
+            assert answer.cost is not None
+            return attrs.evolve(answer, cost=Money(value=answer.cost.value / 2, unit="usd"))
+
+        client.cost = cost  # type: ignore[method-assign]
+        price = (await client.estimate_batch([bell(0)], backend=QPU, shots=100)).total
+        reports: list[Any] = []
+        outcomes = await client.gather(
+            [bell(i) for i in range(4)],
+            backend=QPU,
+            shots=100,
+            max_cost=1e6,
+            progress=reports.append,
+        )
+    assert all(o.ok for o in outcomes)
+    assert reports[-1].estimated_cost == pytest.approx(4 * price)
+    assert reports[-1].actual_cost == pytest.approx(2 * price)  # billed at half
