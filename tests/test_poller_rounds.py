@@ -382,3 +382,14 @@ async def test_watched_jobs_skipped_by_the_fill_stay_scheduled(client: Client) -
         poller._forget(poller._entries[f"w{key}"])
     assert poller._on_time == 0
     assert poller._round_s(SCHEDULE) == pytest.approx(5.0)
+
+
+async def test_a_job_queued_twice_is_asked_about_once_a_round(client: Client) -> None:
+    # Two heap items for one job at the same time (it was added again at that instant)
+    # put its id twice in one request (and, without ids, cost two requests).
+    poller = _poller(client)
+    poller.add(0, "a", None, immediate=True)
+    entry = poller._entries["a"]
+    poller._schedule(entry, entry.due)  # a second item, same due
+    taken = poller._take_due(anyio.current_time())
+    assert [e.job_id for e in taken] == ["a"]

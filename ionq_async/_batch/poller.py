@@ -221,6 +221,7 @@ class Poller:
         """The entries to ask about now: those due, those due before the next round, and
         (when asking by ids) the soonest due after them, to fill each request's room."""
         taken: list[PollEntry] = []
+        chosen: set[str] = set()  # an id is asked about once a round, however often queued
         ride_along = round_s = 0.0
         while (entry := self._peek()) is not None:
             if not taken:
@@ -232,33 +233,33 @@ class Poller:
             elif entry.due > now + max(ride_along, 0.2 * entry.interval):
                 break
             heapq.heappop(self._heap)
-            taken.append(entry)
-        if not taken or not self.ids_supported:
-            return taken
-        # A watched job is asked about in every round (rounds come more often as more are
-        # watched, whenever it was last due), a late one once its gap has passed.
-        if self._watching:
-            chosen = {entry.job_id for entry in taken}
-            taken.extend(
-                e
-                for e in self._watching.values()
-                if e.job_id not in chosen and now - e.asked_at >= 0.9 * max(round_s, e.gap)
-            )
-        # The last request has room to spare: asking about more jobs costs nothing.
-        room = -len(taken) % MAX_IDS_PER_POLL if FILL_UP else 0
-        chosen = {entry.job_id for entry in taken} if room else set()
-        skipped: list[PollEntry] = []
-        while room and (entry := self._peek()) is not None:
-            heapq.heappop(self._heap)
-            if entry.job_id in chosen:
-                continue
-            if entry.watching:
-                skipped.append(entry)  # asked about on its own pace; keep it scheduled
-                continue
-            taken.append(entry)
-            room -= 1
-        for entry in skipped:
-            self._schedule(entry, entry.due)
+            if entry.job_id not in chosen:
+                chosen.add(entry.job_id)
+                taken.append(entry)
+        if taken and self.ids_supported:
+            # A watched job is asked about in every round (rounds come more often as more
+            # are watched, whenever it was last due), a late one once its gap has passed.
+            for entry in self._watching.values():
+                if entry.job_id not in chosen and now - entry.asked_at >= 0.9 * max(
+                    round_s, entry.gap
+                ):
+                    chosen.add(entry.job_id)
+                    taken.append(entry)
+            # The last request has room to spare: asking about more jobs costs nothing.
+            room = -len(taken) % MAX_IDS_PER_POLL if FILL_UP else 0
+            skipped: list[PollEntry] = []
+            while room and (entry := self._peek()) is not None:
+                heapq.heappop(self._heap)
+                if entry.job_id in chosen:
+                    continue
+                if entry.watching:
+                    skipped.append(entry)  # asked about at its own pace; keep it scheduled
+                    continue
+                chosen.add(entry.job_id)
+                taken.append(entry)
+                room -= 1
+            for entry in skipped:
+                self._schedule(entry, entry.due)
         for entry in taken:
             entry.asked_at = now
         return taken
